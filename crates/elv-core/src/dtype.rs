@@ -1,0 +1,193 @@
+//! Element types (SPEC.md §6.2).
+
+use crate::{Error, ErrorKind, Result};
+
+/// The element type of a tensor. Codes are the on-disk values (SPEC.md §6.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum DType {
+    /// Boolean, one byte.
+    Bool,
+    /// Unsigned 8-bit integer.
+    U8,
+    /// Signed 8-bit integer.
+    I8,
+    /// Unsigned 16-bit integer.
+    U16,
+    /// Signed 16-bit integer.
+    I16,
+    /// Unsigned 32-bit integer.
+    U32,
+    /// Signed 32-bit integer.
+    I32,
+    /// Unsigned 64-bit integer.
+    U64,
+    /// Signed 64-bit integer.
+    I64,
+    /// IEEE 754 binary16.
+    F16,
+    /// bfloat16 (the top half of a binary32).
+    BF16,
+    /// IEEE 754 binary32.
+    F32,
+    /// IEEE 754 binary64.
+    F64,
+    /// 8-bit float, 4 exponent and 3 mantissa bits (passes through raw).
+    F8E4M3,
+    /// 8-bit float, 5 exponent and 2 mantissa bits (passes through raw).
+    F8E5M2,
+}
+
+/// The bit layout of a binary floating-point type: sign, `exp_bits`, `man_bits`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FloatFormat {
+    /// Width of the biased exponent field.
+    pub exp_bits: u32,
+    /// Width of the stored mantissa (fraction) field.
+    pub man_bits: u32,
+}
+
+impl FloatFormat {
+    /// Total width in bits: 1 + exponent + mantissa.
+    pub fn total_bits(self) -> u32 {
+        1 + self.exp_bits + self.man_bits
+    }
+    /// The exponent bias, 2^(exp_bits-1) - 1.
+    pub fn bias(self) -> u64 {
+        (1u64 << (self.exp_bits - 1)) - 1
+    }
+}
+
+const ALL: [DType; 15] = [
+    DType::Bool,
+    DType::U8,
+    DType::I8,
+    DType::U16,
+    DType::I16,
+    DType::U32,
+    DType::I32,
+    DType::U64,
+    DType::I64,
+    DType::F16,
+    DType::BF16,
+    DType::F32,
+    DType::F64,
+    DType::F8E4M3,
+    DType::F8E5M2,
+];
+
+impl DType {
+    /// Every dtype, in code order.
+    pub fn all() -> &'static [DType] {
+        &ALL
+    }
+
+    /// The on-disk code.
+    pub fn code(self) -> u8 {
+        match self {
+            DType::Bool => 0,
+            DType::U8 => 1,
+            DType::I8 => 2,
+            DType::U16 => 3,
+            DType::I16 => 4,
+            DType::U32 => 5,
+            DType::I32 => 6,
+            DType::U64 => 7,
+            DType::I64 => 8,
+            DType::F16 => 9,
+            DType::BF16 => 10,
+            DType::F32 => 11,
+            DType::F64 => 12,
+            DType::F8E4M3 => 13,
+            DType::F8E5M2 => 14,
+        }
+    }
+
+    /// The dtype for an on-disk code; `offset` locates the code for the error.
+    pub fn from_code(code: u8, offset: u64) -> Result<DType> {
+        ALL.iter()
+            .copied()
+            .find(|d| d.code() == code)
+            .ok_or_else(|| {
+                Error::new(ErrorKind::UnknownDtype, "tensor dtype", offset)
+                    .got_expected(code.into(), 14)
+            })
+    }
+
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            DType::Bool | DType::U8 | DType::I8 | DType::F8E4M3 | DType::F8E5M2 => 1,
+            DType::U16 | DType::I16 | DType::F16 | DType::BF16 => 2,
+            DType::U32 | DType::I32 | DType::F32 => 4,
+            DType::U64 | DType::I64 | DType::F64 => 8,
+        }
+    }
+
+    /// The name safetensors uses for this dtype (`"F32"`, `"BF16"`, `"F8_E4M3"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Bool => "BOOL",
+            DType::U8 => "U8",
+            DType::I8 => "I8",
+            DType::U16 => "U16",
+            DType::I16 => "I16",
+            DType::U32 => "U32",
+            DType::I32 => "I32",
+            DType::U64 => "U64",
+            DType::I64 => "I64",
+            DType::F16 => "F16",
+            DType::BF16 => "BF16",
+            DType::F32 => "F32",
+            DType::F64 => "F64",
+            DType::F8E4M3 => "F8_E4M3",
+            DType::F8E5M2 => "F8_E5M2",
+        }
+    }
+
+    /// The dtype of a safetensors dtype name, if it is one `.elv` carries.
+    pub fn from_name(name: &str) -> Option<DType> {
+        ALL.iter().copied().find(|d| d.name() == name)
+    }
+
+    /// The float layout for the four float types the codecs transform (F16, BF16, F32, F64).
+    pub fn float_format(self) -> Option<FloatFormat> {
+        match self {
+            DType::F16 => Some(FloatFormat {
+                exp_bits: 5,
+                man_bits: 10,
+            }),
+            DType::BF16 => Some(FloatFormat {
+                exp_bits: 8,
+                man_bits: 7,
+            }),
+            DType::F32 => Some(FloatFormat {
+                exp_bits: 8,
+                man_bits: 23,
+            }),
+            DType::F64 => Some(FloatFormat {
+                exp_bits: 11,
+                man_bits: 52,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Reads element `i` of little-endian `bytes` of width `size` as a u64.
+#[inline]
+pub(crate) fn load_le(chunk: &[u8]) -> u64 {
+    let mut v = 0u64;
+    for (k, b) in chunk.iter().enumerate() {
+        v |= u64::from(*b) << (8 * k);
+    }
+    v
+}
+
+/// Writes the low `out.len()` bytes of `v` little-endian into `out`.
+#[inline]
+pub(crate) fn store_le(v: u64, out: &mut [u8]) {
+    for (k, b) in out.iter_mut().enumerate() {
+        *b = (v >> (8 * k)) as u8;
+    }
+}

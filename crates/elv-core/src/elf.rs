@@ -1,0 +1,349 @@
+//! ELF, the exponent-less float encoding (SPEC.md §7.2; paper §6.1).
+//!
+//! A value p is *in range* when p ∈ (-1, 1) and 1+|p|, rounded to nearest-even in p's own
+//! format, is below 2. It is then stored as its sign and the mantissa t of 1+|p|: a code
+//! `s << M | t` of 1+M bits. It decodes to (-1)^s · t · 2^-M, so the absolute error is at most
+//! 2^-(M+1): 2^-24 for f32, 2^-11 for f16, 2^-8 for bf16, 2^-53 for f64. Every other value
+//! (|p| ≥ 1, ±inf, NaN, and values whose 1+|p| rounds up to 2) is an *outlier*, stored
+//! bit-exact with its position.
+#![deny(clippy::indexing_slicing)]
+
+use crate::dtype::{load_le, store_le, DType, FloatFormat};
+use crate::planes;
+use crate::varint::{read_uleb, write_uleb};
+use crate::{Error, ErrorKind, Result};
+use alloc::vec::Vec;
+
+/// Width in bits of an ELF code for `fmt`: the sign plus the mantissa.
+pub fn code_width(fmt: FloatFormat) -> u32 {
+    1 + fmt.man_bits
+}
+
+/// k such that ELF's absolute error bound for `fmt` is 2^-k (= mantissa bits + 1).
+pub fn error_bound_log2(fmt: FloatFormat) -> u8 {
+    (fmt.man_bits + 1) as u8
+}
+
+/// The ELF code of the float with bit pattern `bits`, or `None` if it is an outlier.
+///
+/// This is the normative definition (SPEC.md §7.2.1), in integer arithmetic: t is |p|·2^M
+/// rounded to nearest, ties to even.
+#[inline]
+pub fn encode_value(bits: u64, fmt: FloatFormat) -> Option<u64> {
+    let m_bits = fmt.man_bits;
+    let sign = (bits >> (fmt.exp_bits + m_bits)) & 1;
+    let e = (bits >> m_bits) & ((1u64 << fmt.exp_bits) - 1);
+    let m = bits & ((1u64 << m_bits) - 1);
+    let bias = fmt.bias();
+    if e >= bias {
+        return None; // |p| >= 1, inf or NaN
+    }
+    let (sig, e_eff) = if e == 0 {
+        (m, 1)
+    } else {
+        (m | (1u64 << m_bits), e)
+    };
+    // |p| * 2^M = sig * 2^(e_eff - bias); shift >= 1 because e_eff < bias.
+    let shift = bias - e_eff;
+    let t = if shift > u64::from(m_bits) + 1 {
+        0 // sig < 2^(M+1), so sig / 2^shift < 1/2
+    } else {
+        let shift = shift as u32;
+        let t = sig >> shift;
+        let rem = sig & ((1u64 << shift) - 1);
+        let half = 1u64 << (shift - 1);
+        if rem > half || (rem == half && t & 1 == 1) {
+            t + 1
+        } else {
+            t
+        }
+    };
+    if t >> m_bits != 0 {
+        return None; // 1+|p| rounded to 2.0
+    }
+    Some((sign << m_bits) | t)
+}
+
+/// The float bit pattern an ELF code decodes to: (-1)^s · t · 2^-M, exactly (SPEC.md §7.2.2).
+#[inline]
+pub fn decode_value(code: u64, fmt: FloatFormat) -> u64 {
+    let m_bits = fmt.man_bits;
+    let sign = (code >> m_bits) & 1;
+    let t = code & ((1u64 << m_bits) - 1);
+    let sign_bit = sign << (fmt.exp_bits + m_bits);
+    if t == 0 {
+        return sign_bit;
+    }
+    // t = 2^k + r with k = floor(log2 t) < M: the value 2^(k-M) * (1 + r/2^k) is normal.
+    let k = 63 - u64::from(t.leading_zeros());
+    let e = fmt.bias() + k - u64::from(m_bits);
+    let mant = (t << (u64::from(m_bits) - k)) & ((1u64 << m_bits) - 1);
+    sign_bit | (e << m_bits) | mant
+}
+
+#[inline]
+fn encode_f32(bits: u32) -> Option<u32> {
+    // Same result as `encode_value`: IEEE addition rounds 1+|p| to nearest-even.
+    let q = 1.0f32 + f32::from_bits(bits & 0x7fff_ffff);
+    if q < 2.0 {
+        Some(((bits >> 31) << 23) | (q.to_bits() & 0x007f_ffff))
+    } else {
+        None
+    }
+}
+
+/// Encodes one chunk of little-endian `dtype` values into its streams: the outlier stream,
+/// then the code planes (SPEC.md §7.2.3).
+pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let fmt = float_format(dtype)?;
+    let size = dtype.size();
+    if data.len() % size != 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "data length not a multiple of the dtype size",
+            0,
+        ));
+    }
+    let mut codes = Vec::with_capacity(data.len() / size);
+    let mut positions = Vec::new();
+    let mut outlier_values = Vec::new();
+    for (i, elem) in data.chunks_exact(size).enumerate() {
+        let bits = load_le(elem);
+        let code = if dtype == DType::F32 {
+            encode_f32(bits as u32).map(u64::from)
+        } else {
+            encode_value(bits, fmt)
+        };
+        match code {
+            Some(c) => codes.push(c),
+            None => {
+                positions.push(i as u64);
+                outlier_values.extend_from_slice(elem);
+            }
+        }
+    }
+    let mut outliers = Vec::new();
+    write_uleb(positions.len() as u64, &mut outliers);
+    let mut next = 0u64;
+    for p in positions {
+        write_uleb(p - next, &mut outliers);
+        next = p + 1;
+    }
+    outliers.extend_from_slice(&outlier_values);
+    let mut streams = Vec::with_capacity(1 + planes::plane_count(code_width(fmt)));
+    streams.push(outliers);
+    streams.extend(planes::split(&codes, code_width(fmt)));
+    Ok(streams)
+}
+
+/// Decodes one chunk of `n` values from its streams into `out` (`n` × dtype size bytes).
+pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -> Result<()> {
+    let fmt = float_format(dtype)?;
+    let size = dtype.size();
+    let (Some(outliers), Some(plane_streams)) = (streams.first(), streams.get(1..)) else {
+        return Err(Error::new(ErrorKind::Malformed, "ELF stream count", 0));
+    };
+    let mut pos = 0usize;
+    let k = read_uleb(outliers, &mut pos).map_err(|e| e.in_section(0))?;
+    if k > n as u64 {
+        return Err(Error::new(
+            ErrorKind::Malformed,
+            "ELF outlier count exceeds chunk length",
+            0,
+        )
+        .got_expected(k, n as u64)
+        .in_section(0));
+    }
+    let k = k as usize;
+    let mut positions = Vec::with_capacity(k);
+    let mut next = 0u64;
+    for _ in 0..k {
+        let at = pos as u64;
+        let gap = read_uleb(outliers, &mut pos).map_err(|e| e.in_section(0))?;
+        let p = next
+            .checked_add(gap)
+            .filter(|&p| p < n as u64)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::OutOfRange,
+                    "ELF outlier position beyond chunk",
+                    at,
+                )
+                .in_section(0)
+            })?;
+        positions.push(p as usize);
+        next = p + 1;
+    }
+    let values = outliers.get(pos..).unwrap_or_default();
+    if values.len() != k * size {
+        return Err(Error::new(
+            ErrorKind::Malformed,
+            "ELF outlier values length",
+            pos as u64,
+        )
+        .got_expected(values.len() as u64, (k * size) as u64)
+        .in_section(0));
+    }
+    let mut codes = planes::scratch(n - k);
+    planes::merge(plane_streams, code_width(fmt), &mut codes).map_err(|e| e.rebase_section(1))?;
+    if out.len() != n * size {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "output buffer length",
+            0,
+        ));
+    }
+    let mut code_iter = codes.iter();
+    let mut outlier_iter = positions.iter().zip(values.chunks_exact(size)).peekable();
+    for (i, dst) in out.chunks_exact_mut(size).enumerate() {
+        match outlier_iter.peek() {
+            Some((&p, v)) if p == i => {
+                dst.copy_from_slice(v);
+                outlier_iter.next();
+            }
+            _ => {
+                let code = code_iter.next().copied().unwrap_or(0);
+                store_le(decode_value(code, fmt), dst);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn float_format(dtype: DType) -> Result<FloatFormat> {
+    dtype.float_format().ok_or_else(|| {
+        Error::new(
+            ErrorKind::UnknownEncoding,
+            "ELF needs F16, BF16, F32 or F64",
+            0,
+        )
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use half::{bf16, f16};
+
+    const F16: FloatFormat = FloatFormat {
+        exp_bits: 5,
+        man_bits: 10,
+    };
+    const BF16: FloatFormat = FloatFormat {
+        exp_bits: 8,
+        man_bits: 7,
+    };
+    const F32: FloatFormat = FloatFormat {
+        exp_bits: 8,
+        man_bits: 23,
+    };
+    const F64: FloatFormat = FloatFormat {
+        exp_bits: 11,
+        man_bits: 52,
+    };
+
+    #[test]
+    fn paper_example_f32() {
+        // Figure 9: p = 0.1415926069021... -> 1+p = 1.1415926218032...
+        let p = 0.141_592_6_f32;
+        let code = encode_value(u64::from(p.to_bits()), F32).unwrap();
+        assert_eq!(code, u64::from((1.0f32 + p).to_bits() & 0x7f_ffff));
+        let back = f32::from_bits(decode_value(code, F32) as u32);
+        assert!((back - p).abs() <= 2f32.powi(-24));
+    }
+
+    #[test]
+    fn integer_definition_matches_float_addition_f32_f64() {
+        let samples_f32 = [
+            0.0f32,
+            -0.0,
+            1e-30,
+            -1e-45,
+            0.3,
+            -0.999_999_9,
+            0.999_999_94,
+            5.960_464_5e-8,
+            2.980_232_2e-8,
+        ];
+        for p in samples_f32 {
+            let a = encode_value(u64::from(p.to_bits()), F32).map(|c| c as u32);
+            assert_eq!(a, encode_f32(p.to_bits()), "{p}");
+        }
+        for p in [
+            0.0f64,
+            1e-300,
+            -0.5,
+            0.999_999_999_999_999_9,
+            1.1e-16,
+            5e-324,
+        ] {
+            let q = 1.0 + p.abs();
+            let want =
+                (q < 2.0).then(|| ((p.to_bits() >> 63) << 52) | (q.to_bits() & ((1 << 52) - 1)));
+            assert_eq!(encode_value(p.to_bits(), F64), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn values_that_round_to_two_are_outliers() {
+        // largest f16 below 1 is 1 - 2^-11; 1 + that rounds (tie, odd) up to 2.0
+        let p = f16::from_f32(1.0 - 2f32.powi(-11));
+        assert!(p.to_f32() < 1.0);
+        assert_eq!(encode_value(u64::from(p.to_bits()), F16), None);
+        let p = bf16::from_f32(0.998);
+        assert!(p.to_f32() < 1.0);
+        assert_eq!(encode_value(u64::from(p.to_bits()), BF16), None);
+        // largest f32 below 1: 1 - 2^-24 -> 2 - 2^-24 is a tie between 2-2^-23 (odd) and 2: outlier
+        let p = f32::from_bits(0x3f7f_ffff);
+        assert_eq!(encode_value(u64::from(p.to_bits()), F32), None);
+        // the next one down stays in range
+        let p = f32::from_bits(0x3f7f_fffe);
+        assert!(encode_value(u64::from(p.to_bits()), F32).is_some());
+    }
+
+    #[test]
+    fn zero_sign_and_flush() {
+        assert_eq!(encode_value(0x8000_0000, F32), Some(1 << 23));
+        assert_eq!(decode_value(1 << 23, F32), 0x8000_0000);
+        // smallest negative subnormal flushes to -0.0
+        assert_eq!(
+            decode_value(encode_value(0x8000_0001, F32).unwrap(), F32),
+            0x8000_0000
+        );
+        assert_eq!(encode_value(0x7fc0_0000, F32), None);
+        assert_eq!(encode_value(0x7f80_0000, F32), None);
+        assert_eq!(encode_value(0x3f80_0000, F32), None);
+    }
+
+    #[test]
+    fn chunk_round_trip_with_outliers() {
+        let vals = [
+            0.5f32,
+            3.0,
+            -0.25,
+            f32::NAN,
+            -1.0,
+            1e-40,
+            f32::NEG_INFINITY,
+            0.0,
+        ];
+        let data: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let streams = encode_chunk(DType::F32, &data).unwrap();
+        assert_eq!(streams.len(), 4);
+        assert_eq!(streams[1].len(), 4); // 4 in-range values
+        let refs: Vec<&[u8]> = streams.iter().map(|s| s.as_slice()).collect();
+        let mut out = vec![0u8; data.len()];
+        decode_chunk(DType::F32, vals.len(), &refs, &mut out).unwrap();
+        for (v, o) in vals.iter().zip(out.chunks_exact(4)) {
+            let o = f32::from_le_bytes(o.try_into().unwrap());
+            if v.abs() >= 1.0 || v.is_nan() {
+                assert_eq!(o.to_bits(), v.to_bits());
+            } else {
+                assert!((o - v).abs() <= 2f32.powi(-24));
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Tensor encodings (SPEC.md §7): which streams a chunk has and how they decode.
+#![deny(clippy::indexing_slicing)]
+
+use crate::dtype::DType;
+use crate::{de, elf, float_planes, planes, Error, ErrorKind, Result};
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// How a tensor's values are stored. Codes are the on-disk values (SPEC.md §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Encoding {
+    /// The little-endian bytes as they are; any dtype; lossless.
+    Raw,
+    /// Exponent-less float (§7.2); F16, BF16, F32, F64; lossy within 2^-(M+1).
+    Elf,
+    /// Distance encoding of repeats (§7.4); any dtype of 2, 4 or 8 bytes; lossless.
+    De,
+    /// Exponent and sign-mantissa planes (§7.3); F16, BF16, F32, F64; lossless.
+    FloatPlanes,
+    /// Same bytes as an earlier tensor (§9); no streams of its own.
+    Dedup,
+}
+
+impl Encoding {
+    /// The on-disk code.
+    pub fn code(self) -> u8 {
+        match self {
+            Encoding::Raw => 0,
+            Encoding::Elf => 1,
+            Encoding::De => 2,
+            Encoding::FloatPlanes => 3,
+            Encoding::Dedup => 4,
+        }
+    }
+
+    /// The encoding for an on-disk code.
+    pub fn from_code(code: u8, offset: u64) -> Result<Encoding> {
+        [
+            Encoding::Raw,
+            Encoding::Elf,
+            Encoding::De,
+            Encoding::FloatPlanes,
+            Encoding::Dedup,
+        ]
+        .into_iter()
+        .find(|e| e.code() == code)
+        .ok_or_else(|| {
+            Error::new(ErrorKind::UnknownEncoding, "tensor encoding", offset)
+                .got_expected(code.into(), 4)
+        })
+    }
+
+    /// A short lowercase name (`raw`, `elf`, `de`, `planes`, `dedup`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Raw => "raw",
+            Encoding::Elf => "elf",
+            Encoding::De => "de",
+            Encoding::FloatPlanes => "planes",
+            Encoding::Dedup => "dedup",
+        }
+    }
+
+    /// Whether this encoding is defined for `dtype`.
+    pub fn applies_to(self, dtype: DType) -> bool {
+        match self {
+            Encoding::Raw | Encoding::Dedup => true,
+            Encoding::Elf | Encoding::FloatPlanes => dtype.float_format().is_some(),
+            Encoding::De => matches!(dtype.size(), 2 | 4 | 8),
+        }
+    }
+
+    /// k where the tensor's absolute error bound is 2^-k, or 0 for lossless (SPEC.md §6.3).
+    pub fn error_bound_log2(self, dtype: DType) -> u8 {
+        match (self, dtype.float_format()) {
+            (Encoding::Elf, Some(fmt)) => elf::error_bound_log2(fmt),
+            _ => 0,
+        }
+    }
+
+    /// Whether decoding gives back the input bit for bit.
+    pub fn is_lossless(self) -> bool {
+        self != Encoding::Elf
+    }
+
+    /// Streams each chunk of a `dtype` tensor has in this encoding.
+    pub fn streams_per_chunk(self, dtype: DType) -> usize {
+        match (self, dtype.float_format()) {
+            (Encoding::Raw, _) => 1,
+            (Encoding::De, _) => 2,
+            (Encoding::Elf, Some(fmt)) => 1 + planes::plane_count(elf::code_width(fmt)),
+            (Encoding::FloatPlanes, Some(fmt)) => float_planes::stream_count(fmt),
+            _ => 0,
+        }
+    }
+}
+
+/// Encodes one chunk (whole elements, little-endian) into its streams.
+pub fn encode_chunk(encoding: Encoding, dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
+    if !encoding.applies_to(dtype) || encoding == Encoding::Dedup {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "encoding not defined for this dtype",
+            0,
+        ));
+    }
+    if data.len() % dtype.size() != 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "data length not a multiple of the dtype size",
+            0,
+        ));
+    }
+    match encoding {
+        Encoding::Raw => Ok(vec![data.to_vec()]),
+        Encoding::Elf => elf::encode_chunk(dtype, data),
+        Encoding::De => de::encode_chunk(dtype.size(), data),
+        Encoding::FloatPlanes => float_planes::encode_chunk(dtype, data),
+        Encoding::Dedup => Err(Error::new(
+            ErrorKind::InvalidInput,
+            "dedup has no streams",
+            0,
+        )),
+    }
+}
+
+/// Decodes one chunk of `n` values from its decoded streams into `out`. Errors name the
+/// stream by its position within the chunk (as a relative section index).
+pub fn decode_chunk(
+    encoding: Encoding,
+    dtype: DType,
+    n: usize,
+    streams: &[&[u8]],
+    out: &mut [u8],
+) -> Result<()> {
+    if streams.len() != encoding.streams_per_chunk(dtype) {
+        return Err(Error::new(
+            ErrorKind::Malformed,
+            "stream count for the encoding",
+            0,
+        ));
+    }
+    match encoding {
+        Encoding::Raw => {
+            let [s] = streams else {
+                return Err(Error::new(ErrorKind::Malformed, "raw stream count", 0));
+            };
+            if s.len() != out.len() {
+                return Err(Error::new(ErrorKind::Malformed, "raw stream length", 0)
+                    .got_expected(s.len() as u64, out.len() as u64)
+                    .in_section(0));
+            }
+            out.copy_from_slice(s);
+            Ok(())
+        }
+        Encoding::Elf => elf::decode_chunk(dtype, n, streams, out),
+        Encoding::De => de::decode_chunk(dtype.size(), n, streams, out),
+        Encoding::FloatPlanes => float_planes::decode_chunk(dtype, n, streams, out),
+        Encoding::Dedup => Err(Error::new(ErrorKind::Malformed, "dedup has no streams", 0)),
+    }
+}

@@ -1,0 +1,110 @@
+//! The lossless float split (SPEC.md §7.3): exponent planes, then sign-and-mantissa planes.
+//!
+//! The exponent of model weights takes few values and compresses well on its own; the
+//! mantissa bytes are close to random. Separating them (as ZipNN groups bytes) lets the entropy
+//! stage see each kind together.
+#![deny(clippy::indexing_slicing)]
+
+use crate::dtype::{load_le, store_le, DType, FloatFormat};
+use crate::planes;
+use crate::{Error, ErrorKind, Result};
+use alloc::vec::Vec;
+
+/// Number of streams per chunk for `fmt`: exponent planes plus sign-and-mantissa planes.
+pub fn stream_count(fmt: FloatFormat) -> usize {
+    planes::plane_count(fmt.exp_bits) + planes::plane_count(1 + fmt.man_bits)
+}
+
+/// Splits one chunk of little-endian float values into exponent and sign-mantissa planes.
+pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let fmt = float_format(dtype)?;
+    let size = dtype.size();
+    if data.len() % size != 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "data length not a multiple of the dtype size",
+            0,
+        ));
+    }
+    let m = fmt.man_bits;
+    let (mut exps, mut codes): (Vec<u64>, Vec<u64>) = data
+        .chunks_exact(size)
+        .map(|c| {
+            let b = load_le(c);
+            let exp = (b >> m) & ((1u64 << fmt.exp_bits) - 1);
+            let sign = b >> (fmt.exp_bits + m);
+            (exp, (sign << m) | (b & ((1u64 << m) - 1)))
+        })
+        .unzip();
+    let mut streams = planes::split(&exps, fmt.exp_bits);
+    exps.clear();
+    streams.extend(planes::split(&codes, 1 + m));
+    codes.clear();
+    Ok(streams)
+}
+
+/// Merges one chunk of `n` values back from its planes into `out`.
+pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -> Result<()> {
+    let fmt = float_format(dtype)?;
+    let size = dtype.size();
+    if out.len() != n * size {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "output buffer length",
+            0,
+        ));
+    }
+    let ne = planes::plane_count(fmt.exp_bits);
+    let (Some(exp_planes), Some(code_planes)) = (streams.get(..ne), streams.get(ne..)) else {
+        return Err(Error::new(
+            ErrorKind::Malformed,
+            "float planes stream count",
+            0,
+        ));
+    };
+    let mut exps = planes::scratch(n);
+    planes::merge(exp_planes, fmt.exp_bits, &mut exps)?;
+    let mut codes = planes::scratch(n);
+    planes::merge(code_planes, 1 + fmt.man_bits, &mut codes)
+        .map_err(|e| e.rebase_section(ne as u32))?;
+    let m = fmt.man_bits;
+    for ((dst, &e), &c) in out
+        .chunks_exact_mut(size)
+        .zip(exps.iter())
+        .zip(codes.iter())
+    {
+        let sign = c >> m;
+        let bits = (sign << (fmt.exp_bits + m)) | (e << m) | (c & ((1u64 << m) - 1));
+        store_le(bits, dst);
+    }
+    Ok(())
+}
+
+fn float_format(dtype: DType) -> Result<FloatFormat> {
+    dtype.float_format().ok_or_else(|| {
+        Error::new(
+            ErrorKind::UnknownEncoding,
+            "float planes need F16, BF16, F32 or F64",
+            0,
+        )
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn f32_layout_is_exponent_then_sign_mantissa_bytes() {
+        let v = -1.5f32; // sign 1, exp 127, mantissa 0x400000
+        let s = encode_chunk(DType::F32, &v.to_le_bytes()).unwrap();
+        assert_eq!(s, [vec![127u8], vec![0xc0], vec![0], vec![0]]);
+        let refs: Vec<&[u8]> = s.iter().map(|p| p.as_slice()).collect();
+        let mut out = [0u8; 4];
+        decode_chunk(DType::F32, 1, &refs, &mut out).unwrap();
+        assert_eq!(out, v.to_le_bytes());
+    }
+}

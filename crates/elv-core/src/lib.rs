@@ -1,0 +1,57 @@
+//! `elv-core`: the `#![no_std]` core of the `.elv` format for compressed model weights.
+//!
+//! It holds the codecs (ELF, DE, the lossless float split, SPEC.md §7), the container
+//! framing (header, section index, tensor table, dedup table, metadata: §3–§10), a writer
+//! into any [`Sink`] and a checked reader over byte slices ([`Archive`]). Section codecs
+//! other than `none` (zstd) are supplied by the `elv` crate through [`SectionDecompressor`].
+//!
+//! Every length and count read from a file is checked against the bytes present and the
+//! [`Limits`] before anything is allocated; decoders return [`Error`], never panic.
+//!
+//! ```
+//! use elv_core::{Archive, ContainerWriter, DType, Encoding, NoCodecs, ReadOptions};
+//! let values: Vec<u8> = [0.25f32, -0.5, 3.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+//! let mut w = ContainerWriter::new(Vec::new(), 3)?;
+//! w.add_tensor("w", DType::F32, &[3], &values, Encoding::Elf, 1 << 20)?;
+//! let file = w.finish()?;
+//! let archive = Archive::parse(&file, &NoCodecs, ReadOptions::default())?;
+//! assert_eq!(archive.decode_by_name("w")?, values); // these three are exact in ELF
+//! # Ok::<(), elv_core::Error>(())
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+extern crate alloc;
+
+pub mod archive;
+pub mod bits;
+mod cursor;
+pub mod de;
+pub mod dedup;
+pub mod dtype;
+pub mod elf;
+pub mod encoding;
+mod error;
+pub mod float_planes;
+pub mod header;
+mod limits;
+pub mod metadata;
+pub mod planes;
+pub mod section;
+pub mod tensor;
+pub mod varint;
+pub mod writer;
+
+pub use archive::{compare_floats, Archive, Catalog, ReadOptions};
+pub use dtype::DType;
+pub use encoding::Encoding;
+pub use error::{Error, ErrorKind, Result};
+pub use limits::Limits;
+pub use section::{Codec, NoCodecs, SectionDecompressor};
+pub use tensor::TensorInfo;
+pub use writer::{ContainerWriter, Sink, StoredStream};

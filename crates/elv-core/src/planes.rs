@@ -1,0 +1,119 @@
+//! Plane layout of a bit field (SPEC.md §7.1): how ELF codes and the lossless float split
+//! are laid out as byte planes so the entropy stage sees like bytes together.
+#![deny(clippy::indexing_slicing)]
+
+use crate::{Error, ErrorKind, Result};
+use alloc::vec;
+use alloc::vec::Vec;
+
+/// Number of planes a field of `width` bits (1..=64) is stored in: one per started byte.
+pub fn plane_count(width: u32) -> usize {
+    width.div_ceil(8) as usize
+}
+
+/// Bits held by plane `j` of a `width`-bit field, and how far right they are shifted.
+///
+/// Plane 0 holds the most significant 8 bits, plane 1 the next 8, and so on; the last plane
+/// holds the `width % 8` lowest bits (or 8 if `width` is a multiple of 8) in the low bits of
+/// its byte, the unused high bits zero.
+#[inline]
+pub fn plane_bits(width: u32, j: usize) -> (u32, u32) {
+    let top = width - 8 * j as u32; // bits not yet consumed by planes before j
+    if top >= 8 {
+        (8, top - 8)
+    } else {
+        (top, 0)
+    }
+}
+
+/// Splits `values` (each below 2^`width`) into planes, one byte per value per plane.
+pub fn split(values: &[u64], width: u32) -> Vec<Vec<u8>> {
+    (0..plane_count(width))
+        .map(|j| {
+            let (bits, shift) = plane_bits(width, j);
+            let mask = ((1u32 << bits) - 1) as u8;
+            values.iter().map(|v| (v >> shift) as u8 & mask).collect()
+        })
+        .collect()
+}
+
+/// Merges planes back into `out` (all its values), checking each plane holds exactly one
+/// byte per value and that unused high bits of a short last plane are zero.
+///
+/// Plane `j`'s errors name section `j` (relative to the first plane).
+pub fn merge(planes: &[&[u8]], width: u32, out: &mut [u64]) -> Result<()> {
+    if planes.len() != plane_count(width) {
+        return Err(Error::new(ErrorKind::Malformed, "plane count", 0)
+            .got_expected(planes.len() as u64, plane_count(width) as u64));
+    }
+    out.iter_mut().for_each(|v| *v = 0);
+    for (j, plane) in planes.iter().enumerate() {
+        let (bits, shift) = plane_bits(width, j);
+        if plane.len() != out.len() {
+            return Err(Error::new(ErrorKind::Malformed, "plane length", 0)
+                .got_expected(plane.len() as u64, out.len() as u64)
+                .in_section(j as u32));
+        }
+        if bits < 8 {
+            if let Some(pos) = plane.iter().position(|&b| b >> bits != 0) {
+                return Err(Error::new(
+                    ErrorKind::ReservedNonZero,
+                    "unused high bits of a short plane",
+                    pos as u64,
+                )
+                .in_section(j as u32));
+            }
+        }
+        for (v, &b) in out.iter_mut().zip(plane.iter()) {
+            *v |= u64::from(b) << shift;
+        }
+    }
+    Ok(())
+}
+
+/// A zeroed scratch buffer of `n` values.
+pub(crate) fn scratch(n: usize) -> Vec<u64> {
+    vec![0u64; n]
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn layouts_per_width() {
+        assert_eq!(plane_count(24), 3);
+        assert_eq!(
+            (0..3).map(|j| plane_bits(24, j)).collect::<Vec<_>>(),
+            [(8, 16), (8, 8), (8, 0)]
+        );
+        assert_eq!(
+            (0..2).map(|j| plane_bits(11, j)).collect::<Vec<_>>(),
+            [(8, 3), (3, 0)]
+        );
+        assert_eq!(plane_bits(5, 0), (5, 0));
+        assert_eq!(plane_count(53), 7);
+        assert_eq!(plane_bits(53, 6), (5, 0));
+    }
+
+    #[test]
+    fn split_merge_round_trip_and_checks() {
+        let vals = [0u64, 0x7ff, 0x123, 0x400];
+        let planes = split(&vals, 11);
+        assert_eq!(planes[0], [0x00, 0xff, 0x24, 0x80]);
+        assert_eq!(planes[1], [0, 7, 3, 0]);
+        let refs: Vec<&[u8]> = planes.iter().map(|p| p.as_slice()).collect();
+        let mut out = [0u64; 4];
+        merge(&refs, 11, &mut out).unwrap();
+        assert_eq!(out, vals);
+        let bad = [0x00u8, 0x08, 0, 0];
+        let e = merge(&[&planes[0], &bad], 11, &mut out).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ReservedNonZero);
+        assert_eq!(
+            merge(&[&planes[0]], 11, &mut out).unwrap_err().kind(),
+            ErrorKind::Malformed
+        );
+    }
+}

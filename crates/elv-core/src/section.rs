@@ -1,0 +1,390 @@
+//! The section index and section codecs (SPEC.md §4).
+#![deny(clippy::indexing_slicing)]
+
+use crate::header::{align_up, HEADER_LEN};
+use crate::limits::{self, Limits};
+use crate::{Error, ErrorKind, Result};
+use alloc::borrow::Cow;
+use alloc::vec::Vec;
+use byteorder::{ByteOrder, LittleEndian as LE};
+
+/// Bytes per section index entry.
+pub const ENTRY_LEN: usize = 32;
+/// Bytes before the entries in the section index.
+pub const INDEX_HEADER_LEN: usize = 8;
+/// Flag bit: a decoder that does not know this section's kind must reject the file.
+pub const FLAG_CRITICAL: u8 = 1;
+
+/// Section kinds (SPEC.md §4.2).
+pub mod kind {
+    /// One stream of one tensor chunk (critical).
+    pub const STREAM: u8 = 1;
+    /// The tensor table (critical, exactly one).
+    pub const TENSOR_TABLE: u8 = 2;
+    /// The dedup table (critical, at most one).
+    pub const DEDUP_TABLE: u8 = 3;
+    /// File metadata (ancillary, at most one).
+    pub const METADATA: u8 = 4;
+}
+
+/// How a section's stored bytes become its decoded bytes (SPEC.md §4.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Codec {
+    /// Stored as is.
+    None,
+    /// One Zstandard frame (RFC 8878).
+    Zstd,
+}
+
+impl Codec {
+    /// The on-disk code.
+    pub fn code(self) -> u8 {
+        match self {
+            Codec::None => 0,
+            Codec::Zstd => 1,
+        }
+    }
+    /// The codec for an on-disk code, if known.
+    pub fn from_code(code: u8) -> Option<Codec> {
+        match code {
+            0 => Some(Codec::None),
+            1 => Some(Codec::Zstd),
+            _ => None,
+        }
+    }
+    /// Lowercase name (`none`, `zstd`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::None => "none",
+            Codec::Zstd => "zstd",
+        }
+    }
+}
+
+/// One entry of the section index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionEntry {
+    /// File offset of the stored bytes.
+    pub offset: u64,
+    /// Length of the stored bytes.
+    pub stored_len: u64,
+    /// Length after the codec is undone.
+    pub decoded_len: u64,
+    /// CRC32 of the stored bytes.
+    pub crc32: u32,
+    /// Section kind (see [`kind`]).
+    pub kind: u8,
+    /// Codec code (see [`Codec`]); checked when the section is decoded.
+    pub codec: u8,
+    /// Whether a decoder that does not know `kind` must reject the file.
+    pub critical: bool,
+}
+
+impl SectionEntry {
+    fn to_bytes(self) -> [u8; ENTRY_LEN] {
+        let mut b = [0u8; ENTRY_LEN];
+        LE::write_u64(&mut b[0..8], self.offset);
+        LE::write_u64(&mut b[8..16], self.stored_len);
+        LE::write_u64(&mut b[16..24], self.decoded_len);
+        LE::write_u32(&mut b[24..28], self.crc32);
+        b[28] = self.kind;
+        b[29] = self.codec;
+        b[30] = if self.critical { FLAG_CRITICAL } else { 0 };
+        b
+    }
+}
+
+/// The parsed section index: entries plus where the special sections are.
+#[derive(Clone, Debug)]
+pub struct SectionIndex {
+    /// All entries, in file order.
+    pub entries: Vec<SectionEntry>,
+    /// Number of STREAM sections; they are entries `0..stream_count`.
+    pub stream_count: u32,
+    /// Index of the tensor table section.
+    pub tensor_table: u32,
+    /// Index of the dedup table section, if any.
+    pub dedup_table: Option<u32>,
+    /// Index of the metadata section, if any.
+    pub metadata: Option<u32>,
+}
+
+impl SectionIndex {
+    /// Serializes entries as a section index.
+    pub fn to_bytes(entries: &[SectionEntry]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(INDEX_HEADER_LEN + ENTRY_LEN * entries.len());
+        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        out.extend_from_slice(&[0u8; 4]);
+        for e in entries {
+            out.extend_from_slice(&e.to_bytes());
+        }
+        out
+    }
+
+    /// Parses the section index found at `index_offset` and checks it: the sections tile the
+    /// file from the header to the index, each at the next multiple of `alignment`
+    /// (SPEC.md §4.1), and the kinds are as §4.2 requires.
+    pub fn parse(
+        bytes: &[u8],
+        index_offset: u64,
+        alignment: u64,
+        limits: &Limits,
+    ) -> Result<SectionIndex> {
+        let at = |pos: usize| index_offset + pos as u64;
+        let head = bytes
+            .get(..INDEX_HEADER_LEN)
+            .ok_or_else(|| Error::new(ErrorKind::Truncated, "section index", index_offset))?;
+        let count = LE::read_u32(head.get(..4).unwrap_or_default());
+        if head.get(4..8) != Some(&[0u8; 4][..]) {
+            return Err(Error::new(
+                ErrorKind::ReservedNonZero,
+                "section index reserved",
+                at(4),
+            ));
+        }
+        limits::check(
+            count.into(),
+            limits.max_sections.into(),
+            "section count",
+            index_offset,
+        )?;
+        let want = (count as u64)
+            .checked_mul(ENTRY_LEN as u64)
+            .and_then(|x| x.checked_add(INDEX_HEADER_LEN as u64));
+        if want != Some(bytes.len() as u64) {
+            return Err(
+                Error::new(ErrorKind::Malformed, "section index length", index_offset)
+                    .got_expected(bytes.len() as u64, want.unwrap_or(u64::MAX)),
+            );
+        }
+        let mut entries = Vec::with_capacity(count as usize);
+        let mut expect_offset = HEADER_LEN as u64;
+        let mut stream_count = 0u32;
+        let mut tensor_table = None;
+        let mut dedup_table = None;
+        let mut metadata = None;
+        let body = bytes.get(INDEX_HEADER_LEN..).unwrap_or_default();
+        for (i, b) in body.chunks_exact(ENTRY_LEN).enumerate() {
+            let pos = INDEX_HEADER_LEN + i * ENTRY_LEN;
+            let field = |r: core::ops::Range<usize>| b.get(r).unwrap_or_default();
+            let e = SectionEntry {
+                offset: LE::read_u64(field(0..8)),
+                stored_len: LE::read_u64(field(8..16)),
+                decoded_len: LE::read_u64(field(16..24)),
+                crc32: LE::read_u32(field(24..28)),
+                kind: b.get(28).copied().unwrap_or(0),
+                codec: b.get(29).copied().unwrap_or(0),
+                critical: b.get(30).copied().unwrap_or(0) & FLAG_CRITICAL != 0,
+            };
+            let idx = i as u32;
+            if b.get(30).copied().unwrap_or(0) & !FLAG_CRITICAL != 0 || b.get(31) != Some(&0) {
+                return Err(Error::new(
+                    ErrorKind::ReservedNonZero,
+                    "section flags",
+                    at(pos + 30),
+                ));
+            }
+            expect_offset = align_up(expect_offset, alignment)
+                .ok_or_else(|| Error::new(ErrorKind::OutOfRange, "section offset", at(pos)))?;
+            if e.offset != expect_offset {
+                return Err(Error::new(
+                    ErrorKind::OutOfRange,
+                    "section offset (sections must tile the file)",
+                    at(pos),
+                )
+                .got_expected(e.offset, expect_offset));
+            }
+            expect_offset = e
+                .offset
+                .checked_add(e.stored_len)
+                .filter(|&end| end <= index_offset)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::OutOfRange,
+                        "section end beyond the index",
+                        at(pos + 8),
+                    )
+                    .got_expected(e.stored_len, index_offset.saturating_sub(e.offset))
+                })?;
+            limits::check(
+                e.decoded_len,
+                limits.max_section_bytes,
+                "section decoded length",
+                at(pos + 16),
+            )?;
+            if e.codec == Codec::None.code() && e.stored_len != e.decoded_len {
+                return Err(Error::new(
+                    ErrorKind::Malformed,
+                    "stored and decoded lengths differ with codec none",
+                    at(pos + 16),
+                )
+                .got_expected(e.decoded_len, e.stored_len));
+            }
+            let known_critical = |want: bool| -> Result<()> {
+                if e.critical != want {
+                    Err(Error::new(
+                        ErrorKind::Malformed,
+                        "critical flag of a known section kind",
+                        at(pos + 30),
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+            let once = |slot: &mut Option<u32>, what: &'static str| -> Result<()> {
+                if slot.replace(idx).is_some() {
+                    Err(Error::new(ErrorKind::Malformed, what, at(pos + 28)))
+                } else {
+                    Ok(())
+                }
+            };
+            match e.kind {
+                kind::STREAM => {
+                    known_critical(true)?;
+                    if stream_count != idx {
+                        return Err(Error::new(
+                            ErrorKind::Malformed,
+                            "stream sections must come first",
+                            at(pos + 28),
+                        ));
+                    }
+                    stream_count += 1;
+                }
+                kind::TENSOR_TABLE => {
+                    known_critical(true)?;
+                    once(&mut tensor_table, "more than one tensor table")?;
+                }
+                kind::DEDUP_TABLE => {
+                    known_critical(true)?;
+                    once(&mut dedup_table, "more than one dedup table")?;
+                }
+                kind::METADATA => {
+                    known_critical(false)?;
+                    once(&mut metadata, "more than one metadata section")?;
+                }
+                other if e.critical => {
+                    return Err(Error::new(
+                        ErrorKind::UnknownCriticalSection,
+                        "section kind",
+                        at(pos + 28),
+                    )
+                    .got_expected(other.into(), 4));
+                }
+                _ => {}
+            }
+            entries.push(e);
+        }
+        if align_up(expect_offset, alignment) != Some(index_offset) {
+            return Err(Error::new(
+                ErrorKind::OutOfRange,
+                "index offset (must follow the last section)",
+                index_offset,
+            )
+            .got_expected(
+                index_offset,
+                align_up(expect_offset, alignment).unwrap_or(u64::MAX),
+            ));
+        }
+        let tensor_table = tensor_table.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Malformed,
+                "no tensor table section",
+                index_offset,
+            )
+        })?;
+        Ok(SectionIndex {
+            entries,
+            stream_count,
+            tensor_table,
+            dedup_table,
+            metadata,
+        })
+    }
+
+    /// The entry at `index`, or an `OutOfRange` error.
+    pub fn get(&self, index: u32) -> Result<&SectionEntry> {
+        self.entries.get(index as usize).ok_or_else(|| {
+            Error::new(ErrorKind::OutOfRange, "section index", 0)
+                .got_expected(index.into(), self.entries.len() as u64)
+        })
+    }
+}
+
+/// Undoes section codecs other than `none`. The core knows only `none`; the `elv` crate
+/// supplies one that also decodes zstd.
+pub trait SectionDecompressor {
+    /// Decodes `stored` (codec `codec`) into exactly `decoded_len` bytes appended to `out`.
+    /// Implementations must not grow `out` beyond `decoded_len` bytes, whatever `stored` says.
+    fn decompress(
+        &self,
+        codec: Codec,
+        stored: &[u8],
+        decoded_len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<()>;
+}
+
+/// A [`SectionDecompressor`] that knows no codec but `none`: a reader of uncompressed files.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoCodecs;
+
+impl SectionDecompressor for NoCodecs {
+    fn decompress(
+        &self,
+        codec: Codec,
+        _stored: &[u8],
+        _decoded_len: usize,
+        _out: &mut Vec<u8>,
+    ) -> Result<()> {
+        Err(Error::new(ErrorKind::UnsupportedCodec, codec.name(), 0))
+    }
+}
+
+/// Checks a section's CRC and undoes its codec (SPEC.md §4.3): `stored` must be the entry's
+/// stored bytes. Gives the decoded bytes, borrowed when the codec is `none`.
+pub fn decode_section<'a>(
+    index: u32,
+    entry: &SectionEntry,
+    stored: &'a [u8],
+    codecs: &dyn SectionDecompressor,
+    verify_crc: bool,
+) -> Result<Cow<'a, [u8]>> {
+    if stored.len() as u64 != entry.stored_len {
+        return Err(
+            Error::new(ErrorKind::Truncated, "section bytes", entry.offset)
+                .got_expected(stored.len() as u64, entry.stored_len),
+        );
+    }
+    if verify_crc && !cfg!(fuzzing) {
+        let crc = crc32fast::hash(stored);
+        if crc != entry.crc32 {
+            return Err(Error::new(ErrorKind::ChecksumMismatch, "section CRC", 0)
+                .got_expected(crc.into(), entry.crc32.into())
+                .in_section(index));
+        }
+    }
+    let codec = Codec::from_code(entry.codec).ok_or_else(|| {
+        Error::new(ErrorKind::UnsupportedCodec, "section codec", 0)
+            .got_expected(entry.codec.into(), 1)
+            .in_section(index)
+    })?;
+    match codec {
+        Codec::None => Ok(Cow::Borrowed(stored)),
+        other => {
+            let len = usize::try_from(entry.decoded_len).map_err(|_| {
+                Error::new(ErrorKind::LimitExceeded, "section decoded length", 0).in_section(index)
+            })?;
+            let mut out = Vec::new();
+            codecs
+                .decompress(other, stored, len, &mut out)
+                .map_err(|e| e.in_section(index))?;
+            if out.len() != len {
+                return Err(Error::new(ErrorKind::Malformed, "decoded length", 0)
+                    .got_expected(out.len() as u64, len as u64)
+                    .in_section(index));
+            }
+            Ok(Cow::Owned(out))
+        }
+    }
+}

@@ -1,0 +1,407 @@
+//! Writing a `.elv` container (SPEC.md §3–§10) to any byte sink, in canonical order:
+//! header, stream sections in tensor order, tensor table, dedup table, metadata, index,
+//! trailer (SPEC.md §12).
+
+use crate::dtype::DType;
+use crate::encoding::{self, Encoding};
+use crate::header::{align_up, Header, Trailer, HEADER_LEN, MAX_ALIGN_LOG2};
+use crate::section::{kind, Codec, SectionEntry, SectionIndex};
+use crate::tensor::{TensorInfo, MAX_CHUNK_LEN};
+use crate::{dedup, metadata, Error, ErrorKind, Result};
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Where a [`ContainerWriter`] puts its bytes. `Vec<u8>` is one; the `elv` crate adapts
+/// `std::io::Write`.
+pub trait Sink {
+    /// The sink's error; format errors convert into it.
+    type Error: From<Error>;
+    /// Appends all of `bytes`.
+    fn write_all(&mut self, bytes: &[u8]) -> core::result::Result<(), Self::Error>;
+}
+
+impl Sink for Vec<u8> {
+    type Error = Error;
+    fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        self.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// One stream as it goes into the file: its codec, stored bytes and decoded length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredStream {
+    /// Codec of `stored`.
+    pub codec: Codec,
+    /// The bytes written to the file.
+    pub stored: Vec<u8>,
+    /// Length once the codec is undone.
+    pub decoded_len: u64,
+}
+
+impl StoredStream {
+    /// A stream stored with codec `none`.
+    pub fn plain(bytes: Vec<u8>) -> Self {
+        StoredStream {
+            codec: Codec::None,
+            decoded_len: bytes.len() as u64,
+            stored: bytes,
+        }
+    }
+}
+
+/// A tensor encoded into the decoded streams of all its chunks, chunk after chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedTensor {
+    /// The chunk length used (values per chunk).
+    pub chunk_len: u64,
+    /// All streams, chunk-major.
+    pub streams: Vec<Vec<u8>>,
+    /// CRC32 of the bytes a decoder will produce (for a lossy encoding, not the input's).
+    pub crc32: u32,
+}
+
+/// Encodes one chunk and gives its streams and the bytes they decode to (for lossless
+/// encodings, `data` itself). Lossy chunks are decoded back, which also checks the encoder.
+pub fn encode_chunk_checked(
+    encoding: Encoding,
+    dtype: DType,
+    data: &[u8],
+) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
+    let streams = encoding::encode_chunk(encoding, dtype, data)?;
+    if encoding.is_lossless() {
+        return Ok((streams, None));
+    }
+    let mut decoded = alloc::vec![0u8; data.len()];
+    let refs: Vec<&[u8]> = streams.iter().map(|s| s.as_slice()).collect();
+    encoding::decode_chunk(
+        encoding,
+        dtype,
+        data.len() / dtype.size(),
+        &refs,
+        &mut decoded,
+    )?;
+    Ok((streams, Some(decoded)))
+}
+
+/// Encodes a whole tensor (SPEC.md §6.4). `chunk_len` is in values; it is clamped to
+/// 1..=min(values, 2^31).
+pub fn encode_tensor(
+    encoding: Encoding,
+    dtype: DType,
+    data: &[u8],
+    chunk_len: u64,
+) -> Result<EncodedTensor> {
+    let chunk_len = effective_chunk_len(encoding, dtype, data.len(), chunk_len)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut streams = Vec::new();
+    if chunk_len > 0 {
+        for chunk in data.chunks(chunk_len as usize * dtype.size()) {
+            let (s, decoded) = encode_chunk_checked(encoding, dtype, chunk)?;
+            crc.update(decoded.as_deref().unwrap_or(chunk));
+            streams.extend(s);
+        }
+    }
+    Ok(EncodedTensor {
+        chunk_len,
+        streams,
+        crc32: crc.finalize(),
+    })
+}
+
+/// The chunk length a tensor of `byte_len` bytes is written with: `requested` clamped to
+/// 1..=min(values, 2^31), or 0 for an empty tensor.
+pub fn effective_chunk_len(
+    encoding: Encoding,
+    dtype: DType,
+    byte_len: usize,
+    requested: u64,
+) -> Result<u64> {
+    if !encoding.applies_to(dtype) || encoding == Encoding::Dedup {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "encoding not defined for this dtype",
+            0,
+        ));
+    }
+    if byte_len % dtype.size() != 0 {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "data length not a multiple of the dtype size",
+            0,
+        ));
+    }
+    let values = (byte_len / dtype.size()) as u64;
+    Ok(requested.clamp(1, MAX_CHUNK_LEN).min(values))
+}
+
+/// Writes a container section by section. Tensors are added in file order; `finish`
+/// writes the tables, the index and the trailer.
+pub struct ContainerWriter<S: Sink> {
+    sink: S,
+    align: u64,
+    pos: u64,
+    entries: Vec<SectionEntry>,
+    tensors: Vec<TensorInfo>,
+    names: BTreeMap<String, u32>,
+    dedup: Vec<(u32, u32)>,
+    metadata: Vec<(String, String)>,
+}
+
+impl<S: Sink> ContainerWriter<S> {
+    /// Starts a file: writes the header. Sections align to 2^`align_log2` bytes (≤ 2^16).
+    pub fn new(mut sink: S, align_log2: u8) -> core::result::Result<Self, S::Error> {
+        if align_log2 > MAX_ALIGN_LOG2 {
+            return Err(
+                Error::new(ErrorKind::InvalidInput, "alignment exponent above 16", 0).into(),
+            );
+        }
+        let header = Header::new(align_log2);
+        sink.write_all(&header.to_bytes())?;
+        Ok(ContainerWriter {
+            sink,
+            align: header.alignment(),
+            pos: HEADER_LEN as u64,
+            entries: Vec::new(),
+            tensors: Vec::new(),
+            names: BTreeMap::new(),
+            dedup: Vec::new(),
+            metadata: Vec::new(),
+        })
+    }
+
+    /// Bytes written so far.
+    pub fn position(&self) -> u64 {
+        self.pos
+    }
+
+    /// The tensors added so far.
+    pub fn tensors(&self) -> &[TensorInfo] {
+        &self.tensors
+    }
+
+    fn pad(&mut self) -> core::result::Result<(), S::Error> {
+        let target = align_up(self.pos, self.align)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "file too large", self.pos))?;
+        const ZEROS: [u8; 64] = [0; 64];
+        while self.pos < target {
+            let n = ((target - self.pos) as usize).min(ZEROS.len());
+            self.sink.write_all(&ZEROS[..n])?;
+            self.pos += n as u64;
+        }
+        Ok(())
+    }
+
+    fn write_section(
+        &mut self,
+        kind: u8,
+        critical: bool,
+        s: &StoredStream,
+    ) -> core::result::Result<u32, S::Error> {
+        let index = u32::try_from(self.entries.len())
+            .map_err(|_| Error::new(ErrorKind::InvalidInput, "too many sections", self.pos))?;
+        self.pad()?;
+        self.entries.push(SectionEntry {
+            offset: self.pos,
+            stored_len: s.stored.len() as u64,
+            decoded_len: s.decoded_len,
+            crc32: crc32fast::hash(&s.stored),
+            kind,
+            codec: s.codec.code(),
+            critical,
+        });
+        self.sink.write_all(&s.stored)?;
+        self.pos += s.stored.len() as u64;
+        Ok(index)
+    }
+
+    fn check_new_name(&self, name: &str) -> Result<()> {
+        if name.len() > u16::MAX as usize {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "tensor name longer than 65535 bytes",
+                0,
+            ));
+        }
+        if self.names.contains_key(name) {
+            return Err(Error::new(ErrorKind::DuplicateName, "tensor name", 0));
+        }
+        if self.tensors.len() >= u32::MAX as usize {
+            return Err(Error::new(ErrorKind::InvalidInput, "too many tensors", 0));
+        }
+        Ok(())
+    }
+
+    /// Adds a tensor whose streams are already encoded (and possibly compressed): `streams`
+    /// are all chunks' streams in order, `crc32` is the CRC of the decoded tensor bytes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_encoded_tensor(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: &[u64],
+        encoding: Encoding,
+        chunk_len: u64,
+        crc32: u32,
+        streams: impl IntoIterator<Item = StoredStream>,
+    ) -> core::result::Result<u32, S::Error> {
+        self.check_new_name(name)?;
+        if shape.len() > u8::MAX as usize {
+            return Err(Error::new(ErrorKind::InvalidInput, "rank above 255", 0).into());
+        }
+        let first_stream = self.entries.len() as u32;
+        let info = TensorInfo {
+            name: String::from(name),
+            dtype,
+            shape: shape.to_vec(),
+            encoding,
+            error_bound_log2: encoding.error_bound_log2(dtype),
+            crc32,
+            chunk_len,
+            first_stream,
+            dedup_of: None,
+        };
+        let mut written = 0u64;
+        for s in streams {
+            self.write_section(kind::STREAM, true, &s)?;
+            written += 1;
+        }
+        if written != info.stream_count() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "stream count does not match the encoding",
+                0,
+            )
+            .got_expected(written, info.stream_count())
+            .into());
+        }
+        Ok(self.push_tensor(info))
+    }
+
+    fn push_tensor(&mut self, info: TensorInfo) -> u32 {
+        let index = self.tensors.len() as u32;
+        self.names.insert(info.name.clone(), index);
+        self.tensors.push(info);
+        index
+    }
+
+    /// Encodes and adds a tensor with every stream stored uncompressed (codec `none`).
+    pub fn add_tensor(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: &[u64],
+        data: &[u8],
+        encoding: Encoding,
+        chunk_len: u64,
+    ) -> core::result::Result<u32, S::Error> {
+        check_shape(dtype, shape, data.len())?;
+        let t = encode_tensor(encoding, dtype, data, chunk_len)?;
+        self.add_encoded_tensor(
+            name,
+            dtype,
+            shape,
+            encoding,
+            t.chunk_len,
+            t.crc32,
+            t.streams.into_iter().map(StoredStream::plain),
+        )
+    }
+
+    /// Adds a tensor that repeats the earlier tensor `canonical` (SPEC.md §9). The caller
+    /// vouches the bytes are identical; `canonical` must not itself be a dedup tensor.
+    pub fn add_dedup(&mut self, name: &str, canonical: u32) -> core::result::Result<u32, S::Error> {
+        self.check_new_name(name)?;
+        let Some(c) = self.tensors.get(canonical as usize) else {
+            return Err(Error::new(ErrorKind::InvalidInput, "dedup canonical index", 0).into());
+        };
+        if c.encoding == Encoding::Dedup {
+            return Err(Error::new(ErrorKind::BadDedup, "dedup of a dedup tensor", 0).into());
+        }
+        let info = TensorInfo {
+            name: String::from(name),
+            encoding: Encoding::Dedup,
+            error_bound_log2: 0,
+            chunk_len: 0,
+            first_stream: self.entries.len() as u32,
+            dedup_of: Some(canonical),
+            ..c.clone()
+        };
+        let index = self.push_tensor(info);
+        self.dedup.push((index, canonical));
+        Ok(index)
+    }
+
+    /// Index of the tensor named `name`, if added.
+    pub fn find(&self, name: &str) -> Option<u32> {
+        self.names.get(name).copied()
+    }
+
+    /// Sets the file metadata (written in this order; keys must be unique).
+    pub fn set_metadata(&mut self, pairs: Vec<(String, String)>) -> Result<()> {
+        let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        keys.sort_unstable();
+        if keys.windows(2).any(|w| w.first() == w.get(1)) {
+            return Err(Error::new(ErrorKind::DuplicateName, "metadata key", 0));
+        }
+        self.metadata = pairs;
+        Ok(())
+    }
+
+    /// Writes the tables (each passed through `pack` to choose its codec), the index and the
+    /// trailer, and gives back the sink.
+    pub fn finish_with(
+        mut self,
+        pack: &dyn Fn(Vec<u8>) -> StoredStream,
+    ) -> core::result::Result<S, S::Error> {
+        if self
+            .tensors
+            .iter()
+            .any(|t| t.encoding != Encoding::Dedup && t.stream_count() == 0 && t.num_values() != 0)
+        {
+            return Err(Error::new(ErrorKind::InvalidInput, "tensor without streams", 0).into());
+        }
+        let table = pack(crate::tensor::table_to_bytes(&self.tensors));
+        self.write_section(kind::TENSOR_TABLE, true, &table)?;
+        if !self.dedup.is_empty() {
+            let d = pack(dedup::table_to_bytes(&self.dedup));
+            self.write_section(kind::DEDUP_TABLE, true, &d)?;
+        }
+        if !self.metadata.is_empty() {
+            let m = pack(metadata::to_bytes(&self.metadata));
+            self.write_section(kind::METADATA, false, &m)?;
+        }
+        self.pad()?;
+        let index = SectionIndex::to_bytes(&self.entries);
+        let trailer = Trailer {
+            index_offset: self.pos,
+            index_len: index.len() as u64,
+            index_crc: crc32fast::hash(&index),
+        };
+        self.sink.write_all(&index)?;
+        self.sink.write_all(&trailer.to_bytes())?;
+        Ok(self.sink)
+    }
+
+    /// [`finish_with`](Self::finish_with) storing the tables uncompressed.
+    pub fn finish(self) -> core::result::Result<S, S::Error> {
+        self.finish_with(&StoredStream::plain)
+    }
+}
+
+/// Checks that `byte_len` is exactly the size of a `dtype` tensor of `shape`.
+pub fn check_shape(dtype: DType, shape: &[u64], byte_len: usize) -> Result<()> {
+    let want = shape
+        .iter()
+        .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d));
+    if want != Some(byte_len as u64) {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "data length does not match dtype and shape",
+            0,
+        )
+        .got_expected(byte_len as u64, want.unwrap_or(u64::MAX)));
+    }
+    Ok(())
+}
