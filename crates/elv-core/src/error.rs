@@ -36,7 +36,7 @@ pub enum ErrorKind {
     /// A tensor record names an encoding this decoder does not know, or one not defined for
     /// the tensor's dtype.
     UnknownEncoding,
-    /// A DE repeat points before the first value of its chunk (SPEC.md §8.3).
+    /// A DE repeat points before the first value of its chunk (SPEC.md §7.4).
     DistanceBeforeStart,
     /// A dedup reference is invalid: chained, forward, or to a tensor of another dtype or shape.
     BadDedup,
@@ -127,8 +127,9 @@ impl Error {
         self
     }
 
-    /// Shifts a section index that was relative to the first stream of a chunk.
-    pub(crate) fn rebase_section(mut self, base: u32) -> Self {
+    /// Turns a section index relative to a chunk's first stream into an absolute one by
+    /// adding `base` (chunk decoders number their streams from 0).
+    pub fn rebase_section(mut self, base: u32) -> Self {
         self.section = Some(base.saturating_add(self.section.unwrap_or(0)));
         self
     }

@@ -62,16 +62,24 @@ pub struct EncodedTensor {
     pub crc32: u32,
 }
 
-/// Encodes one chunk and gives its streams and the bytes they decode to (for lossless
-/// encodings, `data` itself). Lossy chunks are decoded back, which also checks the encoder.
-pub fn encode_chunk_checked(
-    encoding: Encoding,
-    dtype: DType,
-    data: &[u8],
-) -> Result<(Vec<Vec<u8>>, Option<Vec<u8>>)> {
+/// One encoded chunk: its streams, and for a lossy encoding the bytes they decode to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedChunk {
+    /// The chunk's decoded streams, in order.
+    pub streams: Vec<Vec<u8>>,
+    /// What a decoder will produce, when that differs from the input (lossy encodings).
+    pub lossy_output: Option<Vec<u8>>,
+}
+
+/// Encodes one chunk. Lossy chunks are decoded back, which gives the bytes the tensor CRC
+/// must cover and also checks the encoder.
+pub fn encode_chunk_checked(encoding: Encoding, dtype: DType, data: &[u8]) -> Result<EncodedChunk> {
     let streams = encoding::encode_chunk(encoding, dtype, data)?;
     if encoding.is_lossless() {
-        return Ok((streams, None));
+        return Ok(EncodedChunk {
+            streams,
+            lossy_output: None,
+        });
     }
     let mut decoded = alloc::vec![0u8; data.len()];
     let refs: Vec<&[u8]> = streams.iter().map(|s| s.as_slice()).collect();
@@ -82,7 +90,10 @@ pub fn encode_chunk_checked(
         &refs,
         &mut decoded,
     )?;
-    Ok((streams, Some(decoded)))
+    Ok(EncodedChunk {
+        streams,
+        lossy_output: Some(decoded),
+    })
 }
 
 /// Encodes a whole tensor (SPEC.md §6.4). `chunk_len` is in values; it is clamped to
@@ -98,9 +109,9 @@ pub fn encode_tensor(
     let mut streams = Vec::new();
     if chunk_len > 0 {
         for chunk in data.chunks(chunk_len as usize * dtype.size()) {
-            let (s, decoded) = encode_chunk_checked(encoding, dtype, chunk)?;
-            crc.update(decoded.as_deref().unwrap_or(chunk));
-            streams.extend(s);
+            let c = encode_chunk_checked(encoding, dtype, chunk)?;
+            crc.update(c.lossy_output.as_deref().unwrap_or(chunk));
+            streams.extend(c.streams);
         }
     }
     Ok(EncodedTensor {
@@ -191,6 +202,34 @@ impl<S: Sink> ContainerWriter<S> {
             self.pos += n as u64;
         }
         Ok(())
+    }
+
+    /// Writes a section of any kind as is, for ancillary sections of a tool's own kinds
+    /// (SPEC.md §4.2: kinds 128..=255 are free for private use). The caller keeps the kind
+    /// rules of §4.2; the index is checked only by readers.
+    pub fn add_section(
+        &mut self,
+        kind: u8,
+        critical: bool,
+        s: &StoredStream,
+    ) -> core::result::Result<u32, S::Error> {
+        self.write_section(kind, critical, s)
+    }
+
+    /// Writes the index and trailer over the sections added so far, without writing the
+    /// tables: for crafting conformance vectors section by section.
+    #[doc(hidden)]
+    pub fn finish_sections_only(mut self) -> core::result::Result<S, S::Error> {
+        self.pad()?;
+        let index = SectionIndex::to_bytes(&self.entries);
+        let trailer = Trailer {
+            index_offset: self.pos,
+            index_len: index.len() as u64,
+            index_crc: crc32fast::hash(&index),
+        };
+        self.sink.write_all(&index)?;
+        self.sink.write_all(&trailer.to_bytes())?;
+        Ok(self.sink)
     }
 
     fn write_section(
@@ -372,16 +411,7 @@ impl<S: Sink> ContainerWriter<S> {
             let m = pack(metadata::to_bytes(&self.metadata));
             self.write_section(kind::METADATA, false, &m)?;
         }
-        self.pad()?;
-        let index = SectionIndex::to_bytes(&self.entries);
-        let trailer = Trailer {
-            index_offset: self.pos,
-            index_len: index.len() as u64,
-            index_crc: crc32fast::hash(&index),
-        };
-        self.sink.write_all(&index)?;
-        self.sink.write_all(&trailer.to_bytes())?;
-        Ok(self.sink)
+        self.finish_sections_only()
     }
 
     /// [`finish_with`](Self::finish_with) storing the tables uncompressed.

@@ -156,7 +156,7 @@ fn corrupted_de_distance_is_rejected_not_misread() {
         DType::F32,
         17,
         &[&streams[0], &streams[1]],
-        &mut vec![0u8; 68],
+        &mut [0u8; 68],
     )
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Truncated);

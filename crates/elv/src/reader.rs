@@ -1,0 +1,228 @@
+//! Reading `.elv` from any `Read + Seek` (SPEC.md §13): open reads the header, trailer,
+//! index and tables; a tensor is decoded by reading only its own sections.
+
+use crate::codec::StdCodecs;
+use crate::error::Result;
+use elv_core::archive::{check_tensor_crc, Catalog};
+use elv_core::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
+use elv_core::section::{decode_section, ENTRY_LEN, INDEX_HEADER_LEN};
+use elv_core::{encoding, Error as CoreError, ErrorKind, ReadOptions, TensorInfo};
+use rayon::prelude::*;
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// A `.elv` file opened for reading.
+pub struct Reader<R> {
+    inner: R,
+    len: u64,
+    catalog: Catalog,
+    options: ReadOptions,
+}
+
+impl Reader<BufReader<File>> {
+    /// Opens the file at `path` with default options.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Reader::new(BufReader::new(File::open(path)?), ReadOptions::default())
+    }
+}
+
+fn read_exact_at<R: Read + Seek>(
+    r: &mut R,
+    offset: u64,
+    len: u64,
+    file_len: u64,
+) -> Result<Vec<u8>> {
+    if offset.checked_add(len).is_none_or(|end| end > file_len) {
+        return Err(
+            CoreError::new(ErrorKind::OutOfRange, "read beyond end of file", offset).into(),
+        );
+    }
+    r.seek(SeekFrom::Start(offset))?;
+    let mut buf = Vec::new();
+    r.by_ref().take(len).read_to_end(&mut buf)?;
+    if buf.len() as u64 != len {
+        return Err(
+            CoreError::new(ErrorKind::Truncated, "file shorter than it claims", offset).into(),
+        );
+    }
+    Ok(buf)
+}
+
+impl<R: Read + Seek> Reader<R> {
+    /// Opens a `.elv` stream: reads and checks the header, trailer, section index, tensor
+    /// table, dedup table and metadata. Tensor data is not read.
+    pub fn new(mut inner: R, options: ReadOptions) -> Result<Self> {
+        let len = inner.seek(SeekFrom::End(0))?;
+        if len < (HEADER_LEN + TRAILER_LEN) as u64 {
+            // Report a bad magic before a short file, as the slice reader does.
+            let head = read_exact_at(&mut inner, 0, len.min(HEADER_LEN as u64), len)?;
+            Header::parse(&head)?;
+            return Err(CoreError::new(
+                ErrorKind::Truncated,
+                "file shorter than header and trailer",
+                len,
+            )
+            .into());
+        }
+        let header = Header::parse(&read_exact_at(&mut inner, 0, HEADER_LEN as u64, len)?)?;
+        let trailer = Trailer::parse(
+            &read_exact_at(
+                &mut inner,
+                len - TRAILER_LEN as u64,
+                TRAILER_LEN as u64,
+                len,
+            )?,
+            len,
+        )?;
+        let max_index =
+            u64::from(options.limits.max_sections) * ENTRY_LEN as u64 + INDEX_HEADER_LEN as u64;
+        if trailer.index_len > max_index {
+            return Err(CoreError::new(
+                ErrorKind::LimitExceeded,
+                "section index length",
+                trailer.index_offset,
+            )
+            .got_expected(trailer.index_len, max_index)
+            .into());
+        }
+        let index_bytes = read_exact_at(&mut inner, trailer.index_offset, trailer.index_len, len)?;
+        let verify = options.verify_checksums;
+        let mut io_err = None;
+        let catalog = Catalog::load(header, &trailer, &index_bytes, &options, |index, i| {
+            let e = index.get(i)?;
+            let stored = read_exact_at(&mut inner, e.offset, e.stored_len, len).map_err(|err| {
+                io_err = Some(err);
+                CoreError::new(ErrorKind::Truncated, "section", e.offset)
+            })?;
+            Ok(Cow::Owned(
+                decode_section(i, e, &stored, &StdCodecs, verify)?.into_owned(),
+            ))
+        });
+        if let Some(e) = io_err {
+            return Err(e);
+        }
+        Ok(Reader {
+            inner,
+            len,
+            catalog: catalog?,
+            options,
+        })
+    }
+
+    /// The parsed tables.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The tensors, in file order.
+    pub fn tensors(&self) -> &[TensorInfo] {
+        &self.catalog.tensors
+    }
+
+    /// File metadata pairs, in file order.
+    pub fn metadata(&self) -> &[(String, String)] {
+        &self.catalog.metadata
+    }
+
+    /// The value of metadata key `key`.
+    pub fn metadata_value(&self, key: &str) -> Option<&str> {
+        self.catalog
+            .metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Reads and checks the decoded bytes of section `i`.
+    pub fn section(&mut self, i: u32) -> Result<Vec<u8>> {
+        let e = *self.catalog.index.get(i)?;
+        let stored = read_exact_at(&mut self.inner, e.offset, e.stored_len, self.len)?;
+        Ok(decode_section(i, &e, &stored, &StdCodecs, self.options.verify_checksums)?.into_owned())
+    }
+
+    /// Decodes tensor `i`, reading only its own stream sections (or its dedup original's).
+    /// Chunks decode in parallel.
+    pub fn read_tensor(&mut self, i: usize) -> Result<Vec<u8>> {
+        let info = self.catalog.storage_of(i)?.clone();
+        let len = usize::try_from(info.byte_len())
+            .map_err(|_| CoreError::new(ErrorKind::LimitExceeded, "tensor bytes", 0))?;
+        let spc = info.encoding.streams_per_chunk(info.dtype) as u32;
+        let chunks = info.chunk_count();
+        // Read every stored stream first (sequential I/O), then undo codecs and decode
+        // chunks in parallel.
+        let mut stored = Vec::with_capacity((chunks * u64::from(spc)) as usize);
+        for s in 0..(chunks as u32 * spc) {
+            let idx = info.first_stream + s;
+            let e = *self.catalog.index.get(idx)?;
+            stored.push((
+                idx,
+                e,
+                read_exact_at(&mut self.inner, e.offset, e.stored_len, self.len)?,
+            ));
+        }
+        let mut out = vec![0u8; len];
+        let size = info.dtype.size();
+        let chunk_bytes = (info.chunk_len as usize).saturating_mul(size).max(1);
+        let verify = self.options.verify_checksums;
+        out.par_chunks_mut(chunk_bytes)
+            .zip(stored.par_chunks(spc.max(1) as usize))
+            .try_for_each(|(dst, streams)| -> elv_core::Result<()> {
+                let decoded: Vec<Cow<[u8]>> = streams
+                    .iter()
+                    .map(|(idx, e, b)| decode_section(*idx, e, b, &StdCodecs, verify))
+                    .collect::<elv_core::Result<_>>()?;
+                let refs: Vec<&[u8]> = decoded.iter().map(|d| d.as_ref()).collect();
+                let base = streams.first().map(|s| s.0).unwrap_or(0);
+                encoding::decode_chunk(info.encoding, info.dtype, dst.len() / size, &refs, dst)
+                    .map_err(|e| e.rebase_section(base))
+            })?;
+        check_tensor_crc(&info, &out, verify)?;
+        Ok(out)
+    }
+
+    /// Decodes the tensor named `name`.
+    pub fn read_tensor_by_name(&mut self, name: &str) -> Result<Vec<u8>> {
+        let i = self.catalog.find(name)?;
+        self.read_tensor(i)
+    }
+
+    /// Checks the whole file: every section's CRC, zero padding, and that every tensor
+    /// decodes and matches its CRC.
+    pub fn verify(&mut self) -> Result<()> {
+        let mut end = HEADER_LEN as u64;
+        let index_offset = self.len
+            - TRAILER_LEN as u64
+            - (INDEX_HEADER_LEN + ENTRY_LEN * self.catalog.index.entries.len()) as u64;
+        let spans: Vec<(u64, u64)> = self
+            .catalog
+            .index
+            .entries
+            .iter()
+            .map(|e| (e.offset, e.stored_len))
+            .chain(std::iter::once((index_offset, 0)))
+            .collect();
+        for (i, (offset, stored_len)) in spans.into_iter().enumerate() {
+            let pad = read_exact_at(&mut self.inner, end, offset.saturating_sub(end), self.len)?;
+            if let Some(p) = pad.iter().position(|&b| b != 0) {
+                return Err(
+                    CoreError::new(ErrorKind::ReservedNonZero, "padding", end + p as u64).into(),
+                );
+            }
+            if i < self.catalog.index.entries.len() {
+                self.section(i as u32)?;
+            }
+            end = offset + stored_len;
+        }
+        for i in 0..self.catalog.tensors.len() {
+            self.read_tensor(i)?;
+        }
+        Ok(())
+    }
+
+    /// Gives back the underlying reader.
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+}

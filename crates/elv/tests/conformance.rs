@@ -1,0 +1,147 @@
+//! Conformance: every `testdata/valid` vector decodes to what `manifest.txt` says, every
+//! `testdata/invalid` vector fails with its kind, through both readers; and the committed
+//! files are exactly what the generator produces (canonical, deterministic output).
+
+#[path = "vectors/mod.rs"]
+mod vectors;
+
+use elv::{Reader, StdCodecs};
+use elv_core::{Archive, ErrorKind, ReadOptions};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}
+
+/// (name, dtype, shape, encoding, bytes, hash) per tensor.
+type Row = (String, String, String, String, usize, String);
+
+type Described = Result<(Vec<Row>, Vec<(String, String)>), ErrorKind>;
+
+fn describe_slice(bytes: &[u8]) -> Described {
+    let a = Archive::parse(bytes, &StdCodecs, ReadOptions::default()).map_err(|e| e.kind())?;
+    let mut rows = Vec::new();
+    for (i, t) in a.tensors().iter().enumerate() {
+        let d = a.decode(i).map_err(|e| e.kind())?;
+        rows.push(row(t, &d));
+    }
+    Ok((rows, a.metadata().to_vec()))
+}
+
+fn describe_stream(bytes: &[u8]) -> Described {
+    let kind = |e: elv::Error| e.kind().expect("a format error, not I/O");
+    let mut r = Reader::new(std::io::Cursor::new(bytes), ReadOptions::default()).map_err(kind)?;
+    let mut rows = Vec::new();
+    for i in 0..r.tensors().len() {
+        let d = r.read_tensor(i).map_err(kind)?;
+        rows.push(row(&r.tensors()[i], &d));
+    }
+    r.verify().map_err(kind)?;
+    Ok((rows, r.metadata().to_vec()))
+}
+
+fn row(t: &elv_core::TensorInfo, d: &[u8]) -> Row {
+    let shape = if t.shape.is_empty() {
+        "-".to_string()
+    } else {
+        t.shape
+            .iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join("x")
+    };
+    (
+        t.name.clone(),
+        t.dtype.name().to_string(),
+        shape,
+        t.encoding.name().to_string(),
+        d.len(),
+        format!("{:016x}", vectors::fnv1a64(d)),
+    )
+}
+
+#[test]
+fn committed_vectors_match_the_manifest() {
+    let dir = testdata();
+    let manifest =
+        std::fs::read_to_string(dir.join("manifest.txt")).expect("testdata/manifest.txt");
+    let mut tensors: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+    let mut metas: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut files: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut invalid = Vec::new();
+    for line in manifest
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let f: Vec<&str> = line.split('\t').collect();
+        match f[0] {
+            "file" => {
+                files.insert(f[1].into(), (f[2].parse().unwrap(), f[3].parse().unwrap()));
+            }
+            "tensor" => tensors.entry(f[1].into()).or_default().push((
+                f[2].into(),
+                f[3].into(),
+                f[4].into(),
+                f[5].into(),
+                f[6].parse().unwrap(),
+                f[7].into(),
+            )),
+            "metadata" => metas
+                .entry(f[1].into())
+                .or_default()
+                .push((f[2].into(), f[3].into())),
+            "invalid" => invalid.push((f[1].to_string(), f[2].to_string())),
+            other => panic!("unknown manifest line kind {other}"),
+        }
+    }
+    assert!(
+        files.len() >= 15 && invalid.len() >= 30,
+        "manifest too small: {} valid, {} invalid",
+        files.len(),
+        invalid.len()
+    );
+    for (file, (nt, nm)) in &files {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let want_t = tensors.get(file).cloned().unwrap_or_default();
+        let want_m = metas.get(file).cloned().unwrap_or_default();
+        assert_eq!(
+            (want_t.len(), want_m.len()),
+            (*nt, *nm),
+            "{file}: manifest counts"
+        );
+        for (how, got) in [
+            ("slice", describe_slice(&bytes)),
+            ("stream", describe_stream(&bytes)),
+        ] {
+            let (t, m) =
+                got.unwrap_or_else(|k| panic!("{file} ({how} reader): unexpected error {k:?}"));
+            assert_eq!(t, want_t, "{file} ({how} reader): tensors");
+            assert_eq!(m, want_m, "{file} ({how} reader): metadata");
+        }
+    }
+    for (file, kind) in &invalid {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        for (how, got) in [
+            ("slice", describe_slice(&bytes)),
+            ("stream", describe_stream(&bytes)),
+        ] {
+            match got {
+                Ok(_) => panic!("{file} ({how} reader): accepted, must fail with {kind}"),
+                Err(k) => assert_eq!(k.name(), kind, "{file} ({how} reader)"),
+            }
+        }
+    }
+}
+
+#[test]
+fn committed_vectors_are_what_the_generator_writes() {
+    let dir = testdata();
+    let all = vectors::all();
+    for v in &all {
+        let on_disk = std::fs::read(dir.join(vectors::path_of(v))).unwrap_or_default();
+        assert!(on_disk == v.bytes, "{} differs from the generator: run `cargo run -p elv --example gen_testdata -- testdata`", v.name);
+    }
+    let manifest = std::fs::read_to_string(dir.join("manifest.txt")).unwrap();
+    assert_eq!(manifest, vectors::manifest(&all), "manifest.txt is stale");
+}

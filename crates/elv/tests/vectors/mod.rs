@@ -1,0 +1,1145 @@
+//! Deterministic generator of the conformance vectors in `testdata/` (SPEC.md §14).
+//!
+//! Shared by `examples/gen_testdata.rs` (writes the files) and `tests/conformance.rs`
+//! (checks the committed files are byte-identical to what this produces). Expected decoded
+//! bytes are computed here independently of the decoder: lossless tensors by their input,
+//! ELF tensors by scaling and rounding in f64 (`round_ties_even`).
+#![allow(dead_code)]
+
+use elv::{WriteOptions, Writer};
+use elv_core::header::{Header, HEADER_LEN, TRAILER_LEN};
+use elv_core::section::{kind, Codec, ENTRY_LEN, INDEX_HEADER_LEN};
+use elv_core::tensor::{table_to_bytes, TensorInfo};
+use elv_core::writer::{encode_tensor, StoredStream};
+use elv_core::{dedup, metadata, ContainerWriter, DType, Encoding, ErrorKind};
+
+/// An expected tensor: name, dtype, shape, encoding, decoded bytes.
+pub type ExpectedTensor = (String, DType, Vec<u64>, Encoding, Vec<u8>);
+
+/// What a vector must decode to, or the error it must give.
+pub enum Expect {
+    /// Tensors (name, dtype, shape, encoding, decoded bytes) in file order, and metadata.
+    Valid {
+        tensors: Vec<ExpectedTensor>,
+        metadata: Vec<(String, String)>,
+    },
+    /// The error kind a conforming full reader reports (on open or decoding every tensor).
+    Invalid(ErrorKind),
+}
+
+/// One conformance vector.
+pub struct Vector {
+    pub name: &'static str,
+    pub bytes: Vec<u8>,
+    pub expect: Expect,
+    pub note: &'static str,
+}
+
+/// FNV-1a, 64-bit: the manifest's hash of decoded tensor bytes.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Roughly normal, mean 0, sd `sd` (sum of uniforms).
+    fn weight(&mut self, sd: f64) -> f64 {
+        let s: f64 = (0..4)
+            .map(|_| (self.next() >> 11) as f64 / (1u64 << 53) as f64 - 0.5)
+            .sum();
+        s * sd * 1.732
+    }
+}
+
+fn bits_of(dtype: DType, v: f64) -> u64 {
+    match dtype {
+        DType::F16 => half::f16::from_f64(v).to_bits() as u64,
+        DType::BF16 => half::bf16::from_f64(v).to_bits() as u64,
+        DType::F32 => (v as f32).to_bits() as u64,
+        DType::F64 => v.to_bits(),
+        _ => unreachable!(),
+    }
+}
+
+fn le(dtype: DType, bits: &[u64]) -> Vec<u8> {
+    bits.iter()
+        .flat_map(|b| b.to_le_bytes()[..dtype.size()].to_vec())
+        .collect()
+}
+
+fn value_of(dtype: DType, bits: u64) -> f64 {
+    match dtype {
+        DType::F16 => half::f16::from_bits(bits as u16).to_f64(),
+        DType::BF16 => half::bf16::from_bits(bits as u16).to_f64(),
+        DType::F32 => f32::from_bits(bits as u32) as f64,
+        _ => f64::from_bits(bits),
+    }
+}
+
+/// Independent ELF model: what each value must decode to.
+pub fn elf_expected(dtype: DType, data: &[u8]) -> Vec<u8> {
+    let fmt = dtype.float_format().unwrap();
+    let m = fmt.man_bits as i32;
+    let sign_bit = 1u64 << (fmt.exp_bits + fmt.man_bits);
+    let bits: Vec<u64> = data
+        .chunks_exact(dtype.size())
+        .map(|c| c.iter().rev().fold(0u64, |a, &b| a << 8 | b as u64))
+        .map(|b| {
+            let p = value_of(dtype, b);
+            if dtype == DType::F64 {
+                let q = 1.0 + p.abs();
+                if p.is_nan() || q >= 2.0 {
+                    return b;
+                }
+                return (b & sign_bit) | (q - 1.0).to_bits();
+            }
+            if p.is_nan() || p.abs() >= 1.0 {
+                return b;
+            }
+            let t = (p.abs() * 2f64.powi(m)).round_ties_even();
+            if t >= 2f64.powi(m) {
+                return b;
+            }
+            let mag = bits_of(dtype, t / 2f64.powi(m));
+            (b & sign_bit) | mag
+        })
+        .collect();
+    le(dtype, &bits)
+}
+
+fn weights(dtype: DType, n: usize, seed: u64, outliers: bool) -> Vec<u8> {
+    let mut r = Rng(seed);
+    let fmt = dtype.float_format().unwrap();
+    let e_all = (1u64 << fmt.exp_bits) - 1;
+    let one = fmt.bias() << fmt.man_bits;
+    let sign = 1u64 << (fmt.exp_bits + fmt.man_bits);
+    let mut bits: Vec<u64> = (0..n).map(|_| bits_of(dtype, r.weight(0.08))).collect();
+    if outliers {
+        let specials = [
+            0,
+            sign,
+            1,
+            sign | 1,
+            one,
+            one | sign,
+            one - 1,
+            (one - 1) | sign,
+            e_all << fmt.man_bits,
+            (e_all << fmt.man_bits) | 3,
+            bits_of(dtype, 2.5),
+            bits_of(dtype, -7.0),
+        ];
+        for (k, s) in specials.iter().enumerate() {
+            let at = (k * 7 + 3) % n;
+            bits[at] = *s;
+        }
+    }
+    le(dtype, &bits)
+}
+
+fn repeats(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
+    let mut r = Rng(seed);
+    let pool: Vec<u64> = (0..9).map(|_| bits_of(dtype, r.weight(0.3))).collect();
+    let bits: Vec<u64> = (0..n)
+        .map(|i| {
+            if i % 5 == 4 {
+                bits_of(dtype, r.weight(0.1))
+            } else {
+                pool[(r.next() % 9) as usize]
+            }
+        })
+        .collect();
+    le(dtype, &bits)
+}
+
+type Spec<'a> = (&'a str, DType, Vec<u64>, Vec<u8>, Encoding, u64);
+
+fn expected(spec: &[Spec]) -> Vec<ExpectedTensor> {
+    spec.iter()
+        .map(|(n, d, s, data, e, _)| {
+            let out = if *e == Encoding::Elf {
+                elf_expected(*d, data)
+            } else {
+                data.clone()
+            };
+            (n.to_string(), *d, s.clone(), *e, out)
+        })
+        .collect()
+}
+
+/// A file of uncompressed sections from tensor specs.
+fn plain_file(align: u8, spec: &[Spec], meta: &[(String, String)]) -> Vec<u8> {
+    let mut w = ContainerWriter::new(Vec::new(), align).unwrap();
+    for (name, dtype, shape, data, enc, chunk) in spec {
+        w.add_tensor(name, *dtype, shape, data, *enc, *chunk)
+            .unwrap();
+    }
+    w.set_metadata(meta.to_vec()).unwrap();
+    w.finish().unwrap()
+}
+
+fn valid(
+    name: &'static str,
+    note: &'static str,
+    bytes: Vec<u8>,
+    spec: &[Spec],
+    metadata: &[(String, String)],
+) -> Vector {
+    Vector {
+        name,
+        bytes,
+        expect: Expect::Valid {
+            tensors: expected(spec),
+            metadata: metadata.to_vec(),
+        },
+        note,
+    }
+}
+
+fn invalid(name: &'static str, note: &'static str, bytes: Vec<u8>, kind: ErrorKind) -> Vector {
+    Vector {
+        name,
+        bytes,
+        expect: Expect::Invalid(kind),
+        note,
+    }
+}
+
+/// Sections of a file, for building variants: (kind, critical, stream).
+struct Parts {
+    align: u8,
+    tensors: Vec<TensorInfo>,
+    streams: Vec<StoredStream>,
+    extra: Vec<(u8, bool, StoredStream)>,
+}
+
+impl Parts {
+    fn new(align: u8, spec: &[Spec]) -> Parts {
+        let mut tensors = Vec::new();
+        let mut streams = Vec::new();
+        for (name, dtype, shape, data, enc, chunk) in spec {
+            let t = encode_tensor(*enc, *dtype, data, *chunk).unwrap();
+            tensors.push(TensorInfo {
+                name: name.to_string(),
+                dtype: *dtype,
+                shape: shape.clone(),
+                encoding: *enc,
+                error_bound_log2: enc.error_bound_log2(*dtype),
+                crc32: t.crc32,
+                chunk_len: t.chunk_len,
+                first_stream: streams.len() as u32,
+                dedup_of: None,
+            });
+            streams.extend(t.streams.into_iter().map(StoredStream::plain));
+        }
+        Parts {
+            align,
+            tensors,
+            streams,
+            extra: Vec::new(),
+        }
+    }
+    fn build(&self) -> Vec<u8> {
+        self.build_with_table(table_to_bytes(&self.tensors))
+    }
+    fn build_with_table(&self, table: Vec<u8>) -> Vec<u8> {
+        let mut w = ContainerWriter::new(Vec::new(), self.align).unwrap();
+        for s in &self.streams {
+            w.add_section(kind::STREAM, true, s).unwrap();
+        }
+        w.add_section(kind::TENSOR_TABLE, true, &StoredStream::plain(table))
+            .unwrap();
+        for (k, c, s) in &self.extra {
+            w.add_section(*k, *c, s).unwrap();
+        }
+        w.finish_sections_only().unwrap()
+    }
+}
+
+fn reseal_header(f: &mut [u8]) {
+    let crc = crc32fast::hash(&f[..28]);
+    f[28..32].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn index_offset(f: &[u8]) -> usize {
+    let t = f.len() - TRAILER_LEN;
+    u64::from_le_bytes(f[t..t + 8].try_into().unwrap()) as usize
+}
+
+/// Byte offset of field `at` of index entry `i`.
+fn entry_field(f: &[u8], i: usize, at: usize) -> usize {
+    index_offset(f) + INDEX_HEADER_LEN + ENTRY_LEN * i + at
+}
+
+fn reseal_index(f: &mut [u8]) {
+    let io = index_offset(f);
+    let t = f.len() - TRAILER_LEN;
+    let crc = crc32fast::hash(&f[io..t]);
+    f[t + 16..t + 20].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// Offset of section `i`'s stored bytes.
+fn section_offset(f: &[u8], i: usize) -> usize {
+    let p = entry_field(f, i, 0);
+    u64::from_le_bytes(f[p..p + 8].try_into().unwrap()) as usize
+}
+
+/// Recomputes section `i`'s CRC after its bytes were edited, then the index CRC.
+fn reseal_section(f: &mut [u8], i: usize) {
+    let off = section_offset(f, i);
+    let p = entry_field(f, i, 8);
+    let len = u64::from_le_bytes(f[p..p + 8].try_into().unwrap()) as usize;
+    let crc = crc32fast::hash(&f[off..off + len]);
+    let c = entry_field(f, i, 24);
+    f[c..c + 4].copy_from_slice(&crc.to_le_bytes());
+    reseal_index(f);
+}
+
+fn s(k: &str, v: &str) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+/// Every vector, in a fixed order.
+pub fn all() -> Vec<Vector> {
+    let mut v = Vec::new();
+    let no_meta: Vec<(String, String)> = Vec::new();
+
+    // ---- valid ----
+    v.push(valid(
+        "empty_file.elv",
+        "smallest valid file: no tensors (annotated in SPEC.md §14.2)",
+        plain_file(3, &[], &no_meta),
+        &[],
+        &no_meta,
+    ));
+
+    let mut raw_all: Vec<Spec> = Vec::new();
+    for (k, d) in DType::all().iter().enumerate() {
+        let n = 6usize;
+        let mut r = Rng(100 + k as u64);
+        let data: Vec<u8> = (0..n * d.size()).map(|_| (r.next() >> 33) as u8).collect();
+        let data = if *d == DType::Bool {
+            data.iter().map(|b| b & 1).collect()
+        } else {
+            data
+        };
+        raw_all.push((d.name(), *d, vec![2, 3], data, Encoding::Raw, 1 << 20));
+    }
+    v.push(valid(
+        "raw_all_dtypes.elv",
+        "one raw tensor of every dtype",
+        plain_file(3, &raw_all, &no_meta),
+        &raw_all,
+        &no_meta,
+    ));
+
+    for (name, d, seed) in [
+        ("elf_f32.elv", DType::F32, 1u64),
+        ("elf_f16.elv", DType::F16, 2),
+        ("elf_bf16.elv", DType::BF16, 3),
+        ("elf_f64.elv", DType::F64, 4),
+    ] {
+        let spec: Vec<Spec> = vec![(
+            "w",
+            d,
+            vec![10, 10],
+            weights(d, 100, seed, true),
+            Encoding::Elf,
+            64,
+        )];
+        v.push(valid(name, "ELF in two chunks, with ±0, subnormals, ±1, the largest value below 1, ±inf, NaN and |p|>1 outliers", plain_file(3, &spec, &no_meta), &spec, &no_meta));
+    }
+    for (name, d, seed) in [
+        ("planes_f32.elv", DType::F32, 5u64),
+        ("planes_f16.elv", DType::F16, 6),
+        ("planes_bf16.elv", DType::BF16, 7),
+        ("planes_f64.elv", DType::F64, 8),
+    ] {
+        let spec: Vec<Spec> = vec![(
+            "w",
+            d,
+            vec![5, 20],
+            weights(d, 100, seed, true),
+            Encoding::FloatPlanes,
+            40,
+        )];
+        v.push(valid(
+            name,
+            "lossless float planes in three chunks, edge values included",
+            plain_file(3, &spec, &no_meta),
+            &spec,
+            &no_meta,
+        ));
+    }
+    for (name, d, seed) in [
+        ("de_f32.elv", DType::F32, 9u64),
+        ("de_f16.elv", DType::F16, 10),
+        ("de_f64.elv", DType::F64, 11),
+    ] {
+        let spec: Vec<Spec> = vec![("w", d, vec![120], repeats(d, 120, seed), Encoding::De, 50)];
+        v.push(valid(
+            name,
+            "DE over values that repeat, three chunks",
+            plain_file(3, &spec, &no_meta),
+            &spec,
+            &no_meta,
+        ));
+    }
+    let i32s: Vec<u8> = (0..64i32)
+        .map(|i| i % 7)
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    let de_int: Vec<Spec> = vec![("ids", DType::I32, vec![64], i32s, Encoding::De, 64)];
+    v.push(valid(
+        "de_i32.elv",
+        "DE on an integer tensor",
+        plain_file(3, &de_int, &no_meta),
+        &de_int,
+        &no_meta,
+    ));
+
+    let shapes: Vec<Spec> = vec![
+        (
+            "empty",
+            DType::F32,
+            vec![0, 4],
+            vec![],
+            Encoding::Elf,
+            1 << 20,
+        ),
+        (
+            "scalar",
+            DType::F32,
+            vec![],
+            0.125f32.to_le_bytes().to_vec(),
+            Encoding::Raw,
+            1 << 20,
+        ),
+        (
+            "scalar_elf",
+            DType::F16,
+            vec![],
+            half::f16::from_f32(-0.3).to_le_bytes().to_vec(),
+            Encoding::Elf,
+            1 << 20,
+        ),
+        (
+            "zero_dim",
+            DType::I64,
+            vec![3, 0, 2],
+            vec![],
+            Encoding::Raw,
+            1 << 20,
+        ),
+    ];
+    v.push(valid(
+        "empty_and_scalar.elv",
+        "empty tensors (no chunks, no streams) and rank-0 scalars",
+        plain_file(3, &shapes, &no_meta),
+        &shapes,
+        &no_meta,
+    ));
+
+    let zspec: Vec<Spec> = vec![
+        (
+            "a",
+            DType::F32,
+            vec![300],
+            weights(DType::F32, 300, 12, false),
+            Encoding::FloatPlanes,
+            1 << 20,
+        ),
+        (
+            "b",
+            DType::F32,
+            vec![300],
+            weights(DType::F32, 300, 13, true),
+            Encoding::Elf,
+            128,
+        ),
+        (
+            "c",
+            DType::U8,
+            vec![256],
+            vec![7u8; 256],
+            Encoding::Raw,
+            1 << 20,
+        ),
+    ];
+    let zmeta = vec![s("format", "pt")];
+    let zbytes = {
+        let mut w = Writer::new(
+            Vec::new(),
+            WriteOptions {
+                chunk_len: 1 << 20,
+                ..WriteOptions::default()
+            },
+        )
+        .unwrap();
+        for (n, d, sh, data, e, ch) in &zspec {
+            let opts = WriteOptions {
+                chunk_len: *ch,
+                ..WriteOptions::default()
+            };
+            let packed = elv::pack_tensor(*d, data, *e, &opts).unwrap();
+            w.add_packed(n, *d, sh, packed).unwrap();
+        }
+        w.set_metadata(zmeta.clone()).unwrap();
+        w.finish().unwrap()
+    };
+    v.push(valid(
+        "zstd_sections.elv",
+        "streams and tables with codec zstd where it shrinks them",
+        zbytes,
+        &zspec,
+        &zmeta,
+    ));
+
+    let dspec: Vec<Spec> = vec![(
+        "a",
+        DType::F32,
+        vec![4],
+        [0.5f32, -0.25, 2.0, 0.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        Encoding::Raw,
+        1 << 20,
+    )];
+    let dedup_bytes = {
+        let mut w = ContainerWriter::new(Vec::new(), 3).unwrap();
+        let (n, d, sh, data, e, ch) = &dspec[0];
+        let a = w.add_tensor(n, *d, sh, data, *e, *ch).unwrap();
+        w.add_tensor("b", DType::I8, &[2], &[1, 2], Encoding::Raw, 8)
+            .unwrap();
+        w.add_dedup("a_again", a).unwrap();
+        w.finish().unwrap()
+    };
+    let mut dexp = dspec.clone();
+    dexp.push(("b", DType::I8, vec![2], vec![1, 2], Encoding::Raw, 8));
+    dexp.push((
+        "a_again",
+        DType::F32,
+        vec![4],
+        dspec[0].3.clone(),
+        Encoding::Dedup,
+        0,
+    ));
+    v.push(valid(
+        "dedup.elv",
+        "tensor a_again is stored once, as a reference to a",
+        dedup_bytes,
+        &dexp,
+        &no_meta,
+    ));
+
+    let meta = vec![
+        s("__metadata__.format", "pt"),
+        s("comment", "poids compressés ✓"),
+        s("empty", ""),
+    ];
+    let mspec: Vec<Spec> = vec![(
+        "x",
+        DType::BF16,
+        vec![2],
+        vec![0x80, 0x3f, 0x00, 0xc0],
+        Encoding::Raw,
+        4,
+    )];
+    v.push(valid(
+        "metadata.elv",
+        "file metadata, UTF-8, kept in order",
+        plain_file(3, &mspec, &meta),
+        &mspec,
+        &meta,
+    ));
+
+    let mut anc = Parts::new(3, &mspec);
+    anc.extra.push((
+        200,
+        false,
+        StoredStream::plain(b"a private ancillary section".to_vec()),
+    ));
+    v.push(valid(
+        "unknown_ancillary_section.elv",
+        "an ancillary section of unknown kind 200: readers ignore it",
+        anc.build(),
+        &mspec,
+        &no_meta,
+    ));
+
+    let mut opt = plain_file(3, &mspec, &no_meta);
+    opt[10] = 9; // minor version 9
+    opt[16] = 0x80; // an optional feature bit readers do not know
+    reseal_header(&mut opt);
+    v.push(valid(
+        "optional_feature_newer_minor.elv",
+        "minor version 9 and an unknown optional feature bit: readers accept",
+        opt,
+        &mspec,
+        &no_meta,
+    ));
+
+    let a12: Vec<Spec> = vec![(
+        "w",
+        DType::F32,
+        vec![3],
+        [0.1f32, 0.2, 0.3]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        Encoding::Raw,
+        8,
+    )];
+    v.push(valid(
+        "align_4096.elv",
+        "sections aligned to 4096 bytes",
+        plain_file(12, &a12, &no_meta),
+        &a12,
+        &no_meta,
+    ));
+    v.push(valid(
+        "align_1.elv",
+        "no alignment padding",
+        plain_file(0, &a12, &no_meta),
+        &a12,
+        &no_meta,
+    ));
+
+    // ---- invalid ----
+    let base_spec: Vec<Spec> = vec![(
+        "w",
+        DType::F32,
+        vec![8],
+        [0.5f32, -0.5, 0.25, 3.0, 0.0, -0.0, 0.75, 0.125]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        Encoding::Raw,
+        8,
+    )];
+    let base = plain_file(3, &base_spec, &no_meta);
+
+    v.push(invalid(
+        "empty.elv",
+        "zero bytes",
+        Vec::new(),
+        ErrorKind::Truncated,
+    ));
+    v.push(invalid(
+        "short_header.elv",
+        "the first 20 bytes of a file",
+        base[..20].to_vec(),
+        ErrorKind::Truncated,
+    ));
+    let mut b = base.clone();
+    b[1] = b'e';
+    v.push(invalid(
+        "bad_magic.elv",
+        "header magic altered",
+        b,
+        ErrorKind::BadMagic,
+    ));
+    let mut b = base.clone();
+    let n = b.len();
+    b[n - 1] = b'Y';
+    v.push(invalid(
+        "bad_trailer_magic.elv",
+        "trailer magic altered",
+        b,
+        ErrorKind::BadMagic,
+    ));
+    v.push(invalid(
+        "truncated.elv",
+        "a file cut short: its last bytes are not a trailer",
+        base[..base.len() - 5].to_vec(),
+        ErrorKind::BadMagic,
+    ));
+    let mut b = base.clone();
+    b[17] ^= 1;
+    v.push(invalid(
+        "header_crc.elv",
+        "a header bit flipped, CRC not updated",
+        b,
+        ErrorKind::ChecksumMismatch,
+    ));
+    let mut b = base.clone();
+    b[8] = 2;
+    reseal_header(&mut b);
+    v.push(invalid(
+        "version_2.elv",
+        "major version 2",
+        b,
+        ErrorKind::UnsupportedVersion,
+    ));
+    let mut b = base.clone();
+    b[12] = 1;
+    reseal_header(&mut b);
+    v.push(invalid(
+        "unknown_required_feature.elv",
+        "required feature bit 0 set",
+        b,
+        ErrorKind::UnknownRequiredFeature,
+    ));
+    let mut b = base.clone();
+    b[25] = 1;
+    reseal_header(&mut b);
+    v.push(invalid(
+        "header_reserved.elv",
+        "a reserved header byte set, CRC updated",
+        b,
+        ErrorKind::ReservedNonZero,
+    ));
+    let mut b = base.clone();
+    b[20] = 17;
+    reseal_header(&mut b);
+    v.push(invalid(
+        "alignment_too_large.elv",
+        "alignment exponent 17",
+        b,
+        ErrorKind::Malformed,
+    ));
+    let mut b = base.clone();
+    let off = section_offset(&b, 0);
+    b[off] ^= 0x10;
+    v.push(invalid(
+        "section_crc.elv",
+        "a stream byte flipped, section CRC not updated",
+        b,
+        ErrorKind::ChecksumMismatch,
+    ));
+    let mut b = base.clone();
+    let p = entry_field(&b, 0, 24);
+    b[p] ^= 1;
+    v.push(invalid(
+        "index_crc.elv",
+        "an index byte flipped, index CRC not updated",
+        b,
+        ErrorKind::ChecksumMismatch,
+    ));
+    let mut b = base.clone();
+    let off = section_offset(&b, 0);
+    b[off] ^= 0x10;
+    reseal_section(&mut b, 0);
+    v.push(invalid(
+        "tensor_crc.elv",
+        "stream bytes changed and resealed: only the tensor CRC catches it",
+        b,
+        ErrorKind::ChecksumMismatch,
+    ));
+    let mut b = base.clone();
+    let p = entry_field(&b, 0, 0);
+    b[p] += 8;
+    reseal_index(&mut b);
+    v.push(invalid(
+        "section_offset.elv",
+        "a section offset that does not follow the previous section",
+        b,
+        ErrorKind::OutOfRange,
+    ));
+    let mut b = base.clone();
+    let t = b.len() - TRAILER_LEN;
+    b[t..t + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    v.push(invalid(
+        "index_offset.elv",
+        "trailer points the index beyond the file",
+        b,
+        ErrorKind::OutOfRange,
+    ));
+    let mut b = base.clone();
+    let p = index_offset(&b);
+    b[p..p + 4].copy_from_slice(&(1u32 << 30).to_le_bytes());
+    reseal_index(&mut b);
+    v.push(invalid(
+        "section_count_limit.elv",
+        "an index claiming 2^30 sections",
+        b,
+        ErrorKind::LimitExceeded,
+    ));
+    let mut b = base.clone();
+    let p = entry_field(&b, 0, 16);
+    let c = entry_field(&b, 0, 29);
+    b[p..p + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    b[c] = Codec::Zstd.code();
+    reseal_index(&mut b);
+    v.push(invalid(
+        "huge_section.elv",
+        "a 32-byte zstd section claiming 1 TiB decoded",
+        b,
+        ErrorKind::LimitExceeded,
+    ));
+    let mut b = base.clone();
+    let c = entry_field(&b, 0, 29);
+    b[c] = 9;
+    reseal_index(&mut b);
+    v.push(invalid(
+        "unknown_codec.elv",
+        "a stream with codec 9",
+        b,
+        ErrorKind::UnsupportedCodec,
+    ));
+
+    let mut crit = Parts::new(3, &base_spec);
+    crit.extra
+        .push((200, true, StoredStream::plain(vec![1, 2, 3])));
+    v.push(invalid(
+        "unknown_critical_section.elv",
+        "a critical section of unknown kind 200",
+        crit.build(),
+        ErrorKind::UnknownCriticalSection,
+    ));
+
+    let mut pad = Parts::new(
+        3,
+        &[("w", DType::U8, vec![3], vec![1, 2, 3], Encoding::Raw, 8)],
+    )
+    .build();
+    pad[HEADER_LEN + 3] = 1;
+    v.push(invalid(
+        "padding_nonzero.elv",
+        "a padding byte after a section is not zero",
+        pad,
+        ErrorKind::ReservedNonZero,
+    ));
+
+    let table_variant = |edit: &dyn Fn(&mut Vec<TensorInfo>)| {
+        let mut p = Parts::new(3, &base_spec);
+        edit(&mut p.tensors);
+        p.build()
+    };
+    v.push(invalid(
+        "huge_tensor.elv",
+        "a tensor claiming 2^39 f32 values (2 TiB) in a tiny file",
+        table_variant(&|t| t[0].shape = vec![1 << 39]),
+        ErrorKind::LimitExceeded,
+    ));
+    v.push(invalid(
+        "shape_overflow.elv",
+        "dimensions whose product overflows 64 bits",
+        table_variant(&|t| t[0].shape = vec![1 << 40, 1 << 40]),
+        ErrorKind::LimitExceeded,
+    ));
+    v.push(invalid(
+        "chunk_len_zero.elv",
+        "a non-empty tensor with chunk length 0",
+        table_variant(&|t| t[0].chunk_len = 0),
+        ErrorKind::Malformed,
+    ));
+    v.push(invalid(
+        "wrong_error_bound.elv",
+        "a raw tensor claiming an error bound",
+        table_variant(&|t| t[0].error_bound_log2 = 24),
+        ErrorKind::Malformed,
+    ));
+    v.push(invalid(
+        "elf_on_integers.elv",
+        "encoding ELF on an I32 tensor",
+        table_variant(&|t| {
+            t[0].dtype = DType::I32;
+            t[0].encoding = Encoding::Elf;
+        }),
+        ErrorKind::UnknownEncoding,
+    ));
+    v.push(invalid(
+        "raw_length_mismatch.elv",
+        "a shape that does not match the stream length",
+        table_variant(&|t| {
+            t[0].shape = vec![4];
+            t[0].chunk_len = 4;
+        }),
+        ErrorKind::Malformed,
+    ));
+
+    let mut p = Parts::new(3, &base_spec);
+    let mut tb = table_to_bytes(&p.tensors);
+    tb[8 + 2 + 1] = 99; // dtype
+    v.push(invalid(
+        "unknown_dtype.elv",
+        "dtype code 99",
+        p.build_with_table(tb.clone()),
+        ErrorKind::UnknownDtype,
+    ));
+    tb[8 + 2 + 1] = DType::F32.code();
+    tb[8 + 2 + 2] = 9; // encoding
+    v.push(invalid(
+        "unknown_encoding.elv",
+        "encoding code 9",
+        p.build_with_table(tb.clone()),
+        ErrorKind::UnknownEncoding,
+    ));
+    tb[8 + 2 + 2] = 0;
+    tb[8 + 2 + 1 + 1 + 1 + 1 + 1 + 4 + 8 + 4] = 1; // reserved after first_stream
+    v.push(invalid(
+        "tensor_reserved.elv",
+        "a reserved tensor-record byte set",
+        p.build_with_table(tb),
+        ErrorKind::ReservedNonZero,
+    ));
+    let mut tb = table_to_bytes(&p.tensors);
+    tb[8 + 2] = 0xff; // name "w" -> invalid UTF-8
+    v.push(invalid(
+        "name_not_utf8.elv",
+        "a tensor name that is not UTF-8",
+        p.build_with_table(tb),
+        ErrorKind::InvalidUtf8,
+    ));
+    p.streams.push(StoredStream::plain(vec![0; 4]));
+    v.push(invalid(
+        "orphan_stream.elv",
+        "a stream section no tensor owns",
+        p.build(),
+        ErrorKind::Malformed,
+    ));
+
+    let two: Vec<Spec> = vec![
+        base_spec[0].clone(),
+        ("w", DType::U8, vec![1], vec![1], Encoding::Raw, 1),
+    ];
+    let mut p = Parts::new(3, &two);
+    v.push(invalid(
+        "duplicate_name.elv",
+        "two tensors named w",
+        p.build(),
+        ErrorKind::DuplicateName,
+    ));
+    p.tensors[1].name = "v".into();
+    p.extra.push((
+        kind::METADATA,
+        false,
+        StoredStream::plain(metadata::to_bytes(&[s("k", "1"), s("k", "2")])),
+    ));
+    v.push(invalid(
+        "duplicate_metadata_key.elv",
+        "metadata with key k twice",
+        p.build(),
+        ErrorKind::DuplicateName,
+    ));
+
+    let dedup_variant = |pairs: &[(u32, u32)], retype: Option<DType>| {
+        let spec: Vec<Spec> = vec![
+            base_spec[0].clone(),
+            (
+                "x",
+                DType::F32,
+                vec![8],
+                base_spec[0].3.clone(),
+                Encoding::Raw,
+                8,
+            ),
+        ];
+        let mut p = Parts::new(3, &spec);
+        let mut d = p.tensors[0].clone();
+        d.name = "dup".into();
+        d.encoding = Encoding::Dedup;
+        d.chunk_len = 0;
+        d.first_stream = p.streams.len() as u32;
+        if let Some(t) = retype {
+            d.dtype = t;
+            d.shape = vec![32];
+        }
+        p.tensors.push(d.clone());
+        d.name = "dup2".into();
+        p.tensors.push(d);
+        p.extra.push((
+            kind::DEDUP_TABLE,
+            true,
+            StoredStream::plain(dedup::table_to_bytes(pairs)),
+        ));
+        p.build()
+    };
+    v.push(invalid(
+        "dedup_chain.elv",
+        "dup2 refers to dup, itself a reference",
+        dedup_variant(&[(2, 0), (3, 2)], None),
+        ErrorKind::BadDedup,
+    ));
+    v.push(invalid(
+        "dedup_forward.elv",
+        "a reference to a later tensor",
+        dedup_variant(&[(2, 3), (3, 0)], None),
+        ErrorKind::BadDedup,
+    ));
+    v.push(invalid(
+        "dedup_shape_mismatch.elv",
+        "a reference between tensors of different dtype and shape",
+        dedup_variant(&[(2, 0), (3, 0)], Some(DType::U8)),
+        ErrorKind::BadDedup,
+    ));
+    v.push(invalid(
+        "dedup_missing.elv",
+        "a dedup tensor absent from the dedup table",
+        dedup_variant(&[(2, 0)], None),
+        ErrorKind::BadDedup,
+    ));
+
+    let de_spec: Vec<Spec> = vec![(
+        "w",
+        DType::F32,
+        vec![4],
+        [0.5f32, 0.5, 0.5, 0.5]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        Encoding::De,
+        4,
+    )];
+    let mut b = plain_file(3, &de_spec, &no_meta);
+    let off = section_offset(&b, 0);
+    // value 1 repeats at distance 1; make it distance 2 (L=2, D=2): before the start
+    let mut bits = elv_core::bits::BitWriter::new();
+    for (flag, l, d) in [(0u64, 0u32, 0u64), (1, 2, 2), (1, 1, 1), (1, 1, 1)] {
+        bits.write(flag, 1);
+        if flag == 1 {
+            bits.write(l as u64, 5);
+            bits.write(d, l);
+        }
+    }
+    let stream = bits.finish();
+    let p = entry_field(&b, 0, 8);
+    assert_eq!(
+        u64::from_le_bytes(b[p..p + 8].try_into().unwrap()) as usize,
+        stream.len()
+    );
+    b[off..off + stream.len()].copy_from_slice(&stream);
+    reseal_section(&mut b, 0);
+    v.push(invalid(
+        "de_distance_before_start.elv",
+        "a DE repeat pointing before the first value",
+        b,
+        ErrorKind::DistanceBeforeStart,
+    ));
+
+    let elf_spec: Vec<Spec> = vec![(
+        "w",
+        DType::F32,
+        vec![4],
+        [0.5f32, 3.0, 0.25, 0.0]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        Encoding::Elf,
+        4,
+    )];
+    let mut b = plain_file(3, &elf_spec, &no_meta);
+    let off = section_offset(&b, 0);
+    assert_eq!(&b[off..off + 2], &[1, 1]); // one outlier at gap 1
+    b[off + 1] = 9;
+    reseal_section(&mut b, 0);
+    v.push(invalid(
+        "elf_outlier_position.elv",
+        "an ELF outlier position beyond its chunk",
+        b,
+        ErrorKind::OutOfRange,
+    ));
+
+    let f16_spec: Vec<Spec> = vec![(
+        "w",
+        DType::F16,
+        vec![2],
+        le(
+            DType::F16,
+            &[bits_of(DType::F16, 0.1), bits_of(DType::F16, -0.2)],
+        ),
+        Encoding::Elf,
+        2,
+    )];
+    let mut b = plain_file(3, &f16_spec, &no_meta);
+    let off = section_offset(&b, 2); // the 3-bit low plane
+    b[off] |= 0x80;
+    reseal_section(&mut b, 2);
+    v.push(invalid(
+        "plane_high_bits.elv",
+        "unused high bits set in a short plane",
+        b,
+        ErrorKind::ReservedNonZero,
+    ));
+
+    let mut zb = base.clone();
+    let z = zstd::bulk::compress(&[0u8; 64], 3).unwrap();
+    let mut p = Parts::new(3, &base_spec);
+    p.streams[0] = StoredStream {
+        codec: Codec::Zstd,
+        stored: z,
+        decoded_len: 32,
+    };
+    zb.clear();
+    zb.extend(p.build());
+    v.push(invalid(
+        "zstd_longer_than_declared.elv",
+        "a zstd stream that decodes to more bytes than declared",
+        zb,
+        ErrorKind::Malformed,
+    ));
+
+    let _ = Header::new(0);
+    v
+}
+
+/// The manifest text (SPEC.md §14.1).
+pub fn manifest(vectors: &[Vector]) -> String {
+    let mut m = String::from(
+        "# elv conformance vectors (SPEC.md §14). Generated by `cargo run -p elv --example gen_testdata`; do not edit.\n\
+         # Fields are separated by one TAB.\n\
+         # file      valid/NAME.elv  TENSOR_COUNT  METADATA_COUNT  note\n\
+         # tensor    valid/NAME.elv  NAME  DTYPE  SHAPE(dims joined by x; - for a scalar)  ENCODING  DECODED_BYTES  FNV1A64(decoded, hex)\n\
+         # metadata  valid/NAME.elv  KEY  VALUE\n\
+         # invalid   invalid/NAME.elv  ERROR_KIND  note\n",
+    );
+    for v in vectors {
+        match &v.expect {
+            Expect::Valid { tensors, metadata } => {
+                m += &format!(
+                    "file\tvalid/{}\t{}\t{}\t{}\n",
+                    v.name,
+                    tensors.len(),
+                    metadata.len(),
+                    v.note
+                );
+                for (name, d, shape, e, bytes) in tensors {
+                    let sh = if shape.is_empty() {
+                        "-".to_string()
+                    } else {
+                        shape
+                            .iter()
+                            .map(|x| x.to_string())
+                            .collect::<Vec<_>>()
+                            .join("x")
+                    };
+                    m += &format!(
+                        "tensor\tvalid/{}\t{}\t{}\t{}\t{}\t{}\t{:016x}\n",
+                        v.name,
+                        name,
+                        d.name(),
+                        sh,
+                        e.name(),
+                        bytes.len(),
+                        fnv1a64(bytes)
+                    );
+                }
+                for (k, val) in metadata {
+                    m += &format!("metadata\tvalid/{}\t{}\t{}\n", v.name, k, val);
+                }
+            }
+            Expect::Invalid(k) => {
+                m += &format!("invalid\tinvalid/{}\t{}\t{}\n", v.name, k.name(), v.note)
+            }
+        }
+    }
+    m
+}
+
+/// Where a vector's file lives under `testdata/`.
+pub fn path_of(v: &Vector) -> String {
+    match v.expect {
+        Expect::Valid { .. } => format!("valid/{}", v.name),
+        Expect::Invalid(_) => format!("invalid/{}", v.name),
+    }
+}
