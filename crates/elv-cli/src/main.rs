@@ -1,1 +1,553 @@
-fn main() {}
+//! `elv`: compress safetensors models to `.elv` and back, inspect, verify and extract.
+//! Conventions follow `zstd`/`xz`: `-` is stdin/stdout, existing files are never replaced
+//! without `-f`, output appears only when complete (temporary file, synced, renamed).
+
+mod npy;
+
+use clap::{Args, Parser, Subcommand};
+use elv::pipeline::{compress_safetensors, decompress_to_safetensors, CompressOptions, Report};
+use elv::{atomic, Reader, WriteOptions};
+use elv_core::{compare_floats, Encoding, ReadOptions};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::fs::File;
+use std::io::{self, BufReader, Cursor, IsTerminal, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "elv",
+    version,
+    about = "Compress model weights (safetensors) into .elv and back"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Overwrite existing output files.
+    #[arg(short, long)]
+    force: bool,
+    /// Worker threads (default: all cores).
+    #[arg(short = 'T', long)]
+    threads: Option<usize>,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Print a line per tensor.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compress a safetensors file into .elv (lossy ELF on f32/f64 by default; see --lossless).
+    Compress {
+        /// Input .safetensors file, or - for stdin.
+        input: PathBuf,
+        /// Output file (default: input with .elv; stdout when the input is -).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Keep every value bit-exact.
+        #[arg(long)]
+        lossless: bool,
+        /// Also use ELF on f16 and bf16 (error bounds 2^-11 and 2^-8).
+        #[arg(long)]
+        elf_half: bool,
+        /// Keep a tensor lossless if ELF would flush more than this fraction of its non-zero values to zero.
+        #[arg(long, default_value_t = 0.001)]
+        max_flush: f64,
+        /// zstd level for the entropy stage.
+        #[arg(short, long, default_value_t = 3)]
+        level: i32,
+        /// Values per chunk.
+        #[arg(long, default_value_t = elv::writer::DEFAULT_CHUNK_LEN)]
+        chunk: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Decompress .elv back to safetensors.
+    Decompress {
+        /// Input .elv file, or - for stdin.
+        input: PathBuf,
+        /// Output file (default: input with .safetensors; stdout when the input is -).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the tensors of an .elv file with their encoding, sizes and error bound.
+    Info {
+        /// Input .elv file.
+        input: PathBuf,
+    },
+    /// Check every checksum; with --against, compare each tensor with the original.
+    Verify {
+        /// Input .elv file.
+        input: PathBuf,
+        /// The original safetensors file.
+        #[arg(long)]
+        against: Option<PathBuf>,
+        /// Print only failures and the summary.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Write one tensor, decoded without the others, as raw bytes or .npy.
+    Extract {
+        /// Input .elv file.
+        input: PathBuf,
+        /// Tensor name.
+        name: String,
+        /// Output file (default: stdout); a name ending in .npy gets a NumPy header.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Write .npy even to stdout.
+        #[arg(long)]
+        npy: bool,
+        /// Overwrite an existing output file.
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = e.to_string().replace('\n', " ");
+            eprintln!("elv: error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Fallible<ExitCode> {
+    match cli.cmd {
+        Cmd::Compress {
+            input,
+            output,
+            lossless,
+            elf_half,
+            max_flush,
+            level,
+            chunk,
+            common,
+        } => {
+            setup_threads(&common)?;
+            if !(0.0..=1.0).contains(&max_flush) {
+                return Err("--max-flush must be between 0 and 1".into());
+            }
+            let opts = CompressOptions {
+                lossless,
+                elf_half,
+                max_flush_fraction: max_flush,
+                dedup: true,
+                write: WriteOptions {
+                    level,
+                    chunk_len: chunk.max(1),
+                    ..WriteOptions::default()
+                },
+            };
+            let out = output_path(&input, output, "elv");
+            let src = open_input(&input)?;
+            let bar = progress_bar(&common);
+            let mut tick = |done: u64, total: u64| {
+                bar.set_length(total);
+                bar.set_position(done);
+            };
+            let report = write_output(&out, common.force, |w| {
+                Ok(compress_safetensors(src, w, &opts, &mut tick)?.1)
+            })?;
+            bar.finish_and_clear();
+            summarize(&report, &common, &out, opts.lossless);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Decompress {
+            input,
+            output,
+            common,
+        } => {
+            setup_threads(&common)?;
+            let out = output_path(&input, output, "safetensors");
+            let mut reader = Reader::new(open_input(&input)?, ReadOptions::default())?;
+            let bar = progress_bar(&common);
+            let mut tick = |done: u64, total: u64| {
+                bar.set_length(total);
+                bar.set_position(done);
+            };
+            write_output(&out, common.force, |w| {
+                decompress_to_safetensors(&mut reader, w, &mut tick)?;
+                Ok(())
+            })?;
+            bar.finish_and_clear();
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Info { input } => {
+            info(&input)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Verify {
+            input,
+            against,
+            quiet,
+        } => verify(&input, against.as_deref(), quiet),
+        Cmd::Extract {
+            input,
+            name,
+            output,
+            npy,
+            force,
+        } => {
+            let mut reader = Reader::new(open_input(&input)?, ReadOptions::default())?;
+            let i = reader
+                .catalog()
+                .find(&name)
+                .map_err(|_| format!("no tensor named {name:?}"))?;
+            let t = reader.tensors()[i].clone();
+            let data = reader.read_tensor(i)?;
+            let as_npy = npy
+                || output
+                    .as_ref()
+                    .is_some_and(|p| p.extension().is_some_and(|e| e == "npy"));
+            let out = output.unwrap_or_else(|| PathBuf::from("-"));
+            write_output(&out, force, |w| {
+                if as_npy {
+                    npy::write_header(w, t.dtype, &t.shape).map_err(elv::Error::Io)?;
+                }
+                w.write_all(&data)?;
+                Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn setup_threads(c: &Common) -> Fallible<()> {
+    if let Some(n) = c.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()?;
+    }
+    Ok(())
+}
+
+/// A readable, seekable input: a file, or stdin read into memory.
+enum Input {
+    File(BufReader<File>),
+    Memory(Cursor<Vec<u8>>),
+}
+
+impl Read for Input {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Input::File(f) => f.read(buf),
+            Input::Memory(m) => m.read(buf),
+        }
+    }
+}
+
+impl Seek for Input {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        match self {
+            Input::File(f) => f.seek(pos),
+            Input::Memory(m) => m.seek(pos),
+        }
+    }
+}
+
+fn open_input(p: &Path) -> Fallible<Input> {
+    if p.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        io::stdin().lock().read_to_end(&mut buf)?;
+        return Ok(Input::Memory(Cursor::new(buf)));
+    }
+    let f = File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    if f.metadata()?.is_dir() {
+        return Err(format!("{} is a directory", p.display()).into());
+    }
+    Ok(Input::File(BufReader::new(f)))
+}
+
+fn output_path(input: &Path, output: Option<PathBuf>, ext: &str) -> PathBuf {
+    match output {
+        Some(o) => o,
+        None if input.as_os_str() == "-" => PathBuf::from("-"),
+        None => input.with_extension(ext),
+    }
+}
+
+/// Writes to stdout, or to a file atomically (temporary file, sync, rename; never replacing an
+/// existing file without `force`).
+fn write_output<T>(
+    out: &Path,
+    force: bool,
+    fill: impl FnOnce(&mut dyn Write) -> elv::Result<T>,
+) -> Fallible<T> {
+    if out.as_os_str() == "-" {
+        let stdout = io::stdout();
+        if stdout.is_terminal() && !force {
+            return Err("refusing to write binary data to a terminal (use -o FILE, or -f)".into());
+        }
+        let mut lock = io::BufWriter::new(stdout.lock());
+        let v = fill(&mut lock)?;
+        lock.flush()?;
+        return Ok(v);
+    }
+    Ok(atomic::write_atomic(out, force, |w| fill(w))?)
+}
+
+fn progress_bar(c: &Common) -> ProgressBar {
+    if c.quiet || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn bound_text(k: u8) -> String {
+    if k == 0 {
+        "exact".into()
+    } else {
+        format!("2^-{k}")
+    }
+}
+
+fn shape_text(s: &[u64]) -> String {
+    format!(
+        "[{}]",
+        s.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+fn summarize(r: &Report, c: &Common, out: &Path, lossless: bool) {
+    if c.quiet {
+        return;
+    }
+    if c.verbose {
+        for t in &r.tensors {
+            eprintln!(
+                "{:<50} {:>5} {:>7} {:>12} -> {:>12}  {}{}",
+                t.name,
+                t.dtype.name(),
+                t.encoding.name(),
+                t.original,
+                t.stored,
+                bound_text(t.error_bound_log2),
+                t.note.map(|n| format!("  ({n})")).unwrap_or_default()
+            );
+        }
+    }
+    let ratio = r.input_bytes as f64 / r.output_bytes.max(1) as f64;
+    let dest = if out.as_os_str() == "-" {
+        "stdout".to_string()
+    } else {
+        out.display().to_string()
+    };
+    let lossy: Vec<_> = r
+        .tensors
+        .iter()
+        .filter(|t| t.encoding == Encoding::Elf)
+        .collect();
+    eprintln!(
+        "elv: {} -> {dest}: {} tensors, ratio {ratio:.3}",
+        human(r.input_bytes),
+        r.tensors.len()
+    );
+    if lossy.is_empty() {
+        eprintln!("elv: lossless: every tensor decodes bit for bit");
+    } else {
+        let mut bounds: Vec<String> = lossy
+            .iter()
+            .map(|t| format!("{} {}", t.dtype.name(), bound_text(t.error_bound_log2)))
+            .collect();
+        bounds.sort();
+        bounds.dedup();
+        eprintln!("elv: LOSSY: {} of {} tensors use ELF; values in (-1, 1) change by at most {} (absolute), all others are exact. Use --lossless for bit-exact output.", lossy.len(), r.tensors.len(), bounds.join(", "));
+    }
+    let kept = r.tensors.iter().filter(|t| t.note.is_some()).count();
+    if kept > 0 && !lossless {
+        eprintln!("elv: {kept} tensors kept lossless because ELF would flush too many small values to zero (see --max-flush)");
+    }
+}
+
+fn human(b: u64) -> String {
+    let f = b as f64;
+    if f >= 1e9 {
+        format!("{:.2} GB", f / 1e9)
+    } else if f >= 1e6 {
+        format!("{:.2} MB", f / 1e6)
+    } else {
+        format!("{b} B")
+    }
+}
+
+fn info(input: &Path) -> Fallible<()> {
+    let file_len = std::fs::metadata(input).map(|m| m.len()).ok();
+    let reader = Reader::new(open_input(input)?, ReadOptions::default())?;
+    let cat = reader.catalog();
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "{:<50} {:>7} {:<20} {:>8} {:>12} {:>12} {:>7} {:>7}",
+        "name", "dtype", "shape", "encoding", "decoded", "stored", "ratio", "bound"
+    )?;
+    let (mut total_dec, mut total_sto) = (0u64, 0u64);
+    for t in &cat.tensors {
+        let stored: u64 = (0..t.stream_count())
+            .filter_map(|s| cat.index.entries.get(t.first_stream as usize + s as usize))
+            .map(|e| e.stored_len)
+            .sum();
+        total_dec += t.byte_len();
+        total_sto += stored;
+        let ratio = if stored == 0 {
+            "-".to_string()
+        } else {
+            format!("{:.3}", t.byte_len() as f64 / stored as f64)
+        };
+        let enc = match t.dedup_of {
+            Some(c) => format!("dedup->{c}"),
+            None => t.encoding.name().to_string(),
+        };
+        writeln!(
+            out,
+            "{:<50} {:>7} {:<20} {:>8} {:>12} {:>12} {:>7} {:>7}",
+            t.name,
+            t.dtype.name(),
+            shape_text(&t.shape),
+            enc,
+            t.byte_len(),
+            stored,
+            ratio,
+            bound_text(t.error_bound_log2)
+        )?;
+    }
+    writeln!(
+        out,
+        "{} tensors, {} bytes decoded, {} bytes of streams",
+        cat.tensors.len(),
+        total_dec,
+        total_sto
+    )?;
+    if let Some(len) = file_len {
+        writeln!(
+            out,
+            "file {} bytes, ratio {:.3} (tensor bytes / file bytes)",
+            len,
+            total_dec as f64 / len.max(1) as f64
+        )?;
+    }
+    Ok(())
+}
+
+fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<ExitCode> {
+    let mut reader = Reader::new(open_input(input)?, ReadOptions::default())?;
+    reader.verify()?;
+    let Some(orig) = against else {
+        if !quiet {
+            println!(
+                "{}: all checksums OK, {} tensors decode",
+                input.display(),
+                reader.tensors().len()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut src = open_input(orig)?;
+    let len = src.seek(io::SeekFrom::End(0))?;
+    src.seek(io::SeekFrom::Start(0))?;
+    let header = elv::safetensors::read_header(&mut src, Some(len))?;
+    let data_start = 8 + header.raw.len() as u64;
+    let mut failures = 0usize;
+    if header.entries.len() != reader.tensors().len() {
+        println!(
+            "tensor count differs: original {}, .elv {}",
+            header.entries.len(),
+            reader.tensors().len()
+        );
+        failures += 1;
+    }
+    println!(
+        "{:<50} {:>7} {:>8} {:>14} {:>12} {:>9}  result",
+        "name", "dtype", "bound", "max abs err", "bit-exact", "of"
+    );
+    for e in &header.entries {
+        let Ok(i) = reader.catalog().find(&e.name) else {
+            println!("{:<50} missing from the .elv", e.name);
+            failures += 1;
+            continue;
+        };
+        let t = reader.tensors()[i].clone();
+        let decoded = reader.read_tensor(i)?;
+        let mut original = vec![0u8; e.len() as usize];
+        src.seek(io::SeekFrom::Start(data_start + e.begin))?;
+        src.read_exact(&mut original)?;
+        let n = original.len() / e.dtype.size().max(1);
+        let (max_err, exact) =
+            if t.dtype != e.dtype || t.shape != e.shape || decoded.len() != original.len() {
+                (f64::INFINITY, 0)
+            } else if e.dtype.float_format().is_some() {
+                compare_floats(e.dtype, &original, &decoded).unwrap_or((f64::INFINITY, 0))
+            } else {
+                let exact = original
+                    .chunks(e.dtype.size())
+                    .zip(decoded.chunks(e.dtype.size()))
+                    .filter(|(a, b)| a == b)
+                    .count() as u64;
+                (
+                    if exact as usize == n {
+                        0.0
+                    } else {
+                        f64::INFINITY
+                    },
+                    exact,
+                )
+            };
+        let bound = if t.error_bound_log2 == 0 {
+            0.0
+        } else {
+            2f64.powi(-(t.error_bound_log2 as i32))
+        };
+        let ok = if t.error_bound_log2 == 0 {
+            exact as usize == n
+        } else {
+            max_err <= bound
+        };
+        if !ok {
+            failures += 1;
+        }
+        if !quiet || !ok {
+            println!(
+                "{:<50} {:>7} {:>8} {:>14.3e} {:>12} {:>9}  {}",
+                e.name,
+                e.dtype.name(),
+                bound_text(t.error_bound_log2),
+                max_err,
+                exact,
+                n,
+                if ok { "ok" } else { "BOUND BROKEN" }
+            );
+        }
+    }
+    if failures > 0 {
+        println!("FAILED: {failures} tensors break their bound or differ");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!(
+        "OK: every tensor within its stated bound ({} tensors)",
+        header.entries.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}

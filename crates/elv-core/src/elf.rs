@@ -81,6 +81,25 @@ pub fn decode_value(code: u64, fmt: FloatFormat) -> u64 {
     sign_bit | (e << m_bits) | mant
 }
 
+/// Counts, in little-endian `dtype` values, the non-zero values and those of them ELF would
+/// flush to a zero (in range with t = 0: magnitude below 2^-(M+1), or exactly that).
+pub fn flush_count(dtype: DType, data: &[u8]) -> Result<(u64, u64)> {
+    let fmt = float_format(dtype)?;
+    let mag_mask = (1u64 << (fmt.exp_bits + fmt.man_bits)) - 1;
+    let t_mask = (1u64 << fmt.man_bits) - 1;
+    let (mut nonzero, mut flushed) = (0u64, 0u64);
+    for elem in data.chunks_exact(dtype.size()) {
+        let bits = load_le(elem);
+        if bits & mag_mask != 0 {
+            nonzero += 1;
+            if encode_value(bits, fmt).is_some_and(|c| c & t_mask == 0) {
+                flushed += 1;
+            }
+        }
+    }
+    Ok((nonzero, flushed))
+}
+
 #[inline]
 fn encode_f32(bits: u32) -> Option<u32> {
     // Same result as `encode_value`: IEEE addition rounds 1+|p| to nearest-even.

@@ -20,6 +20,8 @@ pub enum Encoding {
     FloatPlanes,
     /// Same bytes as an earlier tensor (§9); no streams of its own.
     Dedup,
+    /// Byte planes of the whole value (§7.5); any dtype of 2, 4 or 8 bytes; lossless.
+    BytePlanes,
 }
 
 impl Encoding {
@@ -31,6 +33,7 @@ impl Encoding {
             Encoding::De => 2,
             Encoding::FloatPlanes => 3,
             Encoding::Dedup => 4,
+            Encoding::BytePlanes => 5,
         }
     }
 
@@ -42,16 +45,17 @@ impl Encoding {
             Encoding::De,
             Encoding::FloatPlanes,
             Encoding::Dedup,
+            Encoding::BytePlanes,
         ]
         .into_iter()
         .find(|e| e.code() == code)
         .ok_or_else(|| {
             Error::new(ErrorKind::UnknownEncoding, "tensor encoding", offset)
-                .got_expected(code.into(), 4)
+                .got_expected(code.into(), 5)
         })
     }
 
-    /// A short lowercase name (`raw`, `elf`, `de`, `planes`, `dedup`).
+    /// A short lowercase name (`raw`, `elf`, `de`, `planes`, `dedup`, `bytes`).
     pub fn name(self) -> &'static str {
         match self {
             Encoding::Raw => "raw",
@@ -59,6 +63,7 @@ impl Encoding {
             Encoding::De => "de",
             Encoding::FloatPlanes => "planes",
             Encoding::Dedup => "dedup",
+            Encoding::BytePlanes => "bytes",
         }
     }
 
@@ -67,7 +72,7 @@ impl Encoding {
         match self {
             Encoding::Raw | Encoding::Dedup => true,
             Encoding::Elf | Encoding::FloatPlanes => dtype.float_format().is_some(),
-            Encoding::De => matches!(dtype.size(), 2 | 4 | 8),
+            Encoding::De | Encoding::BytePlanes => matches!(dtype.size(), 2 | 4 | 8),
         }
     }
 
@@ -89,6 +94,7 @@ impl Encoding {
         match (self, dtype.float_format()) {
             (Encoding::Raw, _) => 1,
             (Encoding::De, _) => 2,
+            (Encoding::BytePlanes, _) => dtype.size(),
             (Encoding::Elf, Some(fmt)) => 1 + planes::plane_count(elf::code_width(fmt)),
             (Encoding::FloatPlanes, Some(fmt)) => float_planes::stream_count(fmt),
             _ => 0,
@@ -117,6 +123,7 @@ pub fn encode_chunk(encoding: Encoding, dtype: DType, data: &[u8]) -> Result<Vec
         Encoding::Elf => elf::encode_chunk(dtype, data),
         Encoding::De => de::encode_chunk(dtype.size(), data),
         Encoding::FloatPlanes => float_planes::encode_chunk(dtype, data),
+        Encoding::BytePlanes => Ok(byte_planes_encode(dtype.size(), data)),
         Encoding::Dedup => Err(Error::new(
             ErrorKind::InvalidInput,
             "dedup has no streams",
@@ -157,6 +164,40 @@ pub fn decode_chunk(
         Encoding::Elf => elf::decode_chunk(dtype, n, streams, out),
         Encoding::De => de::decode_chunk(dtype.size(), n, streams, out),
         Encoding::FloatPlanes => float_planes::decode_chunk(dtype, n, streams, out),
+        Encoding::BytePlanes => byte_planes_decode(dtype.size(), n, streams, out),
         Encoding::Dedup => Err(Error::new(ErrorKind::Malformed, "dedup has no streams", 0)),
     }
+}
+
+/// Byte planes (SPEC.md §7.5): plane j holds byte `size-1-j` (most significant first) of
+/// every value.
+fn byte_planes_encode(size: usize, data: &[u8]) -> Vec<Vec<u8>> {
+    (0..size)
+        .map(|j| {
+            data.iter()
+                .skip(size - 1 - j)
+                .step_by(size)
+                .copied()
+                .collect()
+        })
+        .collect()
+}
+
+fn byte_planes_decode(size: usize, n: usize, streams: &[&[u8]], out: &mut [u8]) -> Result<()> {
+    for (j, plane) in streams.iter().enumerate() {
+        if plane.len() != n {
+            return Err(Error::new(ErrorKind::Malformed, "plane length", 0)
+                .got_expected(plane.len() as u64, n as u64)
+                .in_section(j as u32));
+        }
+        for (dst, &b) in out
+            .iter_mut()
+            .skip(size - 1 - j)
+            .step_by(size)
+            .zip(plane.iter())
+        {
+            *dst = b;
+        }
+    }
+    Ok(())
 }

@@ -127,7 +127,12 @@ fn elf_bound_holds_exhaustively_for_16_bit_floats() {
 fn lossless_encodings_are_bit_exact_on_edge_values() {
     for dtype in FLOATS {
         let data = to_bytes(dtype, &edge_bits(dtype));
-        for enc in [Encoding::Raw, Encoding::De, Encoding::FloatPlanes] {
+        for enc in [
+            Encoding::Raw,
+            Encoding::De,
+            Encoding::FloatPlanes,
+            Encoding::BytePlanes,
+        ] {
             assert_eq!(round_trip(dtype, enc, &data, 5), data, "{dtype:?} {enc:?}");
         }
     }
@@ -198,7 +203,7 @@ proptest! {
         let mut data = raw[..raw.len() / size * size].to_vec();
         // make repeats likely for DE
         for _ in 0..repeat { let copy = data.clone(); data.extend_from_slice(&copy); }
-        for enc in [Encoding::Raw, Encoding::De, Encoding::FloatPlanes] {
+        for enc in [Encoding::Raw, Encoding::De, Encoding::FloatPlanes, Encoding::BytePlanes] {
             if enc.applies_to(dtype) {
                 prop_assert_eq!(round_trip(dtype, enc, &data, chunk), data.clone());
             }

@@ -22,12 +22,17 @@
 pub mod atomic;
 pub mod codec;
 mod error;
+pub mod pipeline;
 pub mod reader;
+pub mod safetensors;
 pub mod writer;
 
 pub use codec::StdCodecs;
 pub use elv_core;
 pub use error::{Error, Result};
+pub use pipeline::{
+    compress_safetensors, decompress_to_safetensors, CompressOptions, Report, TensorReport,
+};
 pub use reader::Reader;
 pub use writer::{pack_tensor, PackedTensor, WriteOptions, Writer};
 

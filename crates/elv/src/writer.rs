@@ -35,13 +35,15 @@ impl Default for WriteOptions {
     }
 }
 
-/// Adapts `std::io::Write` to the core [`Sink`].
-pub struct IoSink<W>(pub W);
+/// Adapts `std::io::Write` to the core [`Sink`], counting the bytes written.
+pub struct IoSink<W>(pub W, pub u64);
 
 impl<W: Write> Sink for IoSink<W> {
     type Error = Error;
     fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        Ok(self.0.write_all(bytes)?)
+        self.0.write_all(bytes)?;
+        self.1 += bytes.len() as u64;
+        Ok(())
     }
 }
 
@@ -125,7 +127,7 @@ impl<W: Write> Writer<W> {
     /// Starts a file on `w` (writes the header).
     pub fn new(w: W, options: WriteOptions) -> Result<Self> {
         Ok(Writer {
-            inner: ContainerWriter::new(IoSink(w), options.align_log2)?,
+            inner: ContainerWriter::new(IoSink(w, 0), options.align_log2)?,
             options,
         })
     }
@@ -197,6 +199,11 @@ impl<W: Write> Writer<W> {
 
     /// Writes the tables, index and trailer, flushes, and gives back the writer.
     pub fn finish(self) -> Result<W> {
+        Ok(self.finish_len()?.0)
+    }
+
+    /// Like [`finish`](Self::finish), also giving the total bytes written.
+    pub fn finish_len(self) -> Result<(W, u64)> {
         let (level, compress) = (self.options.level, self.options.compress);
         let pack = move |b: Vec<u8>| {
             if compress {
@@ -207,6 +214,6 @@ impl<W: Write> Writer<W> {
         };
         let mut sink = self.inner.finish_with(&pack)?;
         sink.0.flush()?;
-        Ok(sink.0)
+        Ok((sink.0, sink.1))
     }
 }

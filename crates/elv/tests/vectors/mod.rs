@@ -393,6 +393,35 @@ pub fn all() -> Vec<Vector> {
             &no_meta,
         ));
     }
+    for (name, d, seed) in [
+        ("bytes_f16.elv", DType::F16, 14u64),
+        ("bytes_f32.elv", DType::F32, 15),
+    ] {
+        let spec: Vec<Spec> = vec![(
+            "w",
+            d,
+            vec![100],
+            weights(d, 100, seed, true),
+            Encoding::BytePlanes,
+            64,
+        )];
+        v.push(valid(
+            name,
+            "lossless byte planes in two chunks, edge values included",
+            plain_file(3, &spec, &no_meta),
+            &spec,
+            &no_meta,
+        ));
+    }
+    let u16s: Vec<u8> = (0..50u16).flat_map(|i| (i * 977).to_le_bytes()).collect();
+    let bytes_int: Vec<Spec> = vec![("ids", DType::U16, vec![50], u16s, Encoding::BytePlanes, 50)];
+    v.push(valid(
+        "bytes_u16.elv",
+        "byte planes on an integer tensor",
+        plain_file(3, &bytes_int, &no_meta),
+        &bytes_int,
+        &no_meta,
+    ));
     let i32s: Vec<u8> = (0..64i32)
         .map(|i| i % 7)
         .flat_map(|x| x.to_le_bytes())
