@@ -118,6 +118,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        Err(e)
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             let msg = e.to_string().replace('\n', " ");
             eprintln!("elv: error: {msg}");
@@ -453,15 +459,17 @@ fn info(input: &Path) -> Fallible<()> {
 }
 
 fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<ExitCode> {
+    let mut out = io::stdout().lock();
     let mut reader = Reader::new(open_input(input)?, ReadOptions::default())?;
     reader.verify()?;
     let Some(orig) = against else {
         if !quiet {
-            println!(
+            writeln!(
+                out,
                 "{}: all checksums OK, {} tensors decode",
                 input.display(),
                 reader.tensors().len()
-            );
+            )?;
         }
         return Ok(ExitCode::SUCCESS);
     };
@@ -472,20 +480,22 @@ fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<ExitCod
     let data_start = 8 + header.raw.len() as u64;
     let mut failures = 0usize;
     if header.entries.len() != reader.tensors().len() {
-        println!(
+        writeln!(
+            out,
             "tensor count differs: original {}, .elv {}",
             header.entries.len(),
             reader.tensors().len()
-        );
+        )?;
         failures += 1;
     }
-    println!(
+    writeln!(
+        out,
         "{:<50} {:>7} {:>8} {:>14} {:>12} {:>9}  result",
         "name", "dtype", "bound", "max abs err", "bit-exact", "of"
-    );
+    )?;
     for e in &header.entries {
         let Ok(i) = reader.catalog().find(&e.name) else {
-            println!("{:<50} missing from the .elv", e.name);
+            writeln!(out, "{:<50} missing from the .elv", e.name)?;
             failures += 1;
             continue;
         };
@@ -529,7 +539,8 @@ fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<ExitCod
             failures += 1;
         }
         if !quiet || !ok {
-            println!(
+            writeln!(
+                out,
                 "{:<50} {:>7} {:>8} {:>14.3e} {:>12} {:>9}  {}",
                 e.name,
                 e.dtype.name(),
@@ -538,16 +549,20 @@ fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<ExitCod
                 exact,
                 n,
                 if ok { "ok" } else { "BOUND BROKEN" }
-            );
+            )?;
         }
     }
     if failures > 0 {
-        println!("FAILED: {failures} tensors break their bound or differ");
+        writeln!(
+            out,
+            "FAILED: {failures} tensors break their bound or differ"
+        )?;
         return Ok(ExitCode::FAILURE);
     }
-    println!(
+    writeln!(
+        out,
         "OK: every tensor within its stated bound ({} tensors)",
         header.entries.len()
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -282,6 +282,7 @@ pub fn decompress_to_safetensors<R: Read + Seek, W: Write>(
     mut out: W,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<W> {
+    reader.check_padding()?;
     let tensors = reader.tensors().to_vec();
     let by_name: HashMap<&str, usize> = tensors
         .iter()

@@ -188,32 +188,36 @@ impl<R: Read + Seek> Reader<R> {
         self.read_tensor(i)
     }
 
-    /// Checks the whole file: every section's CRC, zero padding, and that every tensor
-    /// decodes and matches its CRC.
-    pub fn verify(&mut self) -> Result<()> {
-        let mut end = HEADER_LEN as u64;
-        let index_offset = self.len
-            - TRAILER_LEN as u64
-            - (INDEX_HEADER_LEN + ENTRY_LEN * self.catalog.index.entries.len()) as u64;
-        let spans: Vec<(u64, u64)> = self
-            .catalog
-            .index
-            .entries
+    /// Checks that every padding byte between sections and before the index is zero
+    /// (SPEC.md §4.1). Reads only the padding.
+    pub fn check_padding(&mut self) -> Result<()> {
+        let entries = &self.catalog.index.entries;
+        let index_offset =
+            self.len - TRAILER_LEN as u64 - (INDEX_HEADER_LEN + ENTRY_LEN * entries.len()) as u64;
+        let spans: Vec<(u64, u64)> = entries
             .iter()
             .map(|e| (e.offset, e.stored_len))
             .chain(std::iter::once((index_offset, 0)))
             .collect();
-        for (i, (offset, stored_len)) in spans.into_iter().enumerate() {
+        let mut end = HEADER_LEN as u64;
+        for (offset, stored_len) in spans {
             let pad = read_exact_at(&mut self.inner, end, offset.saturating_sub(end), self.len)?;
             if let Some(p) = pad.iter().position(|&b| b != 0) {
                 return Err(
                     CoreError::new(ErrorKind::ReservedNonZero, "padding", end + p as u64).into(),
                 );
             }
-            if i < self.catalog.index.entries.len() {
-                self.section(i as u32)?;
-            }
             end = offset + stored_len;
+        }
+        Ok(())
+    }
+
+    /// Checks the whole file: zero padding, every section's CRC (ancillary ones too), and
+    /// that every tensor decodes and matches its CRC.
+    pub fn verify(&mut self) -> Result<()> {
+        self.check_padding()?;
+        for i in 0..self.catalog.index.entries.len() {
+            self.section(i as u32)?;
         }
         for i in 0..self.catalog.tensors.len() {
             self.read_tensor(i)?;

@@ -1,0 +1,84 @@
+"""Corpus benchmark driver; run through benches/corpus.sh."""
+import glob
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ELV, DIR, RUNS = sys.argv[1], sys.argv[2], int(sys.argv[3])
+
+
+def timed(cmd, stdout=None):
+    """Runs cmd under /usr/bin/time; returns (seconds, peak RSS in KiB)."""
+    with tempfile.NamedTemporaryFile('r') as t:
+        subprocess.run(['/usr/bin/time', '-f', '%e %M', '-o', t.name] + cmd, check=True,
+                       stdout=stdout or subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        sec, rss = t.read().split()[-2:]
+        return float(sec), int(rss)
+
+
+def tools(src, work):
+    base = os.path.join(work, os.path.basename(src))
+    yield ('elv', [ELV, 'compress', '-q', '-f', '-T', '2', src, '-o', base + '.elv'],
+           [ELV, 'decompress', '-q', '-f', '-T', '2', base + '.elv', '-o', base + '.elv.out'], base + '.elv', base + '.elv.out')
+    yield ('elv --lossless', [ELV, 'compress', '--lossless', '-q', '-f', '-T', '2', src, '-o', base + '.l.elv'],
+           [ELV, 'decompress', '-q', '-f', '-T', '2', base + '.l.elv', '-o', base + '.l.out'], base + '.l.elv', base + '.l.out')
+    yield ('zstd -3 -T2', ['zstd', '-3', '-T2', '-q', '-f', src, '-o', base + '.zst'],
+           ['zstd', '-d', '-q', '-f', base + '.zst', '-o', base + '.zst.out'], base + '.zst', base + '.zst.out')
+
+
+def main():
+    models = sorted(glob.glob(os.path.join(DIR, '*.safetensors')))
+    if not models:
+        sys.exit(f'no .safetensors in {DIR}')
+    rows, failures = [], []
+    tot = {}
+    with tempfile.TemporaryDirectory(dir=DIR) as work:
+        for src in models:
+            size = os.path.getsize(src)
+            name = os.path.basename(src)[:-len('.safetensors')]
+            res = {}
+            for tool, comp, decomp, out, back in tools(src, work):
+                c = [timed(comp) for _ in range(RUNS)]
+                d = [timed(decomp) for _ in range(RUNS)]
+                csize = os.path.getsize(out)
+                cs, ds = statistics.median(x[0] for x in c), statistics.median(x[0] for x in d)
+                res[tool] = (size / csize, size / 1e6 / max(cs, 1e-3), size / 1e6 / max(ds, 1e-3),
+                             max(x[1] for x in c), max(x[1] for x in d))
+                t = tot.setdefault(tool, [0, 0, 0.0, 0.0])
+                t[0] += size; t[1] += csize; t[2] += cs; t[3] += ds
+                if tool.startswith('elv'):
+                    v = subprocess.run([ELV, 'verify', '-q', out, '--against', src], capture_output=True, text=True)
+                    if v.returncode != 0:
+                        failures.append(f'{name} {tool}: verify --against failed: {v.stdout.strip()[-300:]}')
+                    if 'lossless' in tool and open(back, 'rb').read() != open(src, 'rb').read():
+                        failures.append(f'{name} {tool}: round trip not byte-identical')
+                for p in (out, back):
+                    os.remove(p)
+            rows.append((name, size, res))
+    peers = [t for t in tot if not t.startswith('elv')]
+    print(f'runs per measurement: {RUNS} (medians); threads: 2; file to file, warm page cache\n')
+    head = '| model | tool | CR | compress MB/s | decompress MB/s | peak RSS c/d MiB |'
+    print(head)
+    print('|---|---|---|---|---|---|')
+    for name, size, res in rows:
+        for tool, (cr, cm, dm, rc, rd) in res.items():
+            print(f'| {name} | {tool} | {cr:.3f} | {cm:.0f} | {dm:.0f} | {rc/1024:.0f} / {rd/1024:.0f} |')
+    print('\noverall (sum of sizes / sum of median times):\n')
+    print('| tool | CR | compress MB/s | decompress MB/s |' + ''.join(f' c× {p} | d× {p} |' for p in peers))
+    print('|---|---|---|---|' + '---|---|' * len(peers))
+    for tool, (orig, comp, cs, ds) in tot.items():
+        cm, dm = orig / 1e6 / cs, orig / 1e6 / ds
+        rel = ''
+        for p in peers:
+            po, _, pcs, pds = tot[p]
+            rel += f' {cm / (po / 1e6 / pcs):.2f} | {dm / (po / 1e6 / pds):.2f} |'
+        print(f'| {tool} | {orig / comp:.3f} | {cm:.0f} | {dm:.0f} |{rel}')
+    if failures:
+        print('\nFAILURES:\n' + '\n'.join(failures))
+        sys.exit(1)
+    print('\nall elv files pass `elv verify --against`; all --lossless round trips are byte-identical')
+
+
+main()

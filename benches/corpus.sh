@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Corpus benchmark: elv (default and --lossless) against peers, file to file, on a folder of
+# .safetensors models (e.g. the output of ../shared/data/fetch-models.sh).
+#   benches/corpus.sh MODELS_DIR [RUNS]
+# Prints, per model and tool, the compression ratio, median compress and decompress MB/s,
+# peak RSS, and elv's speed as a ratio to each peer measured in the same run; then checks that
+# every elv file passes `elv verify --against` and that --lossless round trips are identical.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+DIR="${1:?usage: benches/corpus.sh MODELS_DIR [RUNS]}"
+RUNS="${2:-3}"
+cargo build --release -q -p elv-cli --manifest-path "$HERE/../Cargo.toml"
+ELV="$HERE/../target/release/elv"
+command -v zstd >/dev/null || { echo "zstd not found (apt-get install zstd)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "/usr/bin/time not found (apt-get install time)" >&2; exit 1; }
+exec python3 "$HERE/corpus.py" "$ELV" "$DIR" "$RUNS"

@@ -1,0 +1,227 @@
+//! The `elv` command end to end, spawned as a process: round trips on real weights,
+//! overwrite refusal, `-` pipes, one-line errors with a non-zero exit, and no partial output.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn elv() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_elv"))
+}
+
+fn sample() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/sample/minilm_sample.safetensors"
+    ))
+}
+
+fn run(args: &[&str]) -> Output {
+    elv().args(args).output().unwrap()
+}
+
+fn piped(args: &[&str], input: &[u8]) -> Output {
+    let mut child = elv()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn assert_one_line_error(o: &Output) {
+    assert!(!o.status.success(), "must fail");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+    assert!(err.starts_with("elv: error: "), "{err:?}");
+}
+
+#[test]
+fn lossless_round_trip_through_files_is_byte_identical_and_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let (z, back) = (dir.path().join("m.elv"), dir.path().join("m.safetensors"));
+    let o = run(&["compress", s(&sample()), "-o", s(&z), "--lossless", "-q"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(o.stderr.is_empty(), "-q prints nothing");
+    let o = run(&["decompress", s(&z), "-o", s(&back)]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        std::fs::read(sample()).unwrap()
+    );
+    let o = run(&["verify", s(&z), "--against", s(&sample())]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn default_mode_says_it_is_lossy_and_verify_checks_the_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = dir.path().join("m.elv");
+    let o = run(&["compress", s(&sample()), "-o", s(&z)]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("LOSSY") && err.contains("2^-24"), "{err}");
+    let o = run(&["verify", s(&z), "--against", s(&sample())]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("2^-24") && out.contains("OK"), "{out}");
+    let o = run(&["info", s(&z)]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success()
+            && out.contains("encoder.layer.0.attention.self.query.weight")
+            && out.contains("elf"),
+        "{out}"
+    );
+}
+
+#[test]
+fn existing_output_is_never_replaced_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = dir.path().join("m.elv");
+    std::fs::write(&z, b"precious").unwrap();
+    let o = run(&["compress", s(&sample()), "-o", s(&z)]);
+    assert_one_line_error(&o);
+    assert_eq!(std::fs::read(&z).unwrap(), b"precious");
+    assert_eq!(
+        entries(dir.path()),
+        ["m.elv"],
+        "no temporary file left behind"
+    );
+    let o = run(&["compress", s(&sample()), "-o", s(&z), "-f", "-q"]);
+    assert!(o.status.success());
+    assert_ne!(std::fs::read(&z).unwrap(), b"precious");
+}
+
+#[test]
+fn default_output_name_replaces_the_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("model.safetensors");
+    std::fs::copy(sample(), &input).unwrap();
+    assert!(run(&["compress", s(&input), "-q", "--lossless"])
+        .status
+        .success());
+    assert!(dir.path().join("model.elv").exists());
+    let o = run(&["decompress", s(&dir.path().join("model.elv"))]);
+    assert_one_line_error(&o); // model.safetensors exists
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        std::fs::read(sample()).unwrap(),
+        "input untouched"
+    );
+}
+
+#[test]
+fn dash_pipes_stdin_to_stdout() {
+    let st = std::fs::read(sample()).unwrap();
+    let z = piped(&["compress", "-", "--lossless", "-q"], &st);
+    assert!(z.status.success(), "{}", String::from_utf8_lossy(&z.stderr));
+    assert_eq!(&z.stdout[..4], b"\x89ELV");
+    let back = piped(&["decompress", "-"], &z.stdout);
+    assert!(back.status.success());
+    assert_eq!(back.stdout, st);
+}
+
+#[test]
+fn bad_input_gives_one_line_error_and_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"\xff\xff\xff\xff\xff\xff\xff\x7fnot a model").unwrap();
+    let o = run(&["compress", s(&junk), "-o", s(&dir.path().join("out.elv"))]);
+    assert_one_line_error(&o);
+    let bad_elv = dir.path().join("bad.elv");
+    let mut z = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/valid/elf_f32.elv"
+    ))
+    .unwrap();
+    let mid = z.len() / 2;
+    z[mid] ^= 0x40;
+    std::fs::write(&bad_elv, &z).unwrap();
+    let o = run(&[
+        "decompress",
+        s(&bad_elv),
+        "-o",
+        s(&dir.path().join("out.safetensors")),
+    ]);
+    assert_one_line_error(&o);
+    let o = run(&["verify", s(&bad_elv)]);
+    assert_one_line_error(&o);
+    let o = run(&["compress", s(&dir.path().join("missing.safetensors"))]);
+    assert_one_line_error(&o);
+    assert_eq!(
+        entries(dir.path()),
+        ["bad.elv", "junk.safetensors"],
+        "nothing partial left behind"
+    );
+}
+
+#[test]
+fn full_disk_on_stdout_is_an_error() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        return;
+    };
+    let o = elv()
+        .args(["compress", s(&sample()), "-o", "-", "-q"])
+        .stdout(full)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_one_line_error(&o);
+}
+
+#[test]
+fn extract_gives_one_tensor_raw_or_npy() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = dir.path().join("m.elv");
+    assert!(
+        run(&["compress", s(&sample()), "-o", s(&z), "--lossless", "-q"])
+            .status
+            .success()
+    );
+    let raw = run(&[
+        "extract",
+        s(&z),
+        "encoder.layer.0.attention.self.query.bias",
+    ]);
+    assert!(raw.status.success());
+    assert_eq!(raw.stdout.len(), 384 * 4);
+    let npy = dir.path().join("b.npy");
+    assert!(run(&[
+        "extract",
+        s(&z),
+        "encoder.layer.0.attention.self.query.bias",
+        "-o",
+        s(&npy)
+    ])
+    .status
+    .success());
+    let n = std::fs::read(&npy).unwrap();
+    assert_eq!(&n[..6], b"\x93NUMPY");
+    assert_eq!((n.len() - raw.stdout.len()) % 64, 0);
+    assert_eq!(&n[n.len() - raw.stdout.len()..], &raw.stdout[..]);
+    assert!(String::from_utf8_lossy(&n).contains("'shape': (384,)"));
+    assert_one_line_error(&run(&["extract", s(&z), "no.such.tensor"]));
+}

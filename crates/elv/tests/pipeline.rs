@@ -1,0 +1,240 @@
+//! The pipeline on real weights (the MiniLM sample in testdata/) and on crafted cases:
+//! lossless round trips are byte-identical, ELF stays within its bound, HD dedups, the flush
+//! guard keeps tiny-valued tensors exact, and one tensor is read without the others.
+
+use elv::pipeline::{
+    compress_safetensors, decompress_to_safetensors, CompressOptions, KEY_SAFETENSORS_HEADER,
+};
+use elv::safetensors::build_header;
+use elv::Reader;
+use elv_core::{compare_floats, DType, Encoding, ReadOptions};
+use std::io::{Cursor, Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
+
+fn sample() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/sample/minilm_sample.safetensors"
+    ))
+    .unwrap()
+}
+
+fn compress(st: &[u8], opts: &CompressOptions) -> (Vec<u8>, elv::Report) {
+    compress_safetensors(Cursor::new(st), Vec::new(), opts, &mut |_, _| {}).unwrap()
+}
+
+fn decompress(elv_bytes: &[u8]) -> Vec<u8> {
+    let mut r = Reader::new(Cursor::new(elv_bytes), ReadOptions::default()).unwrap();
+    decompress_to_safetensors(&mut r, Vec::new(), &mut |_, _| {}).unwrap()
+}
+
+fn safetensors_file(tensors: &[(&str, DType, Vec<u64>, Vec<u8>)]) -> Vec<u8> {
+    let list: Vec<(String, DType, Vec<u64>)> = tensors
+        .iter()
+        .map(|(n, d, s, _)| (n.to_string(), *d, s.clone()))
+        .collect();
+    let raw = build_header(&list, &[("format".into(), "pt".into())]);
+    let mut f = (raw.len() as u64).to_le_bytes().to_vec();
+    f.extend_from_slice(raw.as_bytes());
+    for (_, _, _, d) in tensors {
+        f.extend_from_slice(d);
+    }
+    f
+}
+
+#[test]
+fn lossless_round_trip_of_real_weights_is_byte_identical() {
+    let st = sample();
+    let opts = CompressOptions {
+        lossless: true,
+        ..CompressOptions::default()
+    };
+    let (file, report) = compress(&st, &opts);
+    assert!(report.tensors.iter().all(|t| t.encoding != Encoding::Elf));
+    assert!(
+        file.len() < st.len(),
+        "lossless should still shrink real weights: {} vs {}",
+        file.len(),
+        st.len()
+    );
+    assert_eq!(decompress(&file), st);
+}
+
+#[test]
+fn default_mode_keeps_the_elf_bound_on_real_weights() {
+    let st = sample();
+    let (file, report) = compress(&st, &CompressOptions::default());
+    let big = report
+        .tensors
+        .iter()
+        .find(|t| t.name == "encoder.layer.0.attention.self.query.weight")
+        .unwrap();
+    assert_eq!(
+        big.encoding,
+        Encoding::Elf,
+        "a 384x384 f32 weight matrix should pick ELF"
+    );
+    let back = decompress(&file);
+    assert_eq!(back.len(), st.len());
+    let h = elv::safetensors::read_header(&mut Cursor::new(&st), None).unwrap();
+    let start = 8 + h.raw.len();
+    for e in &h.entries {
+        let (a, b) = (
+            &st[start + e.begin as usize..start + e.end as usize],
+            &back[start + e.begin as usize..start + e.end as usize],
+        );
+        match e.dtype.float_format() {
+            Some(_) => {
+                let (err, _) = compare_floats(e.dtype, a, b).unwrap();
+                assert!(err <= 2f64.powi(-24), "{}: {err}", e.name);
+            }
+            None => assert_eq!(a, b, "{}", e.name),
+        }
+    }
+}
+
+#[test]
+fn identical_tensors_are_stored_once() {
+    let w: Vec<u8> = (0..4096u32)
+        .flat_map(|i| ((i as f32).sin() * 0.1).to_le_bytes())
+        .collect();
+    let st = safetensors_file(&[
+        ("a", DType::F32, vec![64, 64], w.clone()),
+        ("b", DType::F32, vec![64, 64], w.clone()),
+        ("c", DType::F32, vec![4096], w),
+    ]);
+    let (file, report) = compress(
+        &st,
+        &CompressOptions {
+            lossless: true,
+            ..CompressOptions::default()
+        },
+    );
+    let enc: Vec<Encoding> = report.tensors.iter().map(|t| t.encoding).collect();
+    assert_eq!(enc[1], Encoding::Dedup, "same dtype, shape and bytes");
+    assert_ne!(
+        enc[2],
+        Encoding::Dedup,
+        "same bytes but another shape is not a duplicate"
+    );
+    assert_eq!(decompress(&file), st);
+}
+
+#[test]
+fn flush_guard_keeps_tiny_values_exact_and_half_floats_stay_lossless() {
+    // An optimizer-state-like tensor: a quarter of its values are below 2^-24.
+    let v: Vec<u8> = (0..1000u32)
+        .flat_map(|i| {
+            if i % 4 == 0 {
+                1e-9f32 * (i + 1) as f32
+            } else {
+                0.01 * (i as f32).cos()
+            }
+            .to_le_bytes()
+        })
+        .collect();
+    let h: Vec<u8> = (0..1000u32)
+        .flat_map(|i| half::f16::from_f32(0.3 * (i as f32).sin()).to_le_bytes())
+        .collect();
+    let st = safetensors_file(&[
+        ("state", DType::F32, vec![1000], v),
+        ("half", DType::F16, vec![1000], h.clone()),
+    ]);
+    let (file, report) = compress(&st, &CompressOptions::default());
+    assert_ne!(report.tensors[0].encoding, Encoding::Elf);
+    assert!(report.tensors[0].note.is_some());
+    assert_ne!(
+        report.tensors[1].encoding,
+        Encoding::Elf,
+        "f16 is lossless by default"
+    );
+    assert_eq!(decompress(&file), st);
+    let (_, report) = compress(
+        &st,
+        &CompressOptions {
+            elf_half: true,
+            ..CompressOptions::default()
+        },
+    );
+    let half_choice = report.tensors[1].encoding;
+    assert!(half_choice == Encoding::Elf || half_choice.is_lossless());
+}
+
+#[test]
+fn metadata_and_original_header_are_kept() {
+    let st = sample();
+    let (file, _) = compress(&st, &CompressOptions::default());
+    let r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
+    assert!(r.metadata_value(KEY_SAFETENSORS_HEADER).is_some());
+    assert!(r
+        .metadata_value("safetensors.metadata.source")
+        .unwrap()
+        .contains("MiniLM"));
+}
+
+/// Records which byte ranges are read.
+struct Spy<R> {
+    inner: R,
+    pos: u64,
+    reads: Arc<Mutex<Vec<(u64, u64)>>>,
+}
+
+impl<R: Read> Read for Spy<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.reads.lock().unwrap().push((self.pos, n as u64));
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Spy<R> {
+    fn seek(&mut self, p: SeekFrom) -> std::io::Result<u64> {
+        self.pos = self.inner.seek(p)?;
+        Ok(self.pos)
+    }
+}
+
+#[test]
+fn one_tensor_is_decoded_reading_only_its_own_sections() {
+    let (file, _) = compress(&sample(), &CompressOptions::default());
+    let reads = Arc::new(Mutex::new(Vec::new()));
+    let mut r = Reader::new(
+        Spy {
+            inner: Cursor::new(&file),
+            pos: 0,
+            reads: reads.clone(),
+        },
+        ReadOptions::default(),
+    )
+    .unwrap();
+    reads.lock().unwrap().clear();
+    let i = r
+        .catalog()
+        .find("encoder.layer.0.attention.self.query.bias")
+        .unwrap();
+    let t = r.tensors()[i].clone();
+    let own: Vec<(u64, u64)> = (0..t.stream_count())
+        .map(|s| r.catalog().index.entries[(t.first_stream as u64 + s) as usize])
+        .map(|e| (e.offset, e.offset + e.stored_len))
+        .collect();
+    let data = r.read_tensor(i).unwrap();
+    assert_eq!(data.len(), 384 * 4);
+    let reads = reads.lock().unwrap();
+    let total: u64 = reads.iter().map(|(_, n)| n).sum();
+    let own_total: u64 = own.iter().map(|(a, b)| b - a).sum();
+    assert_eq!(
+        total, own_total,
+        "bytes read = the tensor's own stored streams"
+    );
+    for &(at, n) in reads.iter().filter(|(_, n)| *n > 0) {
+        assert!(
+            own.iter().any(|&(a, b)| at >= a && at + n <= b),
+            "read {at}+{n} outside the tensor's sections {own:?}"
+        );
+    }
+    assert!(
+        own_total * 20 < file.len() as u64,
+        "the tensor is a small part of the file"
+    );
+}
