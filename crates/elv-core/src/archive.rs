@@ -1,5 +1,7 @@
 //! Reading a `.elv` container from a byte slice (SPEC.md §3–§10, §13 read procedure).
 
+#![deny(clippy::indexing_slicing)]
+
 use crate::dtype::DType;
 use crate::encoding::{self, Encoding};
 use crate::header::{align_up, Header, Trailer, HEADER_LEN, TRAILER_LEN};
@@ -254,6 +256,19 @@ impl<'a> Archive<'a> {
             self.codecs,
             self.options.verify_checksums,
         )
+    }
+
+    /// Checks the whole file beyond what [`parse`](Self::parse) checks: every section's CRC
+    /// (ancillary sections of unknown kinds too), and that every tensor decodes and matches
+    /// its CRC.
+    pub fn verify(&self) -> Result<()> {
+        for i in 0..self.catalog.index.entries.len() {
+            self.section(i as u32)?;
+        }
+        for i in 0..self.catalog.tensors.len() {
+            self.decode(i)?;
+        }
+        Ok(())
     }
 
     /// Decodes tensor `i` into `out` (exactly its byte length).

@@ -1,5 +1,7 @@
 //! Section codecs with std: zstd (SPEC.md §4.3).
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use elv_core::{Codec, ErrorKind, SectionDecompressor, StoredStream};
 use std::io::Read;
 

@@ -22,6 +22,7 @@
 pub mod atomic;
 pub mod codec;
 mod error;
+pub mod fuzzing;
 pub mod pipeline;
 pub mod reader;
 pub mod safetensors;

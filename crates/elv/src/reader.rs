@@ -1,6 +1,8 @@
 //! Reading `.elv` from any `Read + Seek` (SPEC.md §13): open reads the header, trailer,
 //! index and tables; a tensor is decoded by reading only its own sections.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use crate::codec::StdCodecs;
 use crate::error::Result;
 use elv_core::archive::{check_tensor_crc, Catalog};

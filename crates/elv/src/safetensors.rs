@@ -4,6 +4,8 @@
 //! (`{"NAME": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}`), then
 //! the tensor data, whose offsets must tile it exactly.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
 use crate::error::{Error, Result};
 use elv_core::DType;
 use serde_json::{Map, Value};
@@ -222,6 +224,7 @@ pub fn write_header(w: &mut impl Write, raw: &str) -> Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

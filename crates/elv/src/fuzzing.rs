@@ -1,0 +1,281 @@
+//! Bodies of the fuzz targets, shared by `fuzz/` (cargo-fuzz) and the CI smoke test
+//! (`tests/fuzz_smoke.rs`). Each takes arbitrary bytes and panics only on a real bug: a
+//! decoder panic, readers that disagree, or a round trip that breaks its promise.
+#![doc(hidden)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use crate::pipeline::{compress_safetensors, decompress_to_safetensors, CompressOptions};
+use crate::{Reader, StdCodecs, WriteOptions, Writer};
+use elv_core::encoding::decode_chunk;
+use elv_core::writer::StoredStream;
+use elv_core::{
+    dedup, elf, metadata, tensor, Archive, ContainerWriter, DType, Encoding, Limits, ReadOptions,
+    TensorInfo,
+};
+use std::io::Cursor;
+
+/// Limits small enough that a fuzzer's inputs cannot make us allocate much.
+pub fn fuzz_options() -> ReadOptions {
+    ReadOptions {
+        limits: Limits {
+            max_section_bytes: 1 << 24,
+            max_tensor_bytes: 1 << 24,
+            ..Limits::default()
+        },
+        verify_checksums: true,
+    }
+}
+
+/// The names of every target, for drivers.
+pub const TARGETS: &[&str] = &[
+    "container",
+    "structured",
+    "elf",
+    "de",
+    "planes",
+    "tensor_table",
+    "dedup_table",
+    "metadata",
+    "round_trip",
+    "safetensors",
+];
+
+/// Runs target `name` on `data`.
+pub fn run(name: &str, data: &[u8]) {
+    match name {
+        "container" => container(data),
+        "structured" => structured(data),
+        "elf" => chunk(Encoding::Elf, data),
+        "de" => chunk(Encoding::De, data),
+        "planes" => {
+            chunk(Encoding::FloatPlanes, data);
+            chunk(Encoding::BytePlanes, data);
+        }
+        "tensor_table" => {
+            let _ = tensor::parse_table(
+                data,
+                data.first().copied().unwrap_or(0).into(),
+                &fuzz_options().limits,
+            );
+        }
+        "dedup_table" => dedup_table(data),
+        "metadata" => {
+            let _ = metadata::parse(data, &fuzz_options().limits);
+        }
+        "round_trip" => round_trip(data),
+        "safetensors" => safetensors(data),
+        other => panic!("unknown fuzz target {other}"),
+    }
+}
+
+/// The whole container from raw bytes, through both readers: they must agree, and agree on
+/// the decoded tensors.
+pub fn container(data: &[u8]) {
+    let opts = fuzz_options();
+    let from_slice = Archive::parse(data, &StdCodecs, opts).and_then(|a| {
+        a.verify()?;
+        (0..a.tensors().len())
+            .map(|i| a.decode(i))
+            .collect::<elv_core::Result<Vec<_>>>()
+    });
+    let from_stream = Reader::new(Cursor::new(data), opts).and_then(|mut r| {
+        r.verify()?;
+        (0..r.tensors().len())
+            .map(|i| r.read_tensor(i))
+            .collect::<crate::Result<Vec<_>>>()
+    });
+    match (&from_slice, &from_stream) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b, "readers decode differently"),
+        (Err(_), Err(_)) => {}
+        _ => panic!(
+            "readers disagree: slice {:?}, stream {:?}",
+            from_slice.as_ref().err(),
+            from_stream.as_ref().err().map(|e| e.to_string())
+        ),
+    }
+}
+
+fn pick<T: Copy>(options: &[T], b: u8) -> T {
+    options[b as usize % options.len()]
+}
+
+const FLOATS: [DType; 4] = [DType::F16, DType::BF16, DType::F32, DType::F64];
+
+/// One chunk decoder on fuzzed streams: the first bytes choose dtype and length, the rest is
+/// cut into the encoding's streams.
+pub fn chunk(encoding: Encoding, data: &[u8]) {
+    let [d, n0, n1, rest @ ..] = data else { return };
+    let dtype = if encoding == Encoding::De || encoding == Encoding::BytePlanes {
+        pick(
+            &[DType::F16, DType::F32, DType::F64, DType::I32, DType::U16],
+            *d,
+        )
+    } else {
+        pick(&FLOATS, *d)
+    };
+    let n = u16::from_le_bytes([*n0, *n1]) as usize % 4096;
+    let s = encoding.streams_per_chunk(dtype);
+    let mut streams: Vec<&[u8]> = Vec::with_capacity(s);
+    let mut rest = rest;
+    for k in 0..s {
+        let take = if k + 1 == s {
+            rest.len()
+        } else {
+            (rest.first().copied().unwrap_or(0) as usize * 7) % (rest.len() + 1)
+        };
+        let (a, b) = rest.split_at(take);
+        streams.push(a);
+        rest = b;
+    }
+    let mut out = vec![0u8; n * dtype.size()];
+    let _ = decode_chunk(encoding, dtype, n, &streams, &mut out);
+}
+
+/// A valid container built around fuzzed stream payloads (correct CRCs), so the fuzzer
+/// reaches the decoders behind the checksums.
+pub fn structured(data: &[u8]) {
+    let [d, e, n0, n1, c, rest @ ..] = data else {
+        return;
+    };
+    let dtype = pick(DType::all(), *d);
+    let encoding = pick(
+        &[
+            Encoding::Raw,
+            Encoding::Elf,
+            Encoding::De,
+            Encoding::FloatPlanes,
+            Encoding::BytePlanes,
+        ],
+        *e,
+    );
+    if !encoding.applies_to(dtype) {
+        return;
+    }
+    let n = u16::from_le_bytes([*n0, *n1]) as u64 % 2048;
+    let chunk_len = if n == 0 { 0 } else { (*c as u64 % n).max(1) };
+    let info = TensorInfo {
+        name: "t".into(),
+        dtype,
+        shape: vec![n],
+        encoding,
+        error_bound_log2: encoding.error_bound_log2(dtype),
+        crc32: 0,
+        chunk_len,
+        first_stream: 0,
+        dedup_of: None,
+    };
+    let count = info.stream_count() as usize;
+    let piece = rest.len() / count.max(1);
+    let streams = (0..count).map(|k| {
+        StoredStream::plain(
+            rest[k * piece..if k + 1 == count {
+                rest.len()
+            } else {
+                (k + 1) * piece
+            }]
+                .to_vec(),
+        )
+    });
+    let mut w = ContainerWriter::new(Vec::new(), 3).unwrap();
+    if w.add_encoded_tensor("t", dtype, &[n], encoding, chunk_len, 0, streams)
+        .is_err()
+    {
+        return;
+    }
+    let file = w.finish().unwrap();
+    container(&file);
+}
+
+/// The dedup table parser against a fixed set of tensors.
+pub fn dedup_table(data: &[u8]) {
+    let t = |name: &str, enc: Encoding, dtype: DType| TensorInfo {
+        name: name.into(),
+        dtype,
+        shape: vec![2],
+        encoding: enc,
+        error_bound_log2: 0,
+        crc32: 7,
+        chunk_len: 0,
+        first_stream: 0,
+        dedup_of: None,
+    };
+    let mut tensors = vec![
+        t("a", Encoding::Raw, DType::F32),
+        t("b", Encoding::Dedup, DType::F32),
+        t("c", Encoding::Dedup, DType::I8),
+        t("d", Encoding::Dedup, DType::F32),
+    ];
+    if dedup::apply_table(Some(data), &mut tensors).is_ok() {
+        for x in &tensors {
+            if x.encoding == Encoding::Dedup {
+                let c = &tensors[x.dedup_of.expect("every dedup tensor resolved") as usize];
+                assert!(c.encoding != Encoding::Dedup && c.dtype == x.dtype && c.shape == x.shape);
+            }
+        }
+    }
+}
+
+/// Arbitrary tensors: encode with every applicable encoding (through zstd), decode, and check
+/// bit-exactness, or ELF's bound with outliers exact.
+pub fn round_trip(data: &[u8]) {
+    let [d, c, rest @ ..] = data else { return };
+    let dtype = pick(DType::all(), *d);
+    let size = dtype.size();
+    let values = &rest[..rest.len() / size * size];
+    let n = (values.len() / size) as u64;
+    for enc in [
+        Encoding::Raw,
+        Encoding::De,
+        Encoding::FloatPlanes,
+        Encoding::BytePlanes,
+        Encoding::Elf,
+    ] {
+        if !enc.applies_to(dtype) {
+            continue;
+        }
+        let opts = WriteOptions {
+            chunk_len: (*c as u64).max(1),
+            ..WriteOptions::default()
+        };
+        let mut w = Writer::new(Vec::new(), opts).unwrap();
+        w.add_tensor("t", dtype, &[n], values, enc).unwrap();
+        let file = w.finish().unwrap();
+        let a = Archive::parse(&file, &StdCodecs, ReadOptions::default()).unwrap();
+        let out = a.decode(0).unwrap();
+        if enc.is_lossless() {
+            assert_eq!(out, values, "{enc:?} {dtype:?} not lossless");
+        } else {
+            let fmt = dtype.float_format().unwrap();
+            let bound = 2f64.powi(-(elf::error_bound_log2(fmt) as i32));
+            for (x, y) in values.chunks_exact(size).zip(out.chunks_exact(size)) {
+                let bits = x.iter().rev().fold(0u64, |a, &b| a << 8 | b as u64);
+                if elf::encode_value(bits, fmt).is_none() {
+                    assert_eq!(x, y, "outlier not exact");
+                } else {
+                    let (e, _) = elv_core::compare_floats(dtype, x, y).unwrap();
+                    assert!(e <= bound, "ELF bound broken: {e} > {bound}");
+                }
+            }
+        }
+    }
+}
+
+/// safetensors import on arbitrary bytes: never a panic; what imports losslessly exports to
+/// the same bytes.
+pub fn safetensors(data: &[u8]) {
+    let opts = CompressOptions {
+        lossless: true,
+        write: WriteOptions {
+            chunk_len: 64,
+            ..WriteOptions::default()
+        },
+        ..CompressOptions::default()
+    };
+    let Ok((file, _)) = compress_safetensors(Cursor::new(data), Vec::new(), &opts, &mut |_, _| {})
+    else {
+        return;
+    };
+    let mut r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
+    let back = decompress_to_safetensors(&mut r, Vec::new(), &mut |_, _| {}).unwrap();
+    assert_eq!(back, data, "lossless safetensors round trip differs");
+}

@@ -1,0 +1,130 @@
+//! Limits: files that declare terabytes fail fast with `LimitExceeded` while allocating almost
+//! nothing (measured by a counting global allocator in this test binary).
+
+use elv::{Reader, StdCodecs};
+use elv_core::{Archive, ErrorKind, Limits, ReadOptions};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Cursor;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static SERIAL: Mutex<()> = Mutex::new(());
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let now = LIVE.fetch_add(l.size(), Ordering::SeqCst) + l.size();
+        PEAK.fetch_max(now, Ordering::SeqCst);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::SeqCst);
+        unsafe { System.dealloc(p, l) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+/// Peak bytes allocated above the starting level while `f` runs.
+fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.load(Ordering::SeqCst);
+    PEAK.store(base, Ordering::SeqCst);
+    let v = f();
+    (v, PEAK.load(Ordering::SeqCst) - base)
+}
+
+fn vector(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/../../testdata/invalid/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[test]
+fn terabyte_claims_fail_fast_allocating_almost_nothing() {
+    let _g = SERIAL.lock().unwrap();
+    for name in [
+        "huge_tensor.elv",
+        "huge_section.elv",
+        "section_count_limit.elv",
+        "shape_overflow.elv",
+    ] {
+        let file = vector(name);
+        assert!(file.len() < 4096, "{name} is a tiny file");
+        let (r, peak) =
+            peak_during(|| Archive::parse(&file, &StdCodecs, ReadOptions::default()).map(|_| ()));
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::LimitExceeded, "{name}");
+        assert!(
+            peak < 64 * 1024,
+            "{name}: slice reader allocated {peak} bytes"
+        );
+        let (r, peak) =
+            peak_during(|| Reader::new(Cursor::new(&file), ReadOptions::default()).map(|_| ()));
+        assert_eq!(
+            r.err().and_then(|e| e.kind()),
+            Some(ErrorKind::LimitExceeded),
+            "{name}"
+        );
+        assert!(
+            peak < 64 * 1024,
+            "{name}: stream reader allocated {peak} bytes"
+        );
+    }
+}
+
+#[test]
+fn lowered_limits_are_enforced() {
+    let _g = SERIAL.lock().unwrap();
+    let file = std::fs::read(format!(
+        "{}/../../testdata/valid/raw_all_dtypes.elv",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let tight = ReadOptions {
+        limits: Limits {
+            max_tensors: 3,
+            ..Limits::default()
+        },
+        ..ReadOptions::default()
+    };
+    let e = Archive::parse(&file, &StdCodecs, tight).err().unwrap();
+    assert_eq!(
+        (e.kind(), e.got(), e.expected()),
+        (ErrorKind::LimitExceeded, Some(15), Some(3))
+    );
+    let tight = ReadOptions {
+        limits: Limits {
+            max_name_len: 2,
+            ..Limits::default()
+        },
+        ..ReadOptions::default()
+    };
+    assert_eq!(
+        Archive::parse(&file, &StdCodecs, tight)
+            .err()
+            .unwrap()
+            .kind(),
+        ErrorKind::LimitExceeded
+    );
+}
+
+#[test]
+fn a_small_zstd_frame_cannot_reserve_its_declared_size() {
+    let _g = SERIAL.lock().unwrap();
+    use elv_core::{Codec, SectionDecompressor};
+    let frame = zstd::bulk::compress(&[1u8; 100], 3).unwrap();
+    let (r, peak) = peak_during(|| {
+        let mut out = Vec::new();
+        StdCodecs.decompress(Codec::Zstd, &frame, 1 << 31, &mut out)
+    });
+    assert!(r.is_err(), "decodes to 100 bytes, not the 2 GiB declared");
+    assert!(
+        peak < 4 << 20,
+        "allocated {peak} bytes for a {}-byte frame",
+        frame.len()
+    );
+}
