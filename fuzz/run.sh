@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 SECS="${1:-60}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(container structured elf de planes tensor_table dedup_table metadata round_trip safetensors)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(container structured elf de planes ans tensor_table dedup_table metadata round_trip safetensors)
 for t in "${TARGETS[@]}"; do
   mkdir -p "corpus/$t"
   cp -n ../testdata/valid/*.elv ../testdata/invalid/*.elv "corpus/$t/" 2>/dev/null || true

@@ -28,6 +28,7 @@
 
 extern crate alloc;
 
+pub mod ans;
 pub mod archive;
 pub mod bits;
 mod cursor;

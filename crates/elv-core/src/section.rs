@@ -35,6 +35,8 @@ pub enum Codec {
     None,
     /// One Zstandard frame (RFC 8878).
     Zstd,
+    /// Order-0 rANS in 64 KiB blocks (§4.4), implemented in this crate.
+    Ans,
 }
 
 impl Codec {
@@ -43,6 +45,7 @@ impl Codec {
         match self {
             Codec::None => 0,
             Codec::Zstd => 1,
+            Codec::Ans => 2,
         }
     }
     /// The codec for an on-disk code, if known.
@@ -50,14 +53,16 @@ impl Codec {
         match code {
             0 => Some(Codec::None),
             1 => Some(Codec::Zstd),
+            2 => Some(Codec::Ans),
             _ => None,
         }
     }
-    /// Lowercase name (`none`, `zstd`).
+    /// Lowercase name (`none`, `zstd`, `ans`).
     pub fn name(self) -> &'static str {
         match self {
             Codec::None => "none",
             Codec::Zstd => "zstd",
+            Codec::Ans => "ans",
         }
     }
 }
@@ -371,6 +376,14 @@ pub fn decode_section<'a>(
     })?;
     match codec {
         Codec::None => Ok(Cow::Borrowed(stored)),
+        Codec::Ans => {
+            let len = usize::try_from(entry.decoded_len).map_err(|_| {
+                Error::new(ErrorKind::LimitExceeded, "section decoded length", 0).in_section(index)
+            })?;
+            let mut out = Vec::new();
+            crate::ans::decode(stored, len, &mut out).map_err(|e| e.in_section(index))?;
+            Ok(Cow::Owned(out))
+        }
         other => {
             let len = usize::try_from(entry.decoded_len).map_err(|_| {
                 Error::new(ErrorKind::LimitExceeded, "section decoded length", 0).in_section(index)

@@ -44,18 +44,29 @@ impl SectionDecompressor for StdCodecs {
     }
 }
 
-/// Stores `bytes` with zstd at `level` if that is smaller, else uncompressed
-/// (SPEC.md §12: a section that does not shrink is stored with codec `none`).
+/// Stores `bytes` with whichever of `ans` and zstd (at `level`) is smaller, or uncompressed
+/// if neither shrinks it (SPEC.md §12).
 pub fn pack(bytes: Vec<u8>, level: i32) -> StoredStream {
     if bytes.len() < 64 {
         return StoredStream::plain(bytes);
     }
-    match zstd::bulk::compress(&bytes, level) {
-        Ok(z) if z.len() < bytes.len() => StoredStream {
-            codec: Codec::Zstd,
-            decoded_len: bytes.len() as u64,
-            stored: z,
+    let decoded_len = bytes.len() as u64;
+    let mut best: Option<(Codec, Vec<u8>)> = None;
+    let ans = elv_core::ans::encode(&bytes);
+    if ans.len() < bytes.len() {
+        best = Some((Codec::Ans, ans));
+    }
+    if let Ok(z) = zstd::bulk::compress(&bytes, level) {
+        if z.len() < best.as_ref().map_or(bytes.len(), |b| b.1.len()) {
+            best = Some((Codec::Zstd, z));
+        }
+    }
+    match best {
+        Some((codec, stored)) => StoredStream {
+            codec,
+            decoded_len,
+            stored,
         },
-        _ => StoredStream::plain(bytes),
+        None => StoredStream::plain(bytes),
     }
 }

@@ -33,6 +33,7 @@ pub const TARGETS: &[&str] = &[
     "elf",
     "de",
     "planes",
+    "ans",
     "tensor_table",
     "dedup_table",
     "metadata",
@@ -51,6 +52,7 @@ pub fn run(name: &str, data: &[u8]) {
             chunk(Encoding::FloatPlanes, data);
             chunk(Encoding::BytePlanes, data);
         }
+        "ans" => ans(data),
         "tensor_table" => {
             let _ = tensor::parse_table(
                 data,
@@ -184,6 +186,19 @@ pub fn structured(data: &[u8]) {
     }
     let file = w.finish().unwrap();
     container(&file);
+}
+
+/// The `ans` decoder on arbitrary bytes (its declared length from the first two bytes), and
+/// the encoder round trip on the same bytes.
+pub fn ans(data: &[u8]) {
+    let [a, b, rest @ ..] = data else { return };
+    let n = u16::from_le_bytes([*a, *b]) as usize * 4;
+    let mut out = Vec::new();
+    let _ = elv_core::ans::decode(rest, n, &mut out);
+    let enc = elv_core::ans::encode(rest);
+    let mut back = Vec::new();
+    elv_core::ans::decode(&enc, rest.len(), &mut back).expect("ans decodes what it encoded");
+    assert_eq!(back, rest);
 }
 
 /// The dedup table parser against a fixed set of tensors.

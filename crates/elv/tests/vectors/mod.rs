@@ -532,6 +532,57 @@ pub fn all() -> Vec<Vector> {
         &zmeta,
     ));
 
+    // ans sections: a skewed plane (rANS blocks), a constant block and a stored block.
+    let mut r = Rng(77);
+    let mut skew: Vec<u8> = (0..70_000)
+        .map(|_| {
+            let x = r.next() % 100;
+            if x < 70 {
+                3
+            } else if x < 90 {
+                4
+            } else {
+                (x % 7) as u8
+            }
+        })
+        .collect();
+    skew.extend(std::iter::repeat_n(9u8, 70_000));
+    skew.extend((0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let aspec: Vec<Spec> = vec![(
+        "skewed",
+        DType::U8,
+        vec![skew.len() as u64],
+        skew.clone(),
+        Encoding::Raw,
+        1 << 20,
+    )];
+    let abytes = {
+        let mut w = ContainerWriter::new(Vec::new(), 3).unwrap();
+        let stream = StoredStream {
+            codec: Codec::Ans,
+            stored: elv_core::ans::encode(&skew),
+            decoded_len: skew.len() as u64,
+        };
+        w.add_encoded_tensor(
+            "skewed",
+            DType::U8,
+            &[skew.len() as u64],
+            Encoding::Raw,
+            skew.len() as u64,
+            crc32fast::hash(&skew),
+            [stream],
+        )
+        .unwrap();
+        w.finish().unwrap()
+    };
+    v.push(valid(
+        "ans_blocks.elv",
+        "a stream with codec ans: rANS, constant and stored blocks",
+        abytes,
+        &aspec,
+        &no_meta,
+    ));
+
     let dspec: Vec<Spec> = vec![(
         "a",
         DType::F32,
@@ -1106,6 +1157,36 @@ pub fn all() -> Vec<Vector> {
         "a zstd stream that decodes to more bytes than declared",
         zb,
         ErrorKind::Malformed,
+    ));
+
+    let mut p = Parts::new(3, &aspec);
+    let enc = elv_core::ans::encode(&skew);
+    let mut bad = enc.clone();
+    bad[1 + 32] ^= 1; // first frequency: the sum is no longer 4096
+    p.streams[0] = StoredStream {
+        codec: Codec::Ans,
+        stored: bad,
+        decoded_len: skew.len() as u64,
+    };
+    v.push(invalid(
+        "ans_bad_frequencies.elv",
+        "ans frequencies that do not sum to 4096",
+        p.build(),
+        ErrorKind::Malformed,
+    ));
+    let mut bad = enc.clone();
+    let last = bad.len() - 1;
+    bad.truncate(last);
+    p.streams[0] = StoredStream {
+        codec: Codec::Ans,
+        stored: bad,
+        decoded_len: skew.len() as u64,
+    };
+    v.push(invalid(
+        "ans_truncated.elv",
+        "ans blocks that end early",
+        p.build(),
+        ErrorKind::Truncated,
     ));
 
     let _ = Header::new(0);
