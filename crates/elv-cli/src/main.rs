@@ -116,6 +116,12 @@ type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // An interrupt must leave no partial output: remove temporaries, then exit 130.
+    let _ = ctrlc::set_handler(|| {
+        atomic::remove_temporaries();
+        eprintln!("elv: interrupted; no output written");
+        std::process::exit(130);
+    });
     match run(cli) {
         Ok(code) => code,
         Err(e)

@@ -225,3 +225,57 @@ fn extract_gives_one_tensor_raw_or_npy() {
     assert!(String::from_utf8_lossy(&n).contains("'shape': (384,)"));
     assert_one_line_error(&run(&["extract", s(&z), "no.such.tensor"]));
 }
+
+#[test]
+fn an_interrupt_leaves_no_partial_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("big.safetensors");
+    // 48 MiB of pseudo-random weights: long enough to interrupt mid-write.
+    let n: u64 = 12 << 20;
+    let header = format!(
+        "{{\"w\":{{\"dtype\":\"F32\",\"shape\":[{n}],\"data_offsets\":[0,{}]}}}}",
+        n * 4
+    );
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    f.write_all(&(header.len() as u64).to_le_bytes()).unwrap();
+    f.write_all(header.as_bytes()).unwrap();
+    let mut x = 0x1234_5678u32;
+    for _ in 0..n {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        f.write_all(&((x as f32 / u32::MAX as f32) - 0.5).to_le_bytes())
+            .unwrap();
+    }
+    drop(f);
+    let out = dir.path().join("big.elv");
+    let mut child = elv()
+        .args(["compress", s(&input), "-o", s(&out), "-q", "-T", "1"])
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let temp_seen = loop {
+        if entries(dir.path()).iter().any(|e| e.contains(".tmp")) {
+            break true;
+        }
+        if child.try_wait().unwrap().is_some() || started.elapsed().as_secs() > 60 {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    assert!(
+        temp_seen,
+        "the temporary output file should exist while compressing"
+    );
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    assert_eq!(
+        entries(dir.path()),
+        ["big.safetensors"],
+        "no partial or temporary output"
+    );
+}

@@ -4,6 +4,30 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Temporary files being written right now, so a signal handler can remove them.
+static IN_PROGRESS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes every temporary file still being written. For a signal handler (the `elv`
+/// command calls it on SIGINT/SIGTERM before exiting), so an interrupt leaves nothing behind.
+pub fn remove_temporaries() {
+    if let Ok(mut v) = IN_PROGRESS.lock() {
+        for p in v.drain(..) {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+fn track(p: &Path, on: bool) {
+    if let Ok(mut v) = IN_PROGRESS.lock() {
+        if on {
+            v.push(p.to_path_buf());
+        } else {
+            v.retain(|x| x != p);
+        }
+    }
+}
 
 /// Writes `path` through `fill` atomically. With `overwrite` false an existing `path` is an
 /// `AlreadyExists` error and is never touched (checked again at the final step, so a file
@@ -29,6 +53,7 @@ pub fn write_atomic<T>(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "out".into());
     let (tmp_path, file) = create_temp(&dir, &name)?;
+    track(&tmp_path, true);
     let guard = TempGuard(Some(tmp_path.clone()));
     let mut w = BufWriter::new(file);
     let value = fill(&mut w)?;
@@ -42,6 +67,7 @@ pub fn write_atomic<T>(
         fs::hard_link(&tmp_path, path)?;
         fs::remove_file(&tmp_path)?;
     }
+    track(&tmp_path, false);
     std::mem::forget(guard);
     if let Ok(d) = File::open(&dir) {
         let _ = d.sync_all();
@@ -70,7 +96,8 @@ struct TempGuard(Option<PathBuf>);
 impl Drop for TempGuard {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
-            let _ = fs::remove_file(p);
+            let _ = fs::remove_file(&p);
+            track(&p, false);
         }
     }
 }
