@@ -69,13 +69,105 @@ pub fn encode(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn encode_block(block: &[u8], out: &mut Vec<u8>) {
-    let mut counts = [0u32; 256];
-    for &b in block {
-        if let Some(c) = counts.get_mut(b as usize) {
-            *c += 1;
+/// Byte histogram of `data`.
+// Indexes `[u32; 256]` by a byte and `[_; 4]` by constants: never out of range.
+#[allow(clippy::indexing_slicing)]
+pub fn histogram(data: &[u8]) -> [u32; 256] {
+    // Four partial histograms avoid store-to-load stalls on runs of one symbol.
+    let mut h = [[0u32; 256]; 4];
+    let mut quads = data.chunks_exact(4);
+    for q in &mut quads {
+        if let [a, b, c, d] = q {
+            h[0][*a as usize] += 1;
+            h[1][*b as usize] += 1;
+            h[2][*c as usize] += 1;
+            h[3][*d as usize] += 1;
         }
     }
+    for &b in quads.remainder() {
+        h[0][b as usize] += 1;
+    }
+    let mut out = [0u32; 256];
+    for (s, o) in out.iter_mut().enumerate() {
+        *o = h[0][s] + h[1][s] + h[2][s] + h[3][s];
+    }
+    out
+}
+
+/// Order-0 entropy of `data` in bits per byte (0 for empty input).
+pub fn entropy_bits_per_byte(data: &[u8]) -> f64 {
+    if data.is_empty() {
+        return 0.0;
+    }
+    let n = data.len() as f64;
+    histogram(data)
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * log2(p)
+        })
+        .sum()
+}
+
+/// log2 for the entropy estimate, without std: exponent plus a short series on the mantissa.
+fn log2(x: f64) -> f64 {
+    let bits = x.to_bits();
+    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let m = f64::from_bits((bits & ((1u64 << 52) - 1)) | (1023u64 << 52)); // in [1, 2)
+                                                                           // ln(m) via atanh series: ln(m) = 2·atanh((m-1)/(m+1)); |z| ≤ 1/3.
+    let z = (m - 1.0) / (m + 1.0);
+    let z2 = z * z;
+    let mut term = z;
+    let mut sum = 0.0;
+    let mut k = 1.0;
+    for _ in 0..12 {
+        sum += term / k;
+        term *= z2;
+        k += 2.0;
+    }
+    e as f64 + 2.0 * sum * core::f64::consts::LOG2_E
+}
+
+/// Per-symbol encoder constants: frequency, cumulative frequency, the renormalization bound
+/// and an exact reciprocal so `x / f` is a multiply and a shift.
+#[derive(Clone, Copy, Default)]
+struct EncSym {
+    freq: u32,
+    cum: u32,
+    x_max: u32,
+    rcp: u64,
+    shift: u32,
+}
+
+impl EncSym {
+    fn new(freq: u32, cum: u32) -> Self {
+        // Granlund–Montgomery: for x < 2^31 and l = ceil(log2 f), m = ceil(2^(31+l) / f) gives
+        // floor(x / f) = (x·m) >> (31 + l) exactly.
+        let l = 32 - (freq.max(1) - 1).leading_zeros();
+        let l = if freq <= 1 { 0 } else { l };
+        let shift = 31 + l;
+        let rcp = ((1u64 << shift) + u64::from(freq) - 1) / u64::from(freq.max(1));
+        EncSym {
+            freq,
+            cum,
+            x_max: ((STATE_LOW >> SCALE_BITS) << 8) * freq,
+            rcp,
+            shift,
+        }
+    }
+
+    #[inline(always)]
+    fn div(&self, x: u32) -> u32 {
+        ((u64::from(x) * self.rcp) >> self.shift) as u32
+    }
+}
+
+// The encoder indexes fixed arrays by a byte (`[_; 256]`) and by `i % 4` (`[_; 4]`): the
+// indices cannot be out of range, and encoder input never comes from a file.
+#[allow(clippy::indexing_slicing)]
+fn encode_block(block: &[u8], out: &mut Vec<u8>) {
+    let counts = histogram(block);
     let present = counts.iter().filter(|&&c| c > 0).count();
     if present == 1 {
         out.push(MODE_CONSTANT);
@@ -83,10 +175,10 @@ fn encode_block(block: &[u8], out: &mut Vec<u8>) {
         return;
     }
     let freq = normalize(&counts, block.len() as u32);
-    let mut cum = [0u32; 256];
+    let mut syms = [EncSym::default(); 256];
     let mut acc = 0;
-    for (c, &f) in cum.iter_mut().zip(freq.iter()) {
-        *c = acc;
+    for (s, &f) in freq.iter().enumerate() {
+        syms[s] = EncSym::new(f, acc);
         acc += f;
     }
     // Table: presence bitmap, then freq-1 per present symbol.
@@ -94,9 +186,7 @@ fn encode_block(block: &[u8], out: &mut Vec<u8>) {
     let mut bitmap = [0u8; 32];
     for (s, &f) in freq.iter().enumerate() {
         if f > 0 {
-            if let Some(b) = bitmap.get_mut(s / 8) {
-                *b |= 1 << (s % 8);
-            }
+            bitmap[s / 8] |= 1 << (s % 8);
         }
     }
     table.extend_from_slice(&bitmap);
@@ -104,23 +194,31 @@ fn encode_block(block: &[u8], out: &mut Vec<u8>) {
         write_uleb(u64::from(f - 1), &mut table);
     }
     // Encode in reverse; bytes come out reversed.
-    let mut states = [STATE_LOW; LANES];
-    let mut rev: Vec<u8> = Vec::with_capacity(block.len());
-    for (i, &b) in block.iter().enumerate().rev() {
-        let f = freq.get(b as usize).copied().unwrap_or(1);
-        let c = cum.get(b as usize).copied().unwrap_or(0);
-        if let Some(x) = states.get_mut(i % LANES) {
-            let x_max = ((STATE_LOW >> SCALE_BITS) << 8) * f;
-            while *x >= x_max {
-                rev.push(*x as u8);
-                *x >>= 8;
-            }
-            *x = ((*x / f) << SCALE_BITS) + (*x % f) + c;
+    let mut x = [STATE_LOW; LANES];
+    let mut rev: Vec<u8> = Vec::with_capacity(block.len() + 16);
+    let mut put = |x: &mut u32, b: u8| {
+        let s = &syms[b as usize];
+        while *x >= s.x_max {
+            rev.push(*x as u8);
+            *x >>= 8;
         }
+        let q = s.div(*x);
+        *x = (q << SCALE_BITS) + (*x - q * s.freq) + s.cum;
+    };
+    let tail = block.len() % LANES;
+    let (body, rest) = block.split_at(block.len() - tail);
+    for (k, &b) in rest.iter().enumerate().rev() {
+        put(&mut x[k], b);
+    }
+    for q in body.chunks_exact(LANES).rev() {
+        put(&mut x[3], q[3]);
+        put(&mut x[2], q[2]);
+        put(&mut x[1], q[1]);
+        put(&mut x[0], q[0]);
     }
     let mut payload = Vec::with_capacity(4 * LANES + rev.len());
-    for x in states {
-        payload.extend_from_slice(&x.to_le_bytes());
+    for s in x {
+        payload.extend_from_slice(&s.to_le_bytes());
     }
     payload.extend(rev.iter().rev());
     if table.len() + payload.len() + 4 >= block.len() {
@@ -139,7 +237,7 @@ fn encode_block(block: &[u8], out: &mut Vec<u8>) {
 pub fn decode(stored: &[u8], decoded_len: usize, out: &mut Vec<u8>) -> Result<()> {
     let start = out.len();
     let mut pos = 0usize;
-    let mut slot_sym = vec![0u8; M as usize];
+    let mut table = vec![0u32; M as usize];
     while out.len() - start < decoded_len {
         let n = (decoded_len - (out.len() - start)).min(BLOCK_LEN);
         let at = pos as u64;
@@ -164,7 +262,16 @@ pub fn decode(stored: &[u8], decoded_len: usize, out: &mut Vec<u8>) -> Result<()
                 out.resize(out.len() + n, s);
                 pos += 1;
             }
-            MODE_RANS => decode_block(stored, &mut pos, n, &mut slot_sym, out)?,
+            MODE_RANS => {
+                let o = out.len();
+                out.resize(o + n, 0);
+                decode_block(
+                    stored,
+                    &mut pos,
+                    out.get_mut(o..).unwrap_or_default(),
+                    &mut table,
+                )?;
+            }
             _ => {
                 return Err(Error::new(ErrorKind::Malformed, "ans block mode", at)
                     .got_expected(mode.into(), 2))
@@ -181,21 +288,16 @@ pub fn decode(stored: &[u8], decoded_len: usize, out: &mut Vec<u8>) -> Result<()
     Ok(())
 }
 
-fn decode_block(
-    stored: &[u8],
-    pos: &mut usize,
-    n: usize,
-    slot_sym: &mut [u8],
-    out: &mut Vec<u8>,
-) -> Result<()> {
+/// Reads a block's table into `table` (one u32 per slot: symbol in bits 0–7, `slot − c_s` in
+/// bits 8–19, `f_s` in bits 20–31) and gives `Some(symbol)` if one symbol has all 4096 slots.
+fn read_table(stored: &[u8], pos: &mut usize, table: &mut [u32]) -> Result<Option<u8>> {
     let at = *pos as u64;
     let bitmap = stored
         .get(*pos..*pos + 32)
         .ok_or_else(|| Error::new(ErrorKind::Truncated, "ans table", at))?;
     *pos += 32;
-    let mut freq = [0u32; 256];
-    let mut cum = [0u32; 256];
     let mut acc = 0u32;
+    let mut only = None;
     for s in 0..256usize {
         if bitmap.get(s / 8).is_some_and(|b| b >> (s % 8) & 1 == 1) {
             let f = read_uleb(stored, pos)?.saturating_add(1);
@@ -206,14 +308,15 @@ fn decode_block(
                     at,
                 ));
             }
-            if let (Some(fs), Some(cs)) = (freq.get_mut(s), cum.get_mut(s)) {
-                *fs = f as u32;
-                *cs = acc;
+            let f = f as u32;
+            if f == M {
+                only = Some(s as u8);
+            } else if let Some(slots) = table.get_mut(acc as usize..(acc + f) as usize) {
+                for (k, e) in slots.iter_mut().enumerate() {
+                    *e = (f << 20) | ((k as u32) << 8) | s as u32;
+                }
             }
-            if let Some(slots) = slot_sym.get_mut(acc as usize..(acc + f as u32) as usize) {
-                slots.fill(s as u8);
-            }
-            acc += f as u32;
+            acc += f;
         }
     }
     if acc != M {
@@ -224,6 +327,14 @@ fn decode_block(
         )
         .got_expected(acc.into(), M.into()));
     }
+    Ok(only)
+}
+
+// The hot loop indexes `table` (4096 entries) with `x & 4095` and the 4-lane state array with
+// constants: no index can be out of range whatever the input.
+#[allow(clippy::indexing_slicing)]
+fn decode_block(stored: &[u8], pos: &mut usize, out: &mut [u8], table: &mut [u32]) -> Result<()> {
+    let only = read_table(stored, pos, table)?;
     let plen = read_uleb(stored, pos)?;
     let payload_at = *pos;
     let payload = usize::try_from(plen)
@@ -231,18 +342,13 @@ fn decode_block(
         .and_then(|p| stored.get(*pos..pos.checked_add(p)?))
         .ok_or_else(|| Error::new(ErrorKind::Truncated, "ans payload", payload_at as u64))?;
     *pos += payload.len();
-    let (init, mut bytes) = payload
+    let (init, bytes) = payload
         .split_at_checked(4 * LANES)
         .ok_or_else(|| Error::new(ErrorKind::Truncated, "ans states", payload_at as u64))?;
-    let mut states = [0u32; LANES];
-    for (x, b) in states.iter_mut().zip(init.chunks_exact(4)) {
-        *x = u32::from_le_bytes([
-            b.first().copied().unwrap_or(0),
-            b.get(1).copied().unwrap_or(0),
-            b.get(2).copied().unwrap_or(0),
-            b.get(3).copied().unwrap_or(0),
-        ]);
-        if !(STATE_LOW..STATE_LOW << 8).contains(x) {
+    let mut x = [0u32; LANES];
+    for (s, b) in x.iter_mut().zip(init.chunks_exact(4)) {
+        *s = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        if !(STATE_LOW..STATE_LOW << 8).contains(s) {
             return Err(Error::new(
                 ErrorKind::Malformed,
                 "ans initial state",
@@ -250,33 +356,41 @@ fn decode_block(
             ));
         }
     }
-    out.reserve(n);
-    let mask = M - 1;
-    for i in 0..n {
-        let x = states
-            .get_mut(i % LANES)
-            .ok_or_else(|| Error::new(ErrorKind::Malformed, "ans lane", 0))?;
-        let slot = *x & mask;
-        let s = slot_sym.get(slot as usize).copied().unwrap_or(0);
-        let (f, c) = (
-            freq.get(s as usize).copied().unwrap_or(1),
-            cum.get(s as usize).copied().unwrap_or(0),
-        );
-        *x = f * (*x >> SCALE_BITS) + slot - c;
-        while *x < STATE_LOW {
-            let (&b, rest) = bytes.split_first().ok_or_else(|| {
-                Error::new(
-                    ErrorKind::Truncated,
-                    "ans payload ends early",
-                    (payload_at + payload.len()) as u64,
-                )
-            })?;
-            *x = (*x << 8) | u32::from(b);
-            bytes = rest;
+    let ends_early = || {
+        Error::new(
+            ErrorKind::Truncated,
+            "ans payload ends early",
+            (payload_at + payload.len()) as u64,
+        )
+    };
+    let mut r = bytes.iter();
+    if let Some(s) = only {
+        // f = 4096: the state never changes and no byte is read.
+        out.fill(s);
+    } else {
+        let table: &[u32; M as usize] = (&*table)
+            .try_into()
+            .map_err(|_| Error::new(ErrorKind::Malformed, "ans table", 0))?;
+        let mut step = |x: &mut u32| -> Result<u8> {
+            let e = table[(*x & (M - 1)) as usize];
+            *x = (e >> 20) * (*x >> SCALE_BITS) + ((e >> 8) & (M - 1));
+            while *x < STATE_LOW {
+                *x = (*x << 8) | u32::from(*r.next().ok_or_else(ends_early)?);
+            }
+            Ok(e as u8)
+        };
+        let mut quads = out.chunks_exact_mut(LANES);
+        for q in &mut quads {
+            q[0] = step(&mut x[0])?;
+            q[1] = step(&mut x[1])?;
+            q[2] = step(&mut x[2])?;
+            q[3] = step(&mut x[3])?;
         }
-        out.push(s);
+        for (k, o) in quads.into_remainder().iter_mut().enumerate() {
+            *o = step(&mut x[k])?;
+        }
     }
-    if !bytes.is_empty() || states.iter().any(|&x| x != STATE_LOW) {
+    if r.next().is_some() || x.iter().any(|&s| s != STATE_LOW) {
         return Err(Error::new(
             ErrorKind::Malformed,
             "ans payload does not end in the initial states",
@@ -326,6 +440,43 @@ mod tests {
             .collect();
         let n = round_trip(&random);
         assert!(n <= random.len() + 2, "incompressible blocks are stored");
+    }
+
+    #[test]
+    fn reciprocal_division_is_exact() {
+        let mut r = 0x2545_f491_4f6c_dd1du64;
+        for f in 1..=M {
+            let s = EncSym::new(f, 0);
+            for x in [
+                0u32,
+                1,
+                f - 1,
+                f,
+                f + 1,
+                STATE_LOW - 1,
+                STATE_LOW,
+                (STATE_LOW << 8) - 1,
+                (1 << 31) - 1,
+            ] {
+                assert_eq!(s.div(x), x / f, "{x} / {f}");
+            }
+            for _ in 0..200 {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                let x = (r as u32) >> 1;
+                assert_eq!(s.div(x), x / f, "{x} / {f}");
+            }
+        }
+    }
+
+    #[test]
+    fn entropy_estimate_matches_known_values() {
+        assert!((entropy_bits_per_byte(&[1, 2, 3, 4]) - 2.0).abs() < 1e-9);
+        let all: Vec<u8> = (0..=255).collect();
+        assert!((entropy_bits_per_byte(&all) - 8.0).abs() < 1e-9);
+        assert_eq!(entropy_bits_per_byte(&[5; 10]), 0.0);
+        assert!((log2(10.0) - core::f64::consts::LOG2_10).abs() < 1e-12);
     }
 
     #[test]

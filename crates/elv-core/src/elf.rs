@@ -85,6 +85,16 @@ pub fn decode_value(code: u64, fmt: FloatFormat) -> u64 {
 /// flush to a zero (in range with t = 0: magnitude below 2^-(M+1), or exactly that).
 pub fn flush_count(dtype: DType, data: &[u8]) -> Result<(u64, u64)> {
     let fmt = float_format(dtype)?;
+    if dtype == DType::F32 {
+        // t = 0 exactly when 0 < |p| <= 2^-24 (0x3380_0000), the tie rounding to even.
+        let (mut nonzero, mut flushed) = (0u64, 0u64);
+        for elem in data.chunks_exact(4) {
+            let mag = <[u8; 4]>::try_from(elem).map_or(0, u32::from_le_bytes) & 0x7fff_ffff;
+            nonzero += u64::from(mag != 0);
+            flushed += u64::from(mag != 0 && mag <= 0x3380_0000);
+        }
+        return Ok((nonzero, flushed));
+    }
     let mag_mask = (1u64 << (fmt.exp_bits + fmt.man_bits)) - 1;
     let t_mask = (1u64 << fmt.man_bits) - 1;
     let (mut nonzero, mut flushed) = (0u64, 0u64);

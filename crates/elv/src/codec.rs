@@ -44,21 +44,51 @@ impl SectionDecompressor for StdCodecs {
     }
 }
 
+/// Order-0 entropy (bits per byte) above which a stream is stored without trying a coder: at
+/// 7.99 bits the best order-0 coder saves 0.1%, less than its tables cost.
+pub const NEAR_RANDOM_BITS: f64 = 7.99;
+
+/// Which codecs [`pack_with`] may try for a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Try {
+    /// `ans` and zstd, keeping the smaller.
+    Both,
+    /// Only `ans` (a trial found it smallest for streams like this one).
+    Ans,
+    /// Only zstd.
+    Zstd,
+    /// Neither: store as is.
+    Plain,
+}
+
 /// Stores `bytes` with whichever of `ans` and zstd (at `level`) is smaller, or uncompressed
 /// if neither shrinks it (SPEC.md §12).
 pub fn pack(bytes: Vec<u8>, level: i32) -> StoredStream {
-    if bytes.len() < 64 {
+    pack_with(bytes, level, Try::Both)
+}
+
+/// [`pack`] restricted to the codecs `which` allows; always falls back to uncompressed.
+pub fn pack_with(bytes: Vec<u8>, level: i32, which: Try) -> StoredStream {
+    if bytes.len() < 64 || which == Try::Plain {
         return StoredStream::plain(bytes);
     }
     let decoded_len = bytes.len() as u64;
-    let mut best: Option<(Codec, Vec<u8>)> = None;
-    let ans = elv_core::ans::encode(&bytes);
-    if ans.len() < bytes.len() {
-        best = Some((Codec::Ans, ans));
+    // Near-random bytes (low mantissa planes) cannot shrink: skip both coders.
+    if elv_core::ans::entropy_bits_per_byte(&bytes) > NEAR_RANDOM_BITS {
+        return StoredStream::plain(bytes);
     }
-    if let Ok(z) = zstd::bulk::compress(&bytes, level) {
-        if z.len() < best.as_ref().map_or(bytes.len(), |b| b.1.len()) {
-            best = Some((Codec::Zstd, z));
+    let mut best: Option<(Codec, Vec<u8>)> = None;
+    if which != Try::Zstd {
+        let ans = elv_core::ans::encode(&bytes);
+        if ans.len() < bytes.len() {
+            best = Some((Codec::Ans, ans));
+        }
+    }
+    if which != Try::Ans {
+        if let Ok(z) = zstd::bulk::compress(&bytes, level) {
+            if z.len() < best.as_ref().map_or(bytes.len(), |b| b.1.len()) {
+                best = Some((Codec::Zstd, z));
+            }
         }
     }
     match best {

@@ -6,10 +6,10 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::reader::Reader;
 use crate::safetensors::{self, Entry};
-use crate::writer::{pack_tensor, PackedTensor, WriteOptions, Writer};
+use crate::writer::{pack_tensor, pack_tensor_with, PackedTensor, WriteOptions, Writer};
 use elv_core::section::ENTRY_LEN;
-use elv_core::writer::{effective_chunk_len, encode_chunk_checked};
-use elv_core::{elf, DType, Encoding};
+use elv_core::writer::encode_chunk_checked;
+use elv_core::{elf, Codec, DType, Encoding};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -105,9 +105,66 @@ pub fn candidates(
 /// Index-entry bytes plus average alignment padding each stream section costs.
 const SECTION_OVERHEAD: u64 = ENTRY_LEN as u64 + 4;
 
-/// Encodes `data` with every candidate on a sample of chunks and packs the whole tensor with
-/// the one whose stored size (streams after the entropy stage, plus section overhead) is
-/// smallest. When the sample is the whole tensor the trial result is kept.
+/// Values per trial slice when choosing an encoding.
+const TRIAL_VALUES: usize = 1 << 15;
+
+/// Fraction of repeated values a sample needs before DE is worth a trial: a distinct value
+/// costs its full width plus a flag bit, so DE only wins when most values repeat nearby.
+const DE_MIN_REPEATS: f64 = 0.5;
+
+/// Fraction of the first 2^16 values of `sample` that repeat an earlier one.
+fn repeat_fraction(dtype: DType, sample: &[u8]) -> f64 {
+    let size = dtype.size();
+    let mut v: Vec<u64> = sample
+        .chunks_exact(size)
+        .take(1 << 16)
+        .map(|c| c.iter().rev().fold(0u64, |a, &b| a << 8 | u64::from(b)))
+        .collect();
+    let n = v.len();
+    if n == 0 {
+        return 0.0;
+    }
+    v.sort_unstable();
+    v.dedup();
+    1.0 - v.len() as f64 / n as f64
+}
+
+/// The trial of one candidate: total cost, and which codecs to try per stream position.
+fn trial(
+    enc: Encoding,
+    dtype: DType,
+    sample: &[&[u8]],
+    level: i32,
+) -> Result<(u64, Vec<codec::Try>)> {
+    let mut cost = 0u64;
+    // Per stream position: did ans win on some sample chunk, did zstd?
+    let mut won: Vec<(bool, bool)> = Vec::new();
+    for chunk in sample {
+        let c = encode_chunk_checked(enc, dtype, chunk)?;
+        won.resize(c.streams.len(), (false, false));
+        for (s, w) in c.streams.into_iter().zip(won.iter_mut()) {
+            let packed = codec::pack(s, level);
+            cost += packed.stored.len() as u64 + SECTION_OVERHEAD;
+            w.0 |= packed.codec == Codec::Ans;
+            w.1 |= packed.codec == Codec::Zstd;
+        }
+    }
+    let plan = won
+        .into_iter()
+        .map(|w| match w {
+            (true, false) => codec::Try::Ans,
+            (false, true) => codec::Try::Zstd,
+            // Both won somewhere, or neither did (the entropy check is then cheap).
+            _ => codec::Try::Both,
+        })
+        .collect();
+    Ok((cost, plan))
+}
+
+/// Chooses the candidate whose stored size on a sample (slices of 2^15 values from the start
+/// and the middle; the whole tensor if smaller) after the entropy stage, plus section
+/// overhead, is smallest; then packs the whole tensor with it, trying for each stream only
+/// the codecs that won that stream position in the trial.
 pub fn choose_and_pack(
     dtype: DType,
     data: &[u8],
@@ -122,37 +179,45 @@ pub fn choose_and_pack(
             opts,
         );
     }
-    let chunk_len = effective_chunk_len(Encoding::Raw, dtype, data.len(), opts.chunk_len)?;
-    let chunk_bytes = chunk_len as usize * dtype.size();
-    let chunks: Vec<&[u8]> = data.chunks(chunk_bytes).collect();
-    let whole = chunks.len() <= 2;
+    let size = dtype.size();
+    let slice = TRIAL_VALUES.min(opts.chunk_len.max(1) as usize) * size;
+    let whole = data.len() <= 2 * slice;
     let sample: Vec<&[u8]> = if whole {
-        chunks.clone()
+        vec![data]
     } else {
-        vec![chunks[0], chunks[chunks.len() / 2]]
+        vec![
+            &data[..slice],
+            &data[data.len() / 2 / size * size..][..slice],
+        ]
     };
-    let cost = |enc: Encoding| -> Result<u64> {
-        sample
-            .par_iter()
-            .map(|chunk| -> Result<u64> {
-                let c = encode_chunk_checked(enc, dtype, chunk)?;
-                Ok(c.streams
-                    .into_iter()
-                    .map(|s| codec::pack(s, opts.level).stored.len() as u64 + SECTION_OVERHEAD)
-                    .sum())
-            })
-            .sum()
-    };
-    let costs: Vec<(u64, Encoding)> = cands
-        .par_iter()
-        .map(|&e| cost(e).map(|c| (c, e)))
-        .collect::<Result<_>>()?;
-    let best = costs
+    let de_ok = sample
         .iter()
-        .min_by_key(|(c, e)| (*c, e.code()))
-        .map(|(_, e)| *e)
-        .unwrap_or(Encoding::Raw);
-    pack_tensor(dtype, data, best, opts)
+        .any(|s| repeat_fraction(dtype, s) >= DE_MIN_REPEATS);
+    let cands: Vec<Encoding> = cands
+        .iter()
+        .copied()
+        .filter(|&e| e != Encoding::De || de_ok)
+        .collect();
+    if whole {
+        let packed: Vec<PackedTensor> = cands
+            .par_iter()
+            .map(|&e| pack_tensor(dtype, data, e, opts))
+            .collect::<Result<_>>()?;
+        let cost = |p: &PackedTensor| p.stored_len() + SECTION_OVERHEAD * p.streams.len() as u64;
+        return packed
+            .into_iter()
+            .min_by_key(|p| (cost(p), p.encoding.code()))
+            .ok_or_else(|| Error::Safetensors("no candidate encoding".into()));
+    }
+    let trials: Vec<(u64, Encoding, Vec<codec::Try>)> = cands
+        .par_iter()
+        .map(|&e| trial(e, dtype, &sample, opts.level).map(|(c, p)| (c, e, p)))
+        .collect::<Result<_>>()?;
+    let (_, best, plan) = trials
+        .into_iter()
+        .min_by_key(|(c, e, _)| (*c, e.code()))
+        .ok_or_else(|| Error::Safetensors("no candidate encoding".into()))?;
+    pack_tensor_with(dtype, data, best, opts, &plan)
 }
 
 /// What identifies a tensor's content for HD: dtype, shape and a 128-bit xxh3 of the bytes
@@ -170,9 +235,14 @@ pub struct Report {
     pub output_bytes: u64,
 }
 
-/// Compresses a safetensors stream into `.elv`, tensor by tensor (one tensor in memory at a
-/// time). The original header is kept in the metadata so that a lossless file decompresses
-/// to the same bytes. `progress` is called with (bytes done, bytes total).
+/// Input bytes read and encoded together: tensors of a batch are encoded in parallel, then
+/// written in order. Bounds memory to about twice this plus one large tensor.
+const BATCH_BYTES: u64 = 32 << 20;
+
+/// Compresses a safetensors stream into `.elv`. Tensors are read in batches of about 32 MiB,
+/// encoded in parallel and written in file order. The original header is kept in the
+/// metadata so that a lossless file decompresses to the same bytes. `progress` is called with
+/// (bytes done, bytes total).
 pub fn compress_safetensors<R: Read + Seek, W: Write>(
     mut input: R,
     output: W,
@@ -197,30 +267,79 @@ pub fn compress_safetensors<R: Read + Seek, W: Write>(
     };
     let mut seen: HashMap<ContentKey, Vec<(u32, u64)>> = HashMap::new();
     let total = header.data_len();
-    for e in &header.entries {
-        let data = read_entry(&mut input, data_start, e)?;
-        progress(e.begin, total);
-        if opts.dedup && !data.is_empty() {
-            let key = (e.dtype, e.shape.clone(), xxhash_rust::xxh3::xxh3_128(&data));
+    let mut rest = &header.entries[..];
+    while !rest.is_empty() {
+        let mut take = 0;
+        let mut bytes = 0;
+        while take < rest.len() && (take == 0 || bytes + rest[take].len() <= BATCH_BYTES) {
+            bytes += rest[take].len();
+            take += 1;
+        }
+        let (batch, after) = rest.split_at(take);
+        rest = after;
+        let data: Vec<Vec<u8>> = batch
+            .iter()
+            .map(|e| read_entry(&mut input, data_start, e))
+            .collect::<Result<_>>()?;
+        // HD: decide duplicates in order (a duplicate may repeat a tensor of this batch).
+        let hashes: Vec<u128> = data
+            .par_iter()
+            .map(|d| xxhash_rust::xxh3::xxh3_128(d))
+            .collect();
+        let mut dup_of: Vec<Option<u32>> = vec![None; batch.len()];
+        for (k, e) in batch.iter().enumerate() {
+            if !opts.dedup || data[k].is_empty() {
+                continue;
+            }
+            let key = (e.dtype, e.shape.clone(), hashes[k]);
             if let Some(same) = seen.get(&key) {
-                let mut found = None;
                 for &(idx, begin) in same {
                     // A hash match is only a hint: compare the bytes before trusting it.
-                    let other = read_entry(
-                        &mut input,
-                        data_start,
-                        &Entry {
-                            begin,
-                            end: begin + e.len(),
-                            ..e.clone()
-                        },
-                    )?;
-                    if other == data {
-                        found = Some(idx);
+                    let other = match batch.iter().position(|b| b.begin == begin) {
+                        Some(m) => data[m] == data[k],
+                        None => {
+                            read_entry(
+                                &mut input,
+                                data_start,
+                                &Entry {
+                                    begin,
+                                    end: begin + e.len(),
+                                    ..e.clone()
+                                },
+                            )? == data[k]
+                        }
+                    };
+                    if other {
+                        dup_of[k] = Some(idx);
                         break;
                     }
                 }
-                if let Some(canon) = found {
+            }
+            if dup_of[k].is_none() {
+                // Index this tensor will get: tensors written so far plus earlier ones of the batch.
+                let idx = w.tensors().len() as u32 + k as u32;
+                seen.entry(key).or_default().push((idx, e.begin));
+            }
+        }
+        let packed: Vec<Option<(PackedTensor, Option<&'static str>)>> = batch
+            .par_iter()
+            .zip(data.par_iter())
+            .zip(dup_of.par_iter())
+            .map(|((e, d), dup)| -> Result<_> {
+                if dup.is_some() {
+                    return Ok(None);
+                }
+                let (cands, note) = candidates(e.dtype, d, opts)?;
+                Ok(Some((
+                    choose_and_pack(e.dtype, d, &cands, &opts.write)?,
+                    note,
+                )))
+            })
+            .collect::<Result<_>>()?;
+        drop(data);
+        for ((e, dup), p) in batch.iter().zip(dup_of).zip(packed) {
+            match (dup, p) {
+                (Some(canon), _) => {
                     w.add_dedup(&e.name, canon)?;
                     report.tensors.push(TensorReport {
                         name: e.name.clone(),
@@ -232,31 +351,34 @@ pub fn compress_safetensors<R: Read + Seek, W: Write>(
                         error_bound_log2: 0,
                         note: None,
                     });
-                    continue;
+                }
+                (None, Some((packed, note))) => {
+                    let (encoding, stored) = (packed.encoding, packed.stored_len());
+                    w.add_packed(&e.name, e.dtype, &e.shape, packed)?;
+                    let note = if encoding == Encoding::Elf {
+                        None
+                    } else {
+                        note
+                    };
+                    report.tensors.push(TensorReport {
+                        name: e.name.clone(),
+                        dtype: e.dtype,
+                        shape: e.shape.clone(),
+                        encoding,
+                        original: e.len(),
+                        stored,
+                        error_bound_log2: encoding.error_bound_log2(e.dtype),
+                        note,
+                    });
+                }
+                (None, None) => {
+                    return Err(Error::Safetensors(
+                        "internal: tensor neither packed nor deduplicated".into(),
+                    ))
                 }
             }
-            let idx = w.tensors().len() as u32;
-            seen.entry(key).or_default().push((idx, e.begin));
+            progress(e.end, total);
         }
-        let (cands, note) = candidates(e.dtype, &data, opts)?;
-        let packed = choose_and_pack(e.dtype, &data, &cands, &opts.write)?;
-        let (encoding, stored) = (packed.encoding, packed.stored_len());
-        w.add_packed(&e.name, e.dtype, &e.shape, packed)?;
-        let note = if encoding == Encoding::Elf {
-            None
-        } else {
-            note
-        };
-        report.tensors.push(TensorReport {
-            name: e.name.clone(),
-            dtype: e.dtype,
-            shape: e.shape.clone(),
-            encoding,
-            original: e.len(),
-            stored,
-            error_bound_log2: encoding.error_bound_log2(e.dtype),
-            note,
-        });
     }
     progress(total, total);
     w.set_metadata(meta)?;

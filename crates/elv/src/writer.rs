@@ -74,6 +74,18 @@ pub fn pack_tensor(
     encoding: Encoding,
     options: &WriteOptions,
 ) -> Result<PackedTensor> {
+    pack_tensor_with(dtype, data, encoding, options, &[])
+}
+
+/// [`pack_tensor`] with a codec plan: `plan[k]` says which codecs to try for the `k`-th
+/// stream of every chunk (missing entries try both).
+pub fn pack_tensor_with(
+    dtype: DType,
+    data: &[u8],
+    encoding: Encoding,
+    options: &WriteOptions,
+    plan: &[codec::Try],
+) -> Result<PackedTensor> {
     let chunk_len = effective_chunk_len(encoding, dtype, data.len(), options.chunk_len)?;
     if chunk_len == 0 {
         return Ok(PackedTensor {
@@ -92,9 +104,14 @@ pub fn pack_tensor(
             let packed = c
                 .streams
                 .into_iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(k, s)| {
                     if options.compress {
-                        codec::pack(s, options.level)
+                        codec::pack_with(
+                            s,
+                            options.level,
+                            plan.get(k).copied().unwrap_or(codec::Try::Both),
+                        )
                     } else {
                         StoredStream::plain(s)
                     }
