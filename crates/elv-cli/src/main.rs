@@ -298,16 +298,16 @@ fn output_path(input: &Path, output: Option<PathBuf>, ext: &str) -> PathBuf {
 fn write_output<T>(
     out: &Path,
     force: bool,
-    fill: impl FnOnce(&mut dyn Write) -> elv::Result<T>,
+    fill: impl FnOnce(&mut (dyn Write + Send)) -> elv::Result<T>,
 ) -> Fallible<T> {
     if out.as_os_str() == "-" {
         let stdout = io::stdout();
         if stdout.is_terminal() && !force {
             return Err("refusing to write binary data to a terminal (use -o FILE, or -f)".into());
         }
-        let mut lock = io::BufWriter::new(stdout.lock());
-        let v = fill(&mut lock)?;
-        lock.flush()?;
+        let mut w = io::BufWriter::with_capacity(1 << 20, stdout);
+        let v = fill(&mut w)?;
+        w.flush()?;
         return Ok(v);
     }
     Ok(atomic::write_atomic(out, force, |w| fill(w))?)

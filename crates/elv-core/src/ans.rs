@@ -356,14 +356,7 @@ fn decode_block(stored: &[u8], pos: &mut usize, out: &mut [u8], table: &mut [u32
             ));
         }
     }
-    let ends_early = || {
-        Error::new(
-            ErrorKind::Truncated,
-            "ans payload ends early",
-            (payload_at + payload.len()) as u64,
-        )
-    };
-    let mut r = bytes.iter();
+    let mut pos = 0usize;
     if let Some(s) = only {
         // f = 4096: the state never changes and no byte is read.
         out.fill(s);
@@ -371,26 +364,39 @@ fn decode_block(stored: &[u8], pos: &mut usize, out: &mut [u8], table: &mut [u32
         let table: &[u32; M as usize] = (&*table)
             .try_into()
             .map_err(|_| Error::new(ErrorKind::Malformed, "ans table", 0))?;
-        let mut step = |x: &mut u32| -> Result<u8> {
+        // After a decode step x >= 2^11, so at most two bytes renormalize it. Both reads are
+        // done without branches (a read past the end gives 0 and is caught after the block).
+        let step = |x: &mut u32, pos: &mut usize| -> u8 {
             let e = table[(*x & (M - 1)) as usize];
-            *x = (e >> 20) * (*x >> SCALE_BITS) + ((e >> 8) & (M - 1));
-            while *x < STATE_LOW {
-                *x = (*x << 8) | u32::from(*r.next().ok_or_else(ends_early)?);
+            let mut v = (e >> 20) * (*x >> SCALE_BITS) + ((e >> 8) & (M - 1));
+            for _ in 0..2 {
+                let need = v < STATE_LOW;
+                let b = u32::from(bytes.get(*pos).copied().unwrap_or(0));
+                v = if need { (v << 8) | b } else { v };
+                *pos += usize::from(need);
             }
-            Ok(e as u8)
+            *x = v;
+            e as u8
         };
         let mut quads = out.chunks_exact_mut(LANES);
         for q in &mut quads {
-            q[0] = step(&mut x[0])?;
-            q[1] = step(&mut x[1])?;
-            q[2] = step(&mut x[2])?;
-            q[3] = step(&mut x[3])?;
+            q[0] = step(&mut x[0], &mut pos);
+            q[1] = step(&mut x[1], &mut pos);
+            q[2] = step(&mut x[2], &mut pos);
+            q[3] = step(&mut x[3], &mut pos);
         }
         for (k, o) in quads.into_remainder().iter_mut().enumerate() {
-            *o = step(&mut x[k])?;
+            *o = step(&mut x[k], &mut pos);
+        }
+        if pos > bytes.len() {
+            return Err(Error::new(
+                ErrorKind::Truncated,
+                "ans payload ends early",
+                (payload_at + payload.len()) as u64,
+            ));
         }
     }
-    if r.next().is_some() || x.iter().any(|&s| s != STATE_LOW) {
+    if pos != bytes.len() || x.iter().any(|&s| s != STATE_LOW) {
         return Err(Error::new(
             ErrorKind::Malformed,
             "ans payload does not end in the initial states",

@@ -133,6 +133,9 @@ pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
             0,
         ));
     }
+    if dtype == DType::F32 {
+        return Ok(encode_chunk_f32(data));
+    }
     let mut codes = Vec::with_capacity(data.len() / size);
     let mut positions = Vec::new();
     let mut outlier_values = Vec::new();
@@ -151,18 +154,61 @@ pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
             }
         }
     }
-    let mut outliers = Vec::new();
+    let mut streams = Vec::with_capacity(1 + planes::plane_count(code_width(fmt)));
+    streams.push(outlier_stream(&positions, &outlier_values));
+    streams.extend(planes::split(&codes, code_width(fmt)));
+    Ok(streams)
+}
+
+/// The outlier stream for `positions` (ascending) and their raw values.
+fn outlier_stream(positions: &[u64], values: &[u8]) -> Vec<u8> {
+    let mut outliers = Vec::with_capacity(1 + 2 * positions.len() + values.len());
     write_uleb(positions.len() as u64, &mut outliers);
     let mut next = 0u64;
-    for p in positions {
+    for &p in positions {
         write_uleb(p - next, &mut outliers);
         next = p + 1;
     }
-    outliers.extend_from_slice(&outlier_values);
-    let mut streams = Vec::with_capacity(1 + planes::plane_count(code_width(fmt)));
-    streams.push(outliers);
-    streams.extend(planes::split(&codes, code_width(fmt)));
-    Ok(streams)
+    outliers.extend_from_slice(values);
+    outliers
+}
+
+/// f32 encoder writing the three planes directly (same output as the generic path).
+fn encode_chunk_f32(data: &[u8]) -> Vec<Vec<u8>> {
+    let n = data.len() / 4;
+    let (mut p0, mut p1, mut p2) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut positions = Vec::new();
+    let mut values = Vec::new();
+    for (i, elem) in data.chunks_exact(4).enumerate() {
+        let bits = <[u8; 4]>::try_from(elem).map_or(0, u32::from_le_bytes);
+        match encode_f32(bits) {
+            Some(c) => {
+                p0.push((c >> 16) as u8);
+                p1.push((c >> 8) as u8);
+                p2.push(c as u8);
+            }
+            None => {
+                positions.push(i as u64);
+                values.extend_from_slice(elem);
+            }
+        }
+    }
+    alloc::vec![outlier_stream(&positions, &values), p0, p1, p2]
+}
+
+/// Writes the f32 values of ELF codes given as their three planes: `(1 + t·2^-23) − 1` with
+/// the sign, exactly [`decode_value`] (the subtraction is exact).
+#[inline]
+fn decode_run_f32(p0: &[u8], p1: &[u8], p2: &[u8], out: &mut [u8]) {
+    for (((a, b), c), o) in p0.iter().zip(p1).zip(p2).zip(out.chunks_exact_mut(4)) {
+        let t = (u32::from(*a & 0x7f) << 16) | (u32::from(*b) << 8) | u32::from(*c);
+        let v = (f32::from_bits(0x3f80_0000 | t) - 1.0).to_bits() | (u32::from(*a >> 7) << 31);
+        o.copy_from_slice(&v.to_le_bytes());
+    }
 }
 
 /// Decodes one chunk of `n` values from its streams into `out` (`n` × dtype size bytes).
@@ -213,8 +259,6 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
         .got_expected(values.len() as u64, (k * size) as u64)
         .in_section(0));
     }
-    let mut codes = planes::scratch(n - k);
-    planes::merge(plane_streams, code_width(fmt), &mut codes).map_err(|e| e.rebase_section(1))?;
     if out.len() != n * size {
         return Err(Error::new(
             ErrorKind::InvalidInput,
@@ -222,6 +266,43 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
             0,
         ));
     }
+    if let (DType::F32, [p0, p1, p2]) = (dtype, plane_streams) {
+        let m = n - k;
+        if let Some((j, p)) = [p0, p1, p2].iter().enumerate().find(|(_, p)| p.len() != m) {
+            return Err(Error::new(ErrorKind::Malformed, "plane length", 0)
+                .got_expected(p.len() as u64, m as u64)
+                .in_section(1 + j as u32));
+        }
+        // Runs of in-range values between outliers decode in bulk.
+        let (mut at, mut used) = (0usize, 0usize);
+        for (&p, v) in positions.iter().zip(values.chunks_exact(size)) {
+            let run = p - at;
+            let (dst, src) = (
+                out.get_mut(at * 4..p * 4).unwrap_or_default(),
+                used..used + run,
+            );
+            decode_run_f32(
+                p0.get(src.clone()).unwrap_or_default(),
+                p1.get(src.clone()).unwrap_or_default(),
+                p2.get(src).unwrap_or_default(),
+                dst,
+            );
+            if let Some(o) = out.get_mut(p * 4..p * 4 + 4) {
+                o.copy_from_slice(v);
+            }
+            used += run;
+            at = p + 1;
+        }
+        decode_run_f32(
+            p0.get(used..).unwrap_or_default(),
+            p1.get(used..).unwrap_or_default(),
+            p2.get(used..).unwrap_or_default(),
+            out.get_mut(at * 4..).unwrap_or_default(),
+        );
+        return Ok(());
+    }
+    let mut codes = planes::scratch(n - k);
+    planes::merge(plane_streams, code_width(fmt), &mut codes).map_err(|e| e.rebase_section(1))?;
     let mut code_iter = codes.iter();
     let mut outlier_iter = positions.iter().zip(values.chunks_exact(size)).peekable();
     for (i, dst) in out.chunks_exact_mut(size).enumerate() {
@@ -313,6 +394,53 @@ mod tests {
             let want =
                 (q < 2.0).then(|| ((p.to_bits() >> 63) << 52) | (q.to_bits() & ((1 << 52) - 1)));
             assert_eq!(encode_value(p.to_bits(), F64), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn f32_fast_paths_match_the_definition() {
+        let mut x = 0x9e37_79b9u32;
+        let mut data = Vec::new();
+        for i in 0..20_000u32 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let bits = match i % 5 {
+                0 => x,
+                1 => x & 0x3fff_ffff,
+                2 => x & 0x807f_ffff | 0x3800_0000,
+                3 => x & 0x8000_00ff,
+                _ => (x & 0x8000_0000) | 0x3f7f_0000 | (x & 0xffff),
+            };
+            data.extend_from_slice(&bits.to_le_bytes());
+        }
+        let fast = encode_chunk_f32(&data);
+        let mut codes = Vec::new();
+        let mut pos = Vec::new();
+        let mut vals = Vec::new();
+        for (i, e) in data.chunks_exact(4).enumerate() {
+            match encode_value(u64::from(u32::from_le_bytes(e.try_into().unwrap())), F32) {
+                Some(c) => codes.push(c),
+                None => {
+                    pos.push(i as u64);
+                    vals.extend_from_slice(e);
+                }
+            }
+        }
+        let mut slow = vec![outlier_stream(&pos, &vals)];
+        slow.extend(planes::split(&codes, 24));
+        assert_eq!(fast, slow);
+        let refs: Vec<&[u8]> = fast.iter().map(|s| s.as_slice()).collect();
+        let mut out = vec![0u8; data.len()];
+        decode_chunk(DType::F32, data.len() / 4, &refs, &mut out).unwrap();
+        for (i, (o, e)) in out.chunks_exact(4).zip(data.chunks_exact(4)).enumerate() {
+            let bits = u64::from(u32::from_le_bytes(e.try_into().unwrap()));
+            let want = encode_value(bits, F32).map_or(bits, |c| decode_value(c, F32));
+            assert_eq!(
+                u64::from(u32::from_le_bytes(o.try_into().unwrap())),
+                want,
+                "value {i}"
+            );
         }
     }
 

@@ -172,14 +172,22 @@ pub fn decode_chunk(
 /// Byte planes (SPEC.md §7.5): plane j holds byte `size-1-j` (most significant first) of
 /// every value.
 fn byte_planes_encode(size: usize, data: &[u8]) -> Vec<Vec<u8>> {
-    (0..size)
-        .map(|j| {
-            data.iter()
-                .skip(size - 1 - j)
-                .step_by(size)
-                .copied()
-                .collect()
-        })
+    match size {
+        2 => split_bytes::<2>(data),
+        4 => split_bytes::<4>(data),
+        _ => split_bytes::<8>(data),
+    }
+}
+
+// Indexes a `[u8; N]` with `(N - 1 - j) % N`: always in range. Encoder input only.
+#[allow(clippy::indexing_slicing)]
+fn split_bytes<const N: usize>(data: &[u8]) -> Vec<Vec<u8>> {
+    let values = || {
+        data.chunks_exact(N)
+            .map(|c| <[u8; N]>::try_from(c).unwrap_or([0; N]))
+    };
+    (0..N)
+        .map(|j| values().map(|v| v[(N - 1 - j) % N]).collect())
         .collect()
 }
 
@@ -190,13 +198,32 @@ fn byte_planes_decode(size: usize, n: usize, streams: &[&[u8]], out: &mut [u8]) 
                 .got_expected(plane.len() as u64, n as u64)
                 .in_section(j as u32));
         }
-        for (dst, &b) in out
-            .iter_mut()
-            .skip(size - 1 - j)
-            .step_by(size)
-            .zip(plane.iter())
-        {
-            *dst = b;
+    }
+    match (size, streams) {
+        (2, [a, b]) => {
+            for ((o, &x), &y) in out.chunks_exact_mut(2).zip(a.iter()).zip(b.iter()) {
+                o.copy_from_slice(&[y, x]);
+            }
+        }
+        (4, [a, b, c, d]) => {
+            for ((((o, &x), &y), &z), &w) in out
+                .chunks_exact_mut(4)
+                .zip(a.iter())
+                .zip(b.iter())
+                .zip(c.iter())
+                .zip(d.iter())
+            {
+                o.copy_from_slice(&[w, z, y, x]);
+            }
+        }
+        _ => {
+            for (j, plane) in streams.iter().enumerate() {
+                for (o, &b) in out.chunks_exact_mut(size).zip(plane.iter()) {
+                    if let Some(slot) = o.get_mut(size - 1 - j) {
+                        *slot = b;
+                    }
+                }
+            }
         }
     }
     Ok(())

@@ -26,6 +26,9 @@ pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
             0,
         ));
     }
+    if dtype == DType::F32 {
+        return Ok(encode_f32(data));
+    }
     let m = fmt.man_bits;
     let (mut exps, mut codes): (Vec<u64>, Vec<u64>) = data
         .chunks_exact(size)
@@ -62,6 +65,32 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
             0,
         ));
     };
+    if let (DType::F32, [e, c0, c1, c2]) = (dtype, streams) {
+        if let Some((j, p)) = [e, c0, c1, c2]
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.len() != n)
+        {
+            return Err(Error::new(ErrorKind::Malformed, "plane length", 0)
+                .got_expected(p.len() as u64, n as u64)
+                .in_section(j as u32));
+        }
+        for ((((o, &e), &a), &b), &c) in out
+            .chunks_exact_mut(4)
+            .zip(e.iter())
+            .zip(c0.iter())
+            .zip(c1.iter())
+            .zip(c2.iter())
+        {
+            let bits = (u32::from(a >> 7) << 31)
+                | (u32::from(e) << 23)
+                | (u32::from(a & 0x7f) << 16)
+                | (u32::from(b) << 8)
+                | u32::from(c);
+            o.copy_from_slice(&bits.to_le_bytes());
+        }
+        return Ok(());
+    }
     let mut exps = planes::scratch(n);
     planes::merge(exp_planes, fmt.exp_bits, &mut exps)?;
     let mut codes = planes::scratch(n);
@@ -80,6 +109,26 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
     Ok(())
 }
 
+/// f32 split writing the four planes directly (same output as the generic path).
+fn encode_f32(data: &[u8]) -> Vec<Vec<u8>> {
+    let n = data.len() / 4;
+    let mut planes = [
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    ];
+    for c in data.chunks_exact(4) {
+        let b = <[u8; 4]>::try_from(c).map_or(0, u32::from_le_bytes);
+        let [e, c0, c1, c2] = &mut planes;
+        e.push((b >> 23) as u8);
+        c0.push((((b >> 31) << 7) | ((b >> 16) & 0x7f)) as u8);
+        c1.push((b >> 8) as u8);
+        c2.push(b as u8);
+    }
+    planes.into()
+}
+
 fn float_format(dtype: DType) -> Result<FloatFormat> {
     dtype.float_format().ok_or_else(|| {
         Error::new(
@@ -96,6 +145,24 @@ mod tests {
     use super::*;
     use alloc::vec;
     use alloc::vec::Vec;
+
+    #[test]
+    fn f32_fast_path_matches_the_generic_layout() {
+        let data: Vec<u8> = (0..5000u32)
+            .flat_map(|i| i.wrapping_mul(2_654_435_761).to_le_bytes())
+            .collect();
+        let fast = encode_f32(&data);
+        let (exps, codes): (Vec<u64>, Vec<u64>) = data
+            .chunks_exact(4)
+            .map(|c| {
+                let b = u64::from(u32::from_le_bytes(c.try_into().unwrap()));
+                ((b >> 23) & 0xff, ((b >> 31) << 23) | (b & 0x7f_ffff))
+            })
+            .unzip();
+        let mut slow = planes::split(&exps, 8);
+        slow.extend(planes::split(&codes, 24));
+        assert_eq!(fast, slow);
+    }
 
     #[test]
     fn f32_layout_is_exponent_then_sign_mantissa_bytes() {

@@ -399,11 +399,12 @@ fn read_entry<R: Read + Seek>(input: &mut R, data_start: u64, e: &Entry) -> Resu
 /// Writes the tensors of an `.elv` as a safetensors file. If the `.elv` carries the original
 /// header and it still describes these tensors, it is written verbatim, so a lossless file
 /// comes back byte for byte; otherwise a fresh header is built (tensors in file order).
-pub fn decompress_to_safetensors<R: Read + Seek, W: Write>(
+pub fn decompress_to_safetensors<R: Read + Seek, W: Write + Send>(
     reader: &mut Reader<R>,
     mut out: W,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<W> {
+    let mut out_slot: Option<W> = None;
     reader.check_padding()?;
     let tensors = reader.tensors().to_vec();
     let by_name: HashMap<&str, usize> = tensors
@@ -452,13 +453,58 @@ pub fn decompress_to_safetensors<R: Read + Seek, W: Write>(
     };
     safetensors::write_header(&mut out, &raw)?;
     let total: u64 = tensors.iter().map(|t| t.byte_len()).sum();
-    let mut done = 0;
+    // Decode batches of about BATCH_BYTES in parallel while a writer thread writes the
+    // previous batch: decoding and output overlap, and memory stays near two batches.
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut bytes = 0u64;
     for i in order {
-        let data = reader.read_tensor(i)?;
-        out.write_all(&data)?;
-        done += data.len() as u64;
-        progress(done, total);
+        let len = tensors[i].byte_len();
+        match batches.last_mut() {
+            Some(b) if bytes + len <= BATCH_BYTES => b.push(i),
+            _ => {
+                batches.push(vec![i]);
+                bytes = 0;
+            }
+        }
+        bytes += len;
     }
+    let mut done = 0u64;
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+        let writer = scope.spawn(move || -> Result<W> {
+            for batch in rx {
+                for t in batch {
+                    out.write_all(&t)?;
+                }
+            }
+            Ok(out)
+        });
+        let mut send_err = None;
+        for b in &batches {
+            let decoded = match reader.read_tensors(b) {
+                Ok(d) => d,
+                Err(e) => {
+                    send_err = Some(e);
+                    break;
+                }
+            };
+            done += decoded.iter().map(|d| d.len() as u64).sum::<u64>();
+            if tx.send(decoded).is_err() {
+                break; // the writer failed; its error is reported below
+            }
+            progress(done, total);
+        }
+        drop(tx);
+        let written = writer
+            .join()
+            .map_err(|_| Error::Io(std::io::Error::other("writer thread panicked")))?;
+        if let Some(e) = send_err {
+            return Err(e);
+        }
+        out_slot = Some(written?);
+        Ok(())
+    })?;
+    let mut out = out_slot.ok_or_else(|| Error::Io(std::io::Error::other("no output")))?;
     out.flush()?;
     Ok(out)
 }

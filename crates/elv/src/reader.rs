@@ -7,13 +7,19 @@ use crate::codec::StdCodecs;
 use crate::error::Result;
 use elv_core::archive::{check_tensor_crc, Catalog};
 use elv_core::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
-use elv_core::section::{decode_section, ENTRY_LEN, INDEX_HEADER_LEN};
+use elv_core::section::{decode_section, SectionEntry, ENTRY_LEN, INDEX_HEADER_LEN};
 use elv_core::{encoding, Error as CoreError, ErrorKind, ReadOptions, TensorInfo};
 use rayon::prelude::*;
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
+
+/// A section's index, entry and stored bytes, as read from the file.
+type StoredSection = (u32, SectionEntry, Vec<u8>);
+
+/// One chunk to decode: tensor position in the request, chunk number, its stored streams.
+type ChunkJob = (usize, usize, Vec<StoredSection>);
 
 /// A `.elv` file opened for reading.
 pub struct Reader<R> {
@@ -147,41 +153,76 @@ impl<R: Read + Seek> Reader<R> {
     /// Decodes tensor `i`, reading only its own stream sections (or its dedup original's).
     /// Chunks decode in parallel.
     pub fn read_tensor(&mut self, i: usize) -> Result<Vec<u8>> {
-        let info = self.catalog.storage_of(i)?.clone();
-        let len = usize::try_from(info.byte_len())
-            .map_err(|_| CoreError::new(ErrorKind::LimitExceeded, "tensor bytes", 0))?;
-        let spc = info.encoding.streams_per_chunk(info.dtype) as u32;
-        let chunks = info.chunk_count();
-        // Read every stored stream first (sequential I/O), then undo codecs and decode
-        // chunks in parallel.
-        let mut stored = Vec::with_capacity((chunks * u64::from(spc)) as usize);
-        for s in 0..(chunks as u32 * spc) {
-            let idx = info.first_stream + s;
-            let e = *self.catalog.index.get(idx)?;
-            stored.push((
-                idx,
-                e,
-                read_exact_at(&mut self.inner, e.offset, e.stored_len, self.len)?,
-            ));
+        let mut v = self.read_tensors(&[i])?;
+        v.pop()
+            .ok_or_else(|| CoreError::new(ErrorKind::NotFound, "tensor index", 0).into())
+    }
+
+    /// Decodes several tensors: their stored streams are read in order (sequential I/O), then
+    /// every chunk of every tensor is decoded in parallel, and each tensor's CRC is checked.
+    pub fn read_tensors(&mut self, which: &[usize]) -> Result<Vec<Vec<u8>>> {
+        let infos: Vec<TensorInfo> = which
+            .iter()
+            .map(|&i| self.catalog.storage_of(i).cloned())
+            .collect::<elv_core::Result<_>>()?;
+        let mut outs = Vec::with_capacity(infos.len());
+        // (tensor, output chunk, its stored streams)
+        let mut jobs: Vec<ChunkJob> = Vec::new();
+        for (t, info) in infos.iter().enumerate() {
+            let len = usize::try_from(info.byte_len())
+                .map_err(|_| CoreError::new(ErrorKind::LimitExceeded, "tensor bytes", 0))?;
+            outs.push(vec![0u8; len]);
+            let spc = info.encoding.streams_per_chunk(info.dtype) as u32;
+            for c in 0..info.chunk_count() as u32 {
+                let mut streams = Vec::with_capacity(spc as usize);
+                for s in 0..spc {
+                    let idx = info.first_stream + c * spc + s;
+                    let e = *self.catalog.index.get(idx)?;
+                    streams.push((
+                        idx,
+                        e,
+                        read_exact_at(&mut self.inner, e.offset, e.stored_len, self.len)?,
+                    ));
+                }
+                jobs.push((t, c as usize, streams));
+            }
         }
-        let mut out = vec![0u8; len];
-        let size = info.dtype.size();
-        let chunk_bytes = (info.chunk_len as usize).saturating_mul(size).max(1);
         let verify = self.options.verify_checksums;
-        out.par_chunks_mut(chunk_bytes)
-            .zip(stored.par_chunks(spc.max(1) as usize))
-            .try_for_each(|(dst, streams)| -> elv_core::Result<()> {
+        // Split every output into its chunks, paired with the chunk's job.
+        let mut slots: Vec<(&TensorInfo, &mut [u8], &[StoredSection])> =
+            Vec::with_capacity(jobs.len());
+        let mut job_iter = jobs.iter().peekable();
+        for (t, (info, out)) in infos.iter().zip(outs.iter_mut()).enumerate() {
+            let chunk_bytes = (info.chunk_len as usize)
+                .saturating_mul(info.dtype.size())
+                .max(1);
+            for dst in out.chunks_mut(chunk_bytes) {
+                match job_iter.next_if(|j| j.0 == t) {
+                    Some(j) => slots.push((info, dst, &j.2)),
+                    None => {
+                        return Err(CoreError::new(ErrorKind::Malformed, "chunk count", 0).into())
+                    }
+                }
+            }
+        }
+        slots
+            .into_par_iter()
+            .try_for_each(|(info, dst, streams)| -> elv_core::Result<()> {
                 let decoded: Vec<Cow<[u8]>> = streams
                     .iter()
                     .map(|(idx, e, b)| decode_section(*idx, e, b, &StdCodecs, verify))
                     .collect::<elv_core::Result<_>>()?;
                 let refs: Vec<&[u8]> = decoded.iter().map(|d| d.as_ref()).collect();
                 let base = streams.first().map(|s| s.0).unwrap_or(0);
+                let size = info.dtype.size();
                 encoding::decode_chunk(info.encoding, info.dtype, dst.len() / size, &refs, dst)
                     .map_err(|e| e.rebase_section(base))
             })?;
-        check_tensor_crc(&info, &out, verify)?;
-        Ok(out)
+        drop(jobs);
+        outs.par_iter()
+            .zip(infos.par_iter())
+            .try_for_each(|(out, info)| check_tensor_crc(info, out, verify))?;
+        Ok(outs)
     }
 
     /// Decodes the tensor named `name`.
