@@ -7,15 +7,19 @@ import sys
 import tempfile
 
 ELV, DIR, RUNS = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ZIPNN_PY = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def timed(cmd, stdout=None):
-    """Runs cmd under /usr/bin/time; returns (seconds, peak RSS in KiB)."""
+    """Runs cmd under /usr/bin/time; returns (seconds, peak RSS in KiB). A command that prints
+    a number (the ZipNN driver) reports its own in-process seconds."""
     with tempfile.NamedTemporaryFile('r') as t:
-        subprocess.run(['/usr/bin/time', '-f', '%e %M', '-o', t.name] + cmd, check=True,
-                       stdout=stdout or subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p = subprocess.run(['/usr/bin/time', '-f', '%e %M', '-o', t.name] + cmd, check=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         sec, rss = t.read().split()[-2:]
-        return float(sec), int(rss)
+        own = p.stdout.strip()
+        return (float(own) if own else float(sec)), int(rss)
 
 
 def tools(src, work):
@@ -26,6 +30,10 @@ def tools(src, work):
            [ELV, 'decompress', '-q', '-f', '-T', '2', base + '.l.elv', '-o', base + '.l.out'], base + '.l.elv', base + '.l.out')
     yield ('zstd -3 -T2', ['zstd', '-3', '-T2', '-q', '-f', src, '-o', base + '.zst'],
            ['zstd', '-d', '-q', '-f', base + '.zst', '-o', base + '.zst.out'], base + '.zst', base + '.zst.out')
+    if ZIPNN_PY:
+        drv = os.path.join(HERE, 'zipnn_file.py')
+        yield ('ZipNN 0.5.4 (2 threads)', [ZIPNN_PY, drv, 'compress', src, base + '.znn'],
+               [ZIPNN_PY, drv, 'decompress', base + '.znn', base + '.znn.out'], base + '.znn', base + '.znn.out')
 
 
 def main():
@@ -48,6 +56,8 @@ def main():
                              max(x[1] for x in c), max(x[1] for x in d))
                 t = tot.setdefault(tool, [0, 0, 0.0, 0.0])
                 t[0] += size; t[1] += csize; t[2] += cs; t[3] += ds
+                if tool.startswith('ZipNN') and open(back, 'rb').read() != open(src, 'rb').read():
+                    failures.append(f'{name} {tool}: ZipNN round trip differs')
                 if tool.startswith('elv'):
                     v = subprocess.run([ELV, 'verify', '-q', out, '--against', src], capture_output=True, text=True)
                     if v.returncode != 0:
@@ -58,7 +68,7 @@ def main():
                     os.remove(p)
             rows.append((name, size, res))
     peers = [t for t in tot if not t.startswith('elv')]
-    print(f'runs per measurement: {RUNS} (medians); threads: 2; file to file, warm page cache\n')
+    print(f'runs per measurement: {RUNS} (medians); threads: 2; file to file, warm page cache; ZipNN timed in-process\n')
     head = '| model | tool | CR | compress MB/s | decompress MB/s | peak RSS c/d MiB |'
     print(head)
     print('|---|---|---|---|---|---|')

@@ -249,7 +249,7 @@ pub fn round_trip(data: &[u8]) {
             continue;
         }
         let opts = WriteOptions {
-            chunk_len: (*c as u64).max(1),
+            chunk_len: (*c as u64 + 1) * 16,
             ..WriteOptions::default()
         };
         let mut w = Writer::new(Vec::new(), opts).unwrap();
