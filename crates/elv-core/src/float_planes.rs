@@ -26,8 +26,10 @@ pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
             0,
         ));
     }
-    if dtype == DType::F32 {
-        return Ok(encode_f32(data));
+    match dtype {
+        DType::F32 => return Ok(encode_f32(data)),
+        DType::BF16 | DType::F16 => return Ok(encode_half(dtype, data)),
+        _ => {}
     }
     let m = fmt.man_bits;
     let (mut exps, mut codes): (Vec<u64>, Vec<u64>) = data
@@ -65,6 +67,33 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
             0,
         ));
     };
+    match (dtype, streams) {
+        (DType::BF16, [e, c0]) => {
+            check_lengths(&[e, c0], n)?;
+            for ((o, &e), &c) in out.chunks_exact_mut(2).zip(e.iter()).zip(c0.iter()) {
+                let bits = (u16::from(c >> 7) << 15) | (u16::from(e) << 7) | u16::from(c & 0x7f);
+                o.copy_from_slice(&bits.to_le_bytes());
+            }
+            return Ok(());
+        }
+        (DType::F16, [e, c0, c1]) => {
+            check_lengths(&[e, c0, c1], n)?;
+            check_high_bits(e, 5, 0)?;
+            check_high_bits(c1, 3, 2)?;
+            for (((o, &e), &a), &b) in out
+                .chunks_exact_mut(2)
+                .zip(e.iter())
+                .zip(c0.iter())
+                .zip(c1.iter())
+            {
+                let code = (u16::from(a) << 3) | u16::from(b);
+                let bits = ((code >> 10) << 15) | (u16::from(e) << 10) | (code & 0x3ff);
+                o.copy_from_slice(&bits.to_le_bytes());
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
     if let (DType::F32, [e, c0, c1, c2]) = (dtype, streams) {
         if let Some((j, p)) = [e, c0, c1, c2]
             .iter()
@@ -107,6 +136,55 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
         store_le(bits, dst);
     }
     Ok(())
+}
+
+fn check_lengths(planes: &[&&[u8]], n: usize) -> Result<()> {
+    match planes.iter().enumerate().find(|(_, p)| p.len() != n) {
+        Some((j, p)) => Err(Error::new(ErrorKind::Malformed, "plane length", 0)
+            .got_expected(p.len() as u64, n as u64)
+            .in_section(j as u32)),
+        None => Ok(()),
+    }
+}
+
+/// A short plane (SPEC.md §7.1) holds `bits` bits per byte; the rest must be zero.
+fn check_high_bits(plane: &[u8], bits: u32, stream: u32) -> Result<()> {
+    match plane.iter().position(|&b| b >> bits != 0) {
+        Some(pos) => Err(Error::new(
+            ErrorKind::ReservedNonZero,
+            "unused high bits of a short plane",
+            pos as u64,
+        )
+        .in_section(stream)),
+        None => Ok(()),
+    }
+}
+
+/// bf16 and f16 split writing the planes directly (same output as the generic path).
+fn encode_half(dtype: DType, data: &[u8]) -> Vec<Vec<u8>> {
+    let n = data.len() / 2;
+    let values = data
+        .chunks_exact(2)
+        .map(|c| <[u8; 2]>::try_from(c).map_or(0, u16::from_le_bytes));
+    if dtype == DType::BF16 {
+        let e = values.clone().map(|b| (b >> 7) as u8).collect();
+        let c = values
+            .map(|b| (((b >> 15) << 7) | (b & 0x7f)) as u8)
+            .collect();
+        return alloc::vec![e, c];
+    }
+    let (mut e, mut c0, mut c1) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for b in values {
+        let code = ((b >> 15) << 10) | (b & 0x3ff);
+        e.push(((b >> 10) & 0x1f) as u8);
+        c0.push((code >> 3) as u8);
+        c1.push((code & 7) as u8);
+    }
+    alloc::vec![e, c0, c1]
 }
 
 /// f32 split writing the four planes directly (same output as the generic path).
@@ -162,6 +240,47 @@ mod tests {
         let mut slow = planes::split(&exps, 8);
         slow.extend(planes::split(&codes, 24));
         assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn half_fast_paths_match_the_generic_layout() {
+        for (dtype, fmt) in [
+            (
+                DType::BF16,
+                FloatFormat {
+                    exp_bits: 8,
+                    man_bits: 7,
+                },
+            ),
+            (
+                DType::F16,
+                FloatFormat {
+                    exp_bits: 5,
+                    man_bits: 10,
+                },
+            ),
+        ] {
+            let data: Vec<u8> = (0..=u16::MAX).flat_map(|b| b.to_le_bytes()).collect();
+            let fast = encode_half(dtype, &data);
+            let m = fmt.man_bits;
+            let (exps, codes): (Vec<u64>, Vec<u64>) = data
+                .chunks_exact(2)
+                .map(|c| {
+                    let b = u64::from(u16::from_le_bytes(c.try_into().unwrap()));
+                    (
+                        (b >> m) & ((1 << fmt.exp_bits) - 1),
+                        ((b >> 15) << m) | (b & ((1 << m) - 1)),
+                    )
+                })
+                .unzip();
+            let mut slow = planes::split(&exps, fmt.exp_bits);
+            slow.extend(planes::split(&codes, 1 + m));
+            assert_eq!(fast, slow, "{dtype:?}");
+            let refs: Vec<&[u8]> = fast.iter().map(|p| p.as_slice()).collect();
+            let mut out = vec![0u8; data.len()];
+            decode_chunk(dtype, 65536, &refs, &mut out).unwrap();
+            assert_eq!(out, data, "{dtype:?}");
+        }
     }
 
     #[test]
