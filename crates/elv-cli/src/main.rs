@@ -159,6 +159,7 @@ fn run(cli: Cli) -> Fallible<ExitCode> {
                 elf_half,
                 max_flush_fraction: max_flush,
                 dedup: true,
+                batch_bytes: elv::pipeline::DEFAULT_BATCH_BYTES,
                 write: WriteOptions {
                     level,
                     chunk_len: chunk.max(1),

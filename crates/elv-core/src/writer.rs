@@ -158,6 +158,7 @@ pub struct ContainerWriter<S: Sink> {
     names: BTreeMap<String, u32>,
     dedup: Vec<(u32, u32)>,
     metadata: Vec<(String, String)>,
+    pending: Option<TensorInfo>,
 }
 
 impl<S: Sink> ContainerWriter<S> {
@@ -179,6 +180,7 @@ impl<S: Sink> ContainerWriter<S> {
             names: BTreeMap::new(),
             dedup: Vec::new(),
             metadata: Vec::new(),
+            pending: None,
         })
     }
 
@@ -256,6 +258,13 @@ impl<S: Sink> ContainerWriter<S> {
     }
 
     fn check_new_name(&self, name: &str) -> Result<()> {
+        if self.pending.is_some() {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "a tensor is still open",
+                0,
+            ));
+        }
         if name.len() > u16::MAX as usize {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -285,27 +294,63 @@ impl<S: Sink> ContainerWriter<S> {
         crc32: u32,
         streams: impl IntoIterator<Item = StoredStream>,
     ) -> core::result::Result<u32, S::Error> {
+        self.begin_tensor(name, dtype, shape, encoding, chunk_len)?;
+        for s in streams {
+            self.push_stream(&s)?;
+        }
+        self.end_tensor(crc32)
+    }
+
+    /// Starts a tensor whose streams follow with [`push_stream`](Self::push_stream), for
+    /// writing a large tensor chunk by chunk; [`end_tensor`](Self::end_tensor) completes it.
+    pub fn begin_tensor(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: &[u64],
+        encoding: Encoding,
+        chunk_len: u64,
+    ) -> core::result::Result<(), S::Error> {
+        if self.pending.is_some() {
+            return Err(Error::new(ErrorKind::InvalidInput, "a tensor is already open", 0).into());
+        }
         self.check_new_name(name)?;
         if shape.len() > u8::MAX as usize {
             return Err(Error::new(ErrorKind::InvalidInput, "rank above 255", 0).into());
         }
         let first_stream = self.entries.len() as u32;
-        let info = TensorInfo {
+        self.pending = Some(TensorInfo {
             name: String::from(name),
             dtype,
             shape: shape.to_vec(),
             encoding,
             error_bound_log2: encoding.error_bound_log2(dtype),
-            crc32,
+            crc32: 0,
             chunk_len,
             first_stream,
             dedup_of: None,
-        };
-        let mut written = 0u64;
-        for s in streams {
-            self.write_section(kind::STREAM, true, &s)?;
-            written += 1;
+        });
+        Ok(())
+    }
+
+    /// Writes the next stream of the open tensor.
+    pub fn push_stream(&mut self, s: &StoredStream) -> core::result::Result<(), S::Error> {
+        if self.pending.is_none() {
+            return Err(Error::new(ErrorKind::InvalidInput, "no tensor is open", 0).into());
         }
+        self.write_section(kind::STREAM, true, s)?;
+        Ok(())
+    }
+
+    /// Completes the open tensor; `crc32` is the CRC of its decoded bytes. Checks the stream
+    /// count against the encoding.
+    pub fn end_tensor(&mut self, crc32: u32) -> core::result::Result<u32, S::Error> {
+        let mut info = self
+            .pending
+            .take()
+            .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no tensor is open", 0))?;
+        info.crc32 = crc32;
+        let written = self.entries.len() as u64 - u64::from(info.first_stream);
         if written != info.stream_count() {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -394,6 +439,9 @@ impl<S: Sink> ContainerWriter<S> {
         mut self,
         pack: &dyn Fn(Vec<u8>) -> StoredStream,
     ) -> core::result::Result<S, S::Error> {
+        if self.pending.is_some() {
+            return Err(Error::new(ErrorKind::InvalidInput, "a tensor is still open", 0).into());
+        }
         if self
             .tensors
             .iter()

@@ -8,7 +8,7 @@ use crate::reader::Reader;
 use crate::safetensors::{self, Entry};
 use crate::writer::{pack_tensor, pack_tensor_with, PackedTensor, WriteOptions, Writer};
 use elv_core::section::ENTRY_LEN;
-use elv_core::writer::encode_chunk_checked;
+use elv_core::writer::{effective_chunk_len, encode_chunk_checked};
 use elv_core::{elf, Codec, DType, Encoding};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -33,6 +33,9 @@ pub struct CompressOptions {
     pub dedup: bool,
     /// Layout and entropy-stage options.
     pub write: WriteOptions,
+    /// Input bytes encoded together (default 32 MiB); a larger tensor is streamed in pieces of
+    /// half this. Peak memory is a few times this, whatever the model or tensor size.
+    pub batch_bytes: u64,
 }
 
 impl Default for CompressOptions {
@@ -43,6 +46,7 @@ impl Default for CompressOptions {
             max_flush_fraction: 0.001,
             dedup: true,
             write: WriteOptions::default(),
+            batch_bytes: DEFAULT_BATCH_BYTES,
         }
     }
 }
@@ -74,6 +78,16 @@ pub fn candidates(
     data: &[u8],
     opts: &CompressOptions,
 ) -> Result<(Vec<Encoding>, Option<&'static str>)> {
+    candidates_with(dtype, opts, || Ok(elf::flush_count(dtype, data)?))
+}
+
+/// [`candidates`] given a way to count (non-zero values, values ELF would flush to zero),
+/// called only when ELF is allowed.
+fn candidates_with(
+    dtype: DType,
+    opts: &CompressOptions,
+    flush: impl FnOnce() -> Result<(u64, u64)>,
+) -> Result<(Vec<Encoding>, Option<&'static str>)> {
     let mut c = vec![Encoding::Raw];
     if Encoding::De.applies_to(dtype) {
         c.push(Encoding::De);
@@ -92,7 +106,7 @@ pub fn candidates(
             _ => false,
         };
     if elf_allowed {
-        let (nonzero, flushed) = elf::flush_count(dtype, data)?;
+        let (nonzero, flushed) = flush()?;
         if nonzero > 0 && flushed as f64 > opts.max_flush_fraction * nonzero as f64 {
             note = Some("kept lossless: ELF would flush too many small values to zero");
         } else {
@@ -235,9 +249,14 @@ pub struct Report {
     pub output_bytes: u64,
 }
 
-/// Input bytes read and encoded together: tensors of a batch are encoded in parallel, then
-/// written in order. Bounds memory to about twice this plus one large tensor.
-const BATCH_BYTES: u64 = 32 << 20;
+/// Default bytes of tensors handled together: a batch is encoded (or decoded) in parallel and
+/// written in order; a larger tensor is streamed in pieces of half this.
+pub const DEFAULT_BATCH_BYTES: u64 = 32 << 20;
+
+/// Piece size for streaming a large tensor: half a batch, a multiple of 8 bytes.
+fn piece_bytes(batch_bytes: u64) -> u64 {
+    (batch_bytes / 16).max(1) * 8
+}
 
 /// Compresses a safetensors stream into `.elv`. Tensors are read in batches of about 32 MiB,
 /// encoded in parallel and written in file order. The original header is kept in the
@@ -268,10 +287,18 @@ pub fn compress_safetensors<R: Read + Seek, W: Write>(
     let mut seen: HashMap<ContentKey, Vec<(u32, u64)>> = HashMap::new();
     let total = header.data_len();
     let mut rest = &header.entries[..];
-    while !rest.is_empty() {
+    while let Some(first) = rest.first() {
+        if first.len() > opts.batch_bytes {
+            report.tensors.push(compress_large(
+                &mut input, data_start, first, &mut w, opts, &mut seen,
+            )?);
+            rest = &rest[1..];
+            progress(first.end, total);
+            continue;
+        }
         let mut take = 0;
         let mut bytes = 0;
-        while take < rest.len() && (take == 0 || bytes + rest[take].len() <= BATCH_BYTES) {
+        while take < rest.len() && (take == 0 || bytes + rest[take].len() <= opts.batch_bytes) {
             bytes += rest[take].len();
             take += 1;
         }
@@ -387,6 +414,130 @@ pub fn compress_safetensors<R: Read + Seek, W: Write>(
     Ok((out, report))
 }
 
+fn read_range<R: Read + Seek>(input: &mut R, at: u64, len: u64) -> Result<Vec<u8>> {
+    let len = usize::try_from(len)
+        .map_err(|_| Error::Safetensors("tensor too large for this platform".into()))?;
+    input.seek(SeekFrom::Start(at))?;
+    let mut data = vec![0u8; len];
+    input.read_exact(&mut data)?;
+    Ok(data)
+}
+
+/// A tensor larger than a batch, streamed so memory does not grow with it: a first pass
+/// hashes it and counts ELF flushes; a duplicate is confirmed piece by piece; encodings are
+/// tried on two slices; then groups of whole chunks are read, encoded in parallel and written.
+fn compress_large<R: Read + Seek, W: Write>(
+    input: &mut R,
+    data_start: u64,
+    e: &Entry,
+    w: &mut Writer<W>,
+    opts: &CompressOptions,
+    seen: &mut HashMap<ContentKey, Vec<(u32, u64)>>,
+) -> Result<TensorReport> {
+    let base = data_start + e.begin;
+    let piece = piece_bytes(opts.batch_bytes);
+    let size = e.dtype.size() as u64;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut counts = (0u64, 0u64);
+    let count_flush = !opts.lossless && e.dtype.float_format().is_some();
+    let mut off = 0;
+    while off < e.len() {
+        let piece = read_range(input, base + off, piece.min(e.len() - off))?;
+        hasher.update(&piece);
+        if count_flush {
+            let (n, f) = elf::flush_count(e.dtype, &piece)?;
+            counts = (counts.0 + n, counts.1 + f);
+        }
+        off += piece.len() as u64;
+    }
+    let report = |encoding: Encoding, stored: u64, note| TensorReport {
+        name: e.name.clone(),
+        dtype: e.dtype,
+        shape: e.shape.clone(),
+        encoding,
+        original: e.len(),
+        stored,
+        error_bound_log2: encoding.error_bound_log2(e.dtype),
+        note,
+    };
+    let key = (e.dtype, e.shape.clone(), hasher.digest128());
+    if opts.dedup {
+        for &(idx, begin) in seen.get(&key).map(Vec::as_slice).unwrap_or_default() {
+            let mut same = true;
+            let mut off = 0;
+            while same && off < e.len() {
+                let n = piece.min(e.len() - off);
+                same = read_range(input, base + off, n)?
+                    == read_range(input, data_start + begin + off, n)?;
+                off += n;
+            }
+            if same {
+                w.add_dedup(&e.name, idx)?;
+                return Ok(report(Encoding::Dedup, 0, None));
+            }
+        }
+        seen.entry(key)
+            .or_default()
+            .push((w.tensors().len() as u32, e.begin));
+    }
+    let (cands, note) = candidates_with(e.dtype, opts, || Ok(counts))?;
+    let values = e.len() / size;
+    let slice = (TRIAL_VALUES as u64).min(opts.write.chunk_len.max(1)) * size;
+    let sample = [
+        read_range(input, base, slice)?,
+        read_range(
+            input,
+            base + values / 2 * size,
+            slice.min(e.len() - values / 2 * size),
+        )?,
+    ];
+    let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
+    let de_ok = sample
+        .iter()
+        .any(|s| repeat_fraction(e.dtype, s) >= DE_MIN_REPEATS);
+    let cands: Vec<Encoding> = cands
+        .into_iter()
+        .filter(|&c| c != Encoding::De || de_ok)
+        .collect();
+    let trials: Vec<(u64, Encoding, Vec<codec::Try>)> = cands
+        .par_iter()
+        .map(|&c| trial(c, e.dtype, &sample, opts.write.level).map(|(k, p)| (k, c, p)))
+        .collect::<Result<_>>()?;
+    let (_, best, plan) = trials
+        .into_iter()
+        .min_by_key(|(k, c, _)| (*k, c.code()))
+        .ok_or_else(|| Error::Safetensors("no candidate encoding".into()))?;
+    let chunk_len = effective_chunk_len(
+        best,
+        e.dtype,
+        usize::try_from(e.len()).unwrap_or(usize::MAX),
+        opts.write.chunk_len,
+    )?;
+    // Groups of whole chunks, about a piece, at least two chunks so both cores work.
+    let group = (piece / (chunk_len * size)).max(2) * chunk_len * size;
+    w.begin_tensor(&e.name, e.dtype, &e.shape, best, chunk_len)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut stored = 0;
+    let mut off = 0;
+    while off < e.len() {
+        let data = read_range(input, base + off, group.min(e.len() - off))?;
+        let packed = pack_tensor_with(e.dtype, &data, best, &opts.write, &plan)?;
+        crc.combine(&crc32fast::Hasher::new_with_initial_len(
+            packed.crc32,
+            data.len() as u64,
+        ));
+        stored += packed.stored_len();
+        w.push_packed(&packed)?;
+        off += data.len() as u64;
+    }
+    w.end_tensor(crc.finalize())?;
+    Ok(report(
+        best,
+        stored,
+        if best == Encoding::Elf { None } else { note },
+    ))
+}
+
 fn read_entry<R: Read + Seek>(input: &mut R, data_start: u64, e: &Entry) -> Result<Vec<u8>> {
     let len = usize::try_from(e.len())
         .map_err(|_| Error::Safetensors(format!("{:?} is too large for this platform", e.name)))?;
@@ -396,12 +547,64 @@ fn read_entry<R: Read + Seek>(input: &mut R, data_start: u64, e: &Entry) -> Resu
     Ok(data)
 }
 
+/// Decodes a large tensor chunk group by chunk group and sends each group to the writer,
+/// checking the tensor CRC over all groups at the end. Gives `false` if the writer has gone.
+fn stream_large<R: Read + Seek>(
+    reader: &mut Reader<R>,
+    i: usize,
+    piece: u64,
+    tx: &std::sync::mpsc::SyncSender<Vec<Vec<u8>>>,
+    done: &mut u64,
+    total: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<bool> {
+    let info = reader.catalog().storage_of(i)?.clone();
+    let chunk_bytes = info.chunk_len.max(1) * info.dtype.size() as u64;
+    let per_group = (piece / chunk_bytes).max(2);
+    let mut crc = crc32fast::Hasher::new();
+    let mut c = 0;
+    while c < info.chunk_count() {
+        let end = (c + per_group).min(info.chunk_count());
+        let piece = reader.read_chunks(i, c..end)?;
+        crc.update(&piece);
+        *done += piece.len() as u64;
+        if tx.send(vec![piece]).is_err() {
+            return Ok(false);
+        }
+        progress(*done, total);
+        c = end;
+    }
+    let got = crc.finalize();
+    if got != info.crc32 {
+        return Err(elv_core::Error::new(
+            elv_core::ErrorKind::ChecksumMismatch,
+            "decoded tensor CRC",
+            0,
+        )
+        .got_expected(got.into(), info.crc32.into())
+        .in_section(info.first_stream)
+        .into());
+    }
+    Ok(true)
+}
+
 /// Writes the tensors of an `.elv` as a safetensors file. If the `.elv` carries the original
 /// header and it still describes these tensors, it is written verbatim, so a lossless file
 /// comes back byte for byte; otherwise a fresh header is built (tensors in file order).
 pub fn decompress_to_safetensors<R: Read + Seek, W: Write + Send>(
     reader: &mut Reader<R>,
+    out: W,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<W> {
+    decompress_to_safetensors_with(reader, out, DEFAULT_BATCH_BYTES, progress)
+}
+
+/// [`decompress_to_safetensors`] with `batch_bytes` of tensors decoded together; a larger
+/// tensor is decoded in pieces of half this, so memory stays a few times `batch_bytes`.
+pub fn decompress_to_safetensors_with<R: Read + Seek, W: Write + Send>(
+    reader: &mut Reader<R>,
     mut out: W,
+    batch_bytes: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<W> {
     let mut out_slot: Option<W> = None;
@@ -453,20 +656,24 @@ pub fn decompress_to_safetensors<R: Read + Seek, W: Write + Send>(
     };
     safetensors::write_header(&mut out, &raw)?;
     let total: u64 = tensors.iter().map(|t| t.byte_len()).sum();
-    // Decode batches of about BATCH_BYTES in parallel while a writer thread writes the
+    // Decode batches of about `batch_bytes` in parallel while a writer thread writes the
     // previous batch: decoding and output overlap, and memory stays near two batches.
+    // Small tensors go in batches; a tensor larger than a batch is streamed by chunk groups.
     let mut batches: Vec<Vec<usize>> = Vec::new();
     let mut bytes = 0u64;
     for i in order {
         let len = tensors[i].byte_len();
         match batches.last_mut() {
-            Some(b) if bytes + len <= BATCH_BYTES => b.push(i),
+            Some(b) if bytes + len <= batch_bytes && len <= batch_bytes => b.push(i),
             _ => {
                 batches.push(vec![i]);
                 bytes = 0;
             }
         }
         bytes += len;
+        if len > batch_bytes {
+            bytes = batch_bytes + 1; // nothing joins a streamed tensor's batch
+        }
     }
     let mut done = 0u64;
     std::thread::scope(|scope| -> Result<()> {
@@ -480,7 +687,29 @@ pub fn decompress_to_safetensors<R: Read + Seek, W: Write + Send>(
             Ok(out)
         });
         let mut send_err = None;
-        for b in &batches {
+        'batches: for b in &batches {
+            let large = match b.as_slice() {
+                [i] if tensors[*i].byte_len() > batch_bytes => Some(*i),
+                _ => None,
+            };
+            if let Some(i) = large {
+                match stream_large(
+                    reader,
+                    i,
+                    piece_bytes(batch_bytes),
+                    &tx,
+                    &mut done,
+                    total,
+                    progress,
+                ) {
+                    Ok(true) => continue,
+                    Ok(false) => break 'batches, // the writer failed
+                    Err(e) => {
+                        send_err = Some(e);
+                        break;
+                    }
+                }
+            }
             let decoded = match reader.read_tensors(b) {
                 Ok(d) => d,
                 Err(e) => {

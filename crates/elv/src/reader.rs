@@ -13,6 +13,7 @@ use rayon::prelude::*;
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::Path;
 
 /// A section's index, entry and stored bytes, as read from the file.
@@ -165,18 +166,47 @@ impl<R: Read + Seek> Reader<R> {
             .iter()
             .map(|&i| self.catalog.storage_of(i).cloned())
             .collect::<elv_core::Result<_>>()?;
-        let mut outs = Vec::with_capacity(infos.len());
-        // (tensor, output chunk, its stored streams)
+        let ranges: Vec<(&TensorInfo, Range<u64>)> =
+            infos.iter().map(|t| (t, 0..t.chunk_count())).collect();
+        let outs = self.decode_ranges(&ranges)?;
+        let verify = self.options.verify_checksums;
+        outs.par_iter()
+            .zip(infos.par_iter())
+            .try_for_each(|(out, info)| check_tensor_crc(info, out, verify))?;
+        Ok(outs)
+    }
+
+    /// Decodes chunks `chunks` of tensor `i` (the bytes of those chunks, in order), reading
+    /// only their sections. The tensor CRC is not checked: a caller streaming a large tensor
+    /// checks it over all chunks (see [`TensorInfo::crc32`]).
+    pub fn read_chunks(&mut self, i: usize, chunks: Range<u64>) -> Result<Vec<u8>> {
+        let info = self.catalog.storage_of(i)?.clone();
+        if chunks.end > info.chunk_count() || chunks.start > chunks.end {
+            return Err(CoreError::new(ErrorKind::OutOfRange, "chunk range", 0)
+                .got_expected(chunks.end, info.chunk_count())
+                .into());
+        }
+        let mut v = self.decode_ranges(&[(&info, chunks)])?;
+        v.pop()
+            .ok_or_else(|| CoreError::new(ErrorKind::NotFound, "chunk range", 0).into())
+    }
+
+    /// Reads the stored streams of each (tensor, chunk range) in file order, then decodes all
+    /// those chunks in parallel; one output per range.
+    fn decode_ranges(&mut self, ranges: &[(&TensorInfo, Range<u64>)]) -> Result<Vec<Vec<u8>>> {
+        let mut outs = Vec::with_capacity(ranges.len());
         let mut jobs: Vec<ChunkJob> = Vec::new();
-        for (t, info) in infos.iter().enumerate() {
-            let len = usize::try_from(info.byte_len())
+        for (t, (info, range)) in ranges.iter().enumerate() {
+            let size = info.dtype.size() as u64;
+            let bytes: u64 = range.clone().map(|c| info.chunk_values(c) * size).sum();
+            let len = usize::try_from(bytes)
                 .map_err(|_| CoreError::new(ErrorKind::LimitExceeded, "tensor bytes", 0))?;
             outs.push(vec![0u8; len]);
             let spc = info.encoding.streams_per_chunk(info.dtype) as u32;
-            for c in 0..info.chunk_count() as u32 {
+            for c in range.clone() {
                 let mut streams = Vec::with_capacity(spc as usize);
                 for s in 0..spc {
-                    let idx = info.first_stream + c * spc + s;
+                    let idx = info.first_stream + c as u32 * spc + s;
                     let e = *self.catalog.index.get(idx)?;
                     streams.push((
                         idx,
@@ -192,7 +222,7 @@ impl<R: Read + Seek> Reader<R> {
         let mut slots: Vec<(&TensorInfo, &mut [u8], &[StoredSection])> =
             Vec::with_capacity(jobs.len());
         let mut job_iter = jobs.iter().peekable();
-        for (t, (info, out)) in infos.iter().zip(outs.iter_mut()).enumerate() {
+        for (t, ((info, _), out)) in ranges.iter().zip(outs.iter_mut()).enumerate() {
             let chunk_bytes = (info.chunk_len as usize)
                 .saturating_mul(info.dtype.size())
                 .max(1);
@@ -218,10 +248,6 @@ impl<R: Read + Seek> Reader<R> {
                 encoding::decode_chunk(info.encoding, info.dtype, dst.len() / size, &refs, dst)
                     .map_err(|e| e.rebase_section(base))
             })?;
-        drop(jobs);
-        outs.par_iter()
-            .zip(infos.par_iter())
-            .try_for_each(|(out, info)| check_tensor_crc(info, out, verify))?;
         Ok(outs)
     }
 

@@ -188,6 +188,34 @@ impl<W: Write> Writer<W> {
         )
     }
 
+    /// Starts a tensor written chunk group by chunk group: [`push_packed`](Self::push_packed)
+    /// each group's streams, then [`end_tensor`](Self::end_tensor) with the CRC of all decoded
+    /// bytes. For tensors too large to hold in memory.
+    pub fn begin_tensor(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: &[u64],
+        encoding: Encoding,
+        chunk_len: u64,
+    ) -> Result<()> {
+        self.inner
+            .begin_tensor(name, dtype, shape, encoding, chunk_len)
+    }
+
+    /// Writes the streams of the next group of whole chunks of the open tensor.
+    pub fn push_packed(&mut self, packed: &PackedTensor) -> Result<()> {
+        for s in &packed.streams {
+            self.inner.push_stream(s)?;
+        }
+        Ok(())
+    }
+
+    /// Completes the open tensor.
+    pub fn end_tensor(&mut self, crc32: u32) -> Result<u32> {
+        self.inner.end_tensor(crc32)
+    }
+
     /// Adds `name` as a reference to the earlier tensor `canonical` (SPEC.md §9); the caller
     /// has checked the bytes are identical.
     pub fn add_dedup(&mut self, name: &str, canonical: u32) -> Result<u32> {

@@ -238,3 +238,81 @@ fn one_tensor_is_decoded_reading_only_its_own_sections() {
         "the tensor is a small part of the file"
     );
 }
+
+/// Tiny batches force every tensor above 4 KiB through the streaming paths (pieces of
+/// 2 KiB, groups of whole chunks) in both directions.
+#[test]
+fn large_tensors_stream_by_chunk_groups_in_both_directions() {
+    use elv::pipeline::decompress_to_safetensors_with;
+    let st = sample();
+    for lossless in [true, false] {
+        let opts = CompressOptions {
+            lossless,
+            batch_bytes: 4096,
+            write: elv::WriteOptions {
+                chunk_len: 100,
+                ..elv::WriteOptions::default()
+            },
+            ..CompressOptions::default()
+        };
+        let (file, report) = compress(&st, &opts);
+        let (whole, _) = compress(
+            &st,
+            &CompressOptions {
+                batch_bytes: 1 << 30,
+                ..opts
+            },
+        );
+        assert_eq!(
+            file, whole,
+            "streaming and whole-tensor encoding write the same file"
+        );
+        assert!(report.tensors.iter().any(|t| t.original > 4096));
+        let mut r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
+        let back =
+            decompress_to_safetensors_with(&mut r, Vec::new(), 4096, &mut |_, _| {}).unwrap();
+        if lossless {
+            assert_eq!(back, st);
+        } else {
+            assert_eq!(back, decompress(&file));
+        }
+    }
+}
+
+#[test]
+fn a_corrupt_chunk_of_a_streamed_tensor_is_an_error() {
+    use elv::pipeline::decompress_to_safetensors_with;
+    let opts = CompressOptions {
+        lossless: true,
+        write: elv::WriteOptions {
+            chunk_len: 1000,
+            compress: false,
+            ..elv::WriteOptions::default()
+        },
+        ..CompressOptions::default()
+    };
+    let (mut file, _) = compress(&sample(), &opts);
+    let r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
+    let i = r
+        .catalog()
+        .find("encoder.layer.0.attention.self.query.weight")
+        .unwrap();
+    let t = r.tensors()[i].clone();
+    let e = r.catalog().index.entries[t.first_stream as usize + 7];
+    drop(r);
+    file[e.offset as usize] ^= 1;
+    let mut r = Reader::new(
+        Cursor::new(&file),
+        ReadOptions {
+            verify_checksums: false,
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    let err = decompress_to_safetensors_with(&mut r, Vec::new(), 4096, &mut |_, _| {}).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        Some(elv_core::ErrorKind::ChecksumMismatch),
+        "{err}"
+    );
+}
