@@ -316,8 +316,8 @@ impl SectionIndex {
     }
 }
 
-/// Undoes section codecs other than `none`. The core knows only `none`; the `elv` crate
-/// supplies one that also decodes zstd.
+/// Undoes section codecs the core does not implement. The core decodes `none` and `ans`
+/// itself; the `elv` crate supplies one that also decodes zstd.
 pub trait SectionDecompressor {
     /// Decodes `stored` (codec `codec`) into exactly `decoded_len` bytes appended to `out`.
     /// Implementations must not grow `out` beyond `decoded_len` bytes, whatever `stored` says.
@@ -330,7 +330,8 @@ pub trait SectionDecompressor {
     ) -> Result<()>;
 }
 
-/// A [`SectionDecompressor`] that knows no codec but `none`: a reader of uncompressed files.
+/// A [`SectionDecompressor`] that adds no codec to the core's own (`none` and `ans`): a
+/// reader of files without zstd sections.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoCodecs;
 

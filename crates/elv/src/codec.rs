@@ -5,7 +5,8 @@
 use elv_core::{Codec, ErrorKind, SectionDecompressor, StoredStream};
 use std::io::Read;
 
-/// Decodes every section codec of SPEC.md v1: `none` and `zstd`.
+/// Adds zstd to the core's codecs, so a reader decodes every section codec of SPEC.md v1
+/// (`none`, `zstd`, `ans`).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StdCodecs;
 

@@ -72,6 +72,23 @@ pub struct TensorReport {
     pub note: Option<&'static str>,
 }
 
+impl TensorReport {
+    /// The report for safetensors entry `e` stored with `encoding` in `stored` bytes; `note`
+    /// (why ELF was ruled out) is kept only when the tensor did not end up lossy.
+    fn of(e: &Entry, encoding: Encoding, stored: u64, note: Option<&'static str>) -> Self {
+        TensorReport {
+            name: e.name.clone(),
+            dtype: e.dtype,
+            shape: e.shape.clone(),
+            encoding,
+            original: e.len(),
+            stored,
+            error_bound_log2: encoding.error_bound_log2(e.dtype),
+            note: note.filter(|_| encoding != Encoding::Elf),
+        }
+    }
+}
+
 /// Which encodings the mode allows for a tensor, and why ELF was ruled out if it was.
 pub fn candidates(
     dtype: DType,
@@ -368,35 +385,16 @@ pub fn compress_safetensors<R: Read + Seek, W: Write>(
             match (dup, p) {
                 (Some(canon), _) => {
                     w.add_dedup(&e.name, canon)?;
-                    report.tensors.push(TensorReport {
-                        name: e.name.clone(),
-                        dtype: e.dtype,
-                        shape: e.shape.clone(),
-                        encoding: Encoding::Dedup,
-                        original: e.len(),
-                        stored: 0,
-                        error_bound_log2: 0,
-                        note: None,
-                    });
+                    report
+                        .tensors
+                        .push(TensorReport::of(e, Encoding::Dedup, 0, None));
                 }
                 (None, Some((packed, note))) => {
                     let (encoding, stored) = (packed.encoding, packed.stored_len());
                     w.add_packed(&e.name, e.dtype, &e.shape, packed)?;
-                    let note = if encoding == Encoding::Elf {
-                        None
-                    } else {
-                        note
-                    };
-                    report.tensors.push(TensorReport {
-                        name: e.name.clone(),
-                        dtype: e.dtype,
-                        shape: e.shape.clone(),
-                        encoding,
-                        original: e.len(),
-                        stored,
-                        error_bound_log2: encoding.error_bound_log2(e.dtype),
-                        note,
-                    });
+                    report
+                        .tensors
+                        .push(TensorReport::of(e, encoding, stored, note));
                 }
                 (None, None) => {
                     return Err(Error::Safetensors(
@@ -450,16 +448,7 @@ fn compress_large<R: Read + Seek, W: Write>(
         }
         off += piece.len() as u64;
     }
-    let report = |encoding: Encoding, stored: u64, note| TensorReport {
-        name: e.name.clone(),
-        dtype: e.dtype,
-        shape: e.shape.clone(),
-        encoding,
-        original: e.len(),
-        stored,
-        error_bound_log2: encoding.error_bound_log2(e.dtype),
-        note,
-    };
+    let report = |encoding, stored, note| TensorReport::of(e, encoding, stored, note);
     let key = (e.dtype, e.shape.clone(), hasher.digest128());
     if opts.dedup {
         for &(idx, begin) in seen.get(&key).map(Vec::as_slice).unwrap_or_default() {
@@ -531,11 +520,7 @@ fn compress_large<R: Read + Seek, W: Write>(
         off += data.len() as u64;
     }
     w.end_tensor(crc.finalize())?;
-    Ok(report(
-        best,
-        stored,
-        if best == Encoding::Elf { None } else { note },
-    ))
+    Ok(report(best, stored, note))
 }
 
 fn read_entry<R: Read + Seek>(input: &mut R, data_start: u64, e: &Entry) -> Result<Vec<u8>> {
