@@ -279,3 +279,31 @@ fn an_interrupt_leaves_no_partial_output() {
         "no partial or temporary output"
     );
 }
+
+#[test]
+fn a_failed_write_to_a_file_leaves_nothing_behind() {
+    // A full disk, simulated: a file-size limit with SIGXFSZ ignored (inherited across exec)
+    // makes writes past 64 KiB fail with EFBIG.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.elv");
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 64; exec '{}' compress '{}' -o '{}' --lossless -q",
+        env!("CARGO_BIN_EXE_elv"),
+        s(&sample()),
+        s(&out)
+    );
+    let o = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert_one_line_error(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .to_lowercase()
+            .contains("large"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        entries(dir.path()),
+        Vec::<String>::new(),
+        "no partial or temporary output"
+    );
+}
