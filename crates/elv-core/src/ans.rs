@@ -195,12 +195,17 @@ fn encode_block(block: &[u8], out: &mut Vec<u8>) {
     }
     // Encode in reverse; bytes come out reversed.
     let mut x = [STATE_LOW; LANES];
-    let mut rev: Vec<u8> = Vec::with_capacity(block.len() + 16);
+    // x < 2^31 and x_max >= 2^19, so at most two bytes leave per symbol: both are written
+    // unconditionally and the position advances only for those that count (no branches).
+    let mut rev = vec![0u8; 2 * block.len() + 8];
+    let mut pos = 0usize;
     let mut put = |x: &mut u32, b: u8| {
         let s = &syms[b as usize];
-        while *x >= s.x_max {
-            rev.push(*x as u8);
-            *x >>= 8;
+        for _ in 0..2 {
+            let out = usize::from(*x >= s.x_max);
+            rev[pos] = *x as u8;
+            pos += out;
+            *x >>= 8 * out as u32;
         }
         let q = s.div(*x);
         *x = (q << SCALE_BITS) + (*x - q * s.freq) + s.cum;
@@ -216,6 +221,7 @@ fn encode_block(block: &[u8], out: &mut Vec<u8>) {
         put(&mut x[1], q[1]);
         put(&mut x[0], q[0]);
     }
+    rev.truncate(pos);
     let mut payload = Vec::with_capacity(4 * LANES + rev.len());
     for s in x {
         payload.extend_from_slice(&s.to_le_bytes());
