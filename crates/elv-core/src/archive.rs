@@ -105,6 +105,17 @@ impl Catalog {
             .ok_or_else(|| Error::new(ErrorKind::NotFound, "tensor name", 0))
     }
 
+    /// What a whole-file check must still read after [`load`](Self::load): the sections that
+    /// decoding tensors does not cover (ancillary ones; the tables were checked by `load`), and
+    /// the tensors that own streams (a dedup reference decodes its original).
+    pub fn verify_plan(&self) -> (core::ops::Range<u32>, Vec<usize>) {
+        let sections = self.index.stream_count..self.index.entries.len() as u32;
+        let owners = (0..self.tensors.len())
+            .filter(|&i| self.tensors.get(i).is_some_and(|t| t.dedup_of.is_none()))
+            .collect();
+        (sections, owners)
+    }
+
     /// The tensor whose streams hold tensor `i`'s values: itself, or its dedup original.
     pub fn storage_of(&self, i: usize) -> Result<&TensorInfo> {
         let t = self
@@ -260,10 +271,11 @@ impl<'a> Archive<'a> {
     /// (ancillary sections of unknown kinds too), and that every tensor decodes and matches
     /// its CRC.
     pub fn verify(&self) -> Result<()> {
-        for i in 0..self.catalog.index.entries.len() {
-            self.section(i as u32)?;
+        let (sections, owners) = self.catalog.verify_plan();
+        for i in sections {
+            self.section(i)?;
         }
-        for i in 0..self.catalog.tensors.len() {
+        for i in owners {
             self.decode(i)?;
         }
         Ok(())

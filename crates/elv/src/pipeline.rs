@@ -532,8 +532,8 @@ fn read_entry<R: Read + Seek>(input: &mut R, data_start: u64, e: &Entry) -> Resu
     Ok(data)
 }
 
-/// Decodes a large tensor chunk group by chunk group and sends each group to the writer,
-/// checking the tensor CRC over all groups at the end. Gives `false` if the writer has gone.
+/// Decodes a large tensor piece by piece and sends each piece to the writer; the tensor CRC
+/// is checked over all pieces. Gives `false` if the writer has gone.
 fn stream_large<R: Read + Seek>(
     reader: &mut Reader<R>,
     i: usize,
@@ -543,34 +543,12 @@ fn stream_large<R: Read + Seek>(
     total: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<bool> {
-    let info = reader.catalog().storage_of(i)?.clone();
-    let chunk_bytes = info.chunk_len.max(1) * info.dtype.size() as u64;
-    let per_group = (piece / chunk_bytes).max(2);
-    let mut crc = crc32fast::Hasher::new();
-    let mut c = 0;
-    while c < info.chunk_count() {
-        let end = (c + per_group).min(info.chunk_count());
-        let piece = reader.read_chunks(i, c..end)?;
-        crc.update(&piece);
-        *done += piece.len() as u64;
-        if tx.send(vec![piece]).is_err() {
-            return Ok(false);
-        }
+    reader.for_each_piece(i, piece, &mut |p| {
+        *done += p.len() as u64;
+        let sent = tx.send(vec![p]).is_ok();
         progress(*done, total);
-        c = end;
-    }
-    let got = crc.finalize();
-    if got != info.crc32 {
-        return Err(elv_core::Error::new(
-            elv_core::ErrorKind::ChecksumMismatch,
-            "decoded tensor CRC",
-            0,
-        )
-        .got_expected(got.into(), info.crc32.into())
-        .in_section(info.first_stream)
-        .into());
-    }
-    Ok(true)
+        Ok(sent)
+    })
 }
 
 /// Writes the tensors of an `.elv` as a safetensors file. If the `.elv` carries the original

@@ -22,6 +22,9 @@ type StoredSection = (u32, SectionEntry, Vec<u8>);
 /// One chunk to decode: tensor position in the request, chunk number, its stored streams.
 type ChunkJob = (usize, usize, Vec<StoredSection>);
 
+/// Piece size for [`Reader::verify`]: whole chunks of about 16 MiB at a time.
+const VERIFY_PIECE_BYTES: u64 = 16 << 20;
+
 /// A `.elv` file opened for reading.
 pub struct Reader<R> {
     inner: R,
@@ -285,13 +288,50 @@ impl<R: Read + Seek> Reader<R> {
     /// that every tensor decodes and matches its CRC.
     pub fn verify(&mut self) -> Result<()> {
         self.check_padding()?;
-        for i in 0..self.catalog.index.entries.len() {
-            self.section(i as u32)?;
+        let (sections, owners) = self.catalog.verify_plan();
+        for i in sections {
+            self.section(i)?;
         }
-        for i in 0..self.catalog.tensors.len() {
-            self.read_tensor(i)?;
+        for i in owners {
+            self.for_each_piece(i, VERIFY_PIECE_BYTES, &mut |_| Ok(true))?;
         }
         Ok(())
+    }
+
+    /// Decodes tensor `i` in pieces of whole chunks of about `piece_bytes` (at least two
+    /// chunks), handing each to `f` in order, and checks the tensor CRC over all of them at
+    /// the end. Memory stays near one piece whatever the tensor size. `f` returns `false` to
+    /// stop early (then nothing is checked). Gives whether it ran to the end.
+    pub fn for_each_piece(
+        &mut self,
+        i: usize,
+        piece_bytes: u64,
+        f: &mut dyn FnMut(Vec<u8>) -> Result<bool>,
+    ) -> Result<bool> {
+        let info = self.catalog.storage_of(i)?.clone();
+        let chunk_bytes = info.chunk_len.max(1) * info.dtype.size() as u64;
+        let per_piece = (piece_bytes / chunk_bytes).max(2);
+        let mut crc = crc32fast::Hasher::new();
+        let mut c = 0;
+        while c < info.chunk_count() {
+            let end = (c + per_piece).min(info.chunk_count());
+            let piece = self.read_chunks(i, c..end)?;
+            crc.update(&piece);
+            if !f(piece)? {
+                return Ok(false);
+            }
+            c = end;
+        }
+        let got = crc.finalize();
+        if self.options.verify_checksums && got != info.crc32 {
+            return Err(
+                CoreError::new(ErrorKind::ChecksumMismatch, "decoded tensor CRC", 0)
+                    .got_expected(got.into(), info.crc32.into())
+                    .in_section(info.first_stream)
+                    .into(),
+            );
+        }
+        Ok(true)
     }
 
     /// Gives back the underlying reader.

@@ -282,6 +282,7 @@ fn large_tensors_stream_by_chunk_groups_in_both_directions() {
 #[test]
 fn a_corrupt_chunk_of_a_streamed_tensor_is_an_error() {
     use elv::pipeline::decompress_to_safetensors_with;
+    use elv_core::section::{ENTRY_LEN, INDEX_HEADER_LEN};
     let opts = CompressOptions {
         lossless: true,
         write: elv::WriteOptions {
@@ -298,21 +299,27 @@ fn a_corrupt_chunk_of_a_streamed_tensor_is_an_error() {
         .find("encoder.layer.0.attention.self.query.weight")
         .unwrap();
     let t = r.tensors()[i].clone();
-    let e = r.catalog().index.entries[t.first_stream as usize + 7];
+    let s = t.first_stream as usize + 7;
+    let e = r.catalog().index.entries[s];
     drop(r);
+    // Change a stream byte and re-seal its section CRC and the index CRC: only the tensor CRC
+    // can catch it now.
     file[e.offset as usize] ^= 1;
-    let mut r = Reader::new(
-        Cursor::new(&file),
-        ReadOptions {
-            verify_checksums: false,
-            ..ReadOptions::default()
-        },
-    )
-    .unwrap();
-    let err = decompress_to_safetensors_with(&mut r, Vec::new(), 4096, &mut |_, _| {}).unwrap_err();
+    let crc = crc32fast::hash(&file[e.offset as usize..(e.offset + e.stored_len) as usize]);
+    let n = file.len();
+    let index_at = u64::from_le_bytes(file[n - 32..n - 24].try_into().unwrap()) as usize;
+    let at = index_at + INDEX_HEADER_LEN + ENTRY_LEN * s + 24;
+    file[at..at + 4].copy_from_slice(&crc.to_le_bytes());
+    let index_crc = crc32fast::hash(&file[index_at..n - 32]);
+    file[n - 16..n - 12].copy_from_slice(&index_crc.to_le_bytes());
+    let mut r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
+    let err = decompress_to_safetensors_with(&mut r, Vec::new(), 4096, &mut |_, _| {})
+        .map(|v| v.len())
+        .unwrap_err();
     assert_eq!(
         err.kind(),
         Some(elv_core::ErrorKind::ChecksumMismatch),
         "{err}"
     );
+    assert!(err.to_string().contains("decoded tensor CRC"), "{err}");
 }
