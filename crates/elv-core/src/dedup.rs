@@ -70,10 +70,14 @@ pub fn apply_table(bytes: Option<&[u8]>, tensors: &mut [TensorInfo]) -> Result<(
                 at,
             ));
         }
-        if tt.dtype != ct.dtype || tt.shape != ct.shape || tt.crc32 != ct.crc32 {
+        if tt.dtype != ct.dtype
+            || tt.shape != ct.shape
+            || tt.crc32 != ct.crc32
+            || tt.error_bound_log2 != ct.error_bound_log2
+        {
             return Err(Error::new(
                 ErrorKind::BadDedup,
-                "dedup tensors differ in dtype, shape or CRC",
+                "dedup tensors differ in dtype, shape, CRC or error bound",
                 at,
             ));
         }

@@ -142,7 +142,13 @@ pub fn parse_table(bytes: &[u8], stream_sections: u32, limits: &Limits) -> Resul
             c.pos() as u64 - 1,
         )?;
         let bound = c.u8("error bound")?;
-        if bound != encoding.error_bound_log2(dtype) {
+        // A dedup reference carries its original's bound (checked against it in §9); any
+        // other encoding, its own.
+        let bound_ok = match encoding {
+            Encoding::Dedup => bound == 0 || bound == Encoding::Elf.error_bound_log2(dtype),
+            _ => bound == encoding.error_bound_log2(dtype),
+        };
+        if !bound_ok {
             return Err(Error::new(
                 ErrorKind::Malformed,
                 "error bound for the encoding",

@@ -406,7 +406,8 @@ impl<S: Sink> ContainerWriter<S> {
         let info = TensorInfo {
             name: String::from(name),
             encoding: Encoding::Dedup,
-            error_bound_log2: 0,
+            // A reference decodes to its original's bytes, lossy or not: same bound.
+            error_bound_log2: c.error_bound_log2,
             chunk_len: 0,
             first_stream: self.entries.len() as u32,
             dedup_of: Some(canonical),

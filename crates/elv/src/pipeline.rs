@@ -89,6 +89,16 @@ impl TensorReport {
     }
 }
 
+/// The report for `e` written as a reference to tensor `canon`: as lossy as its original.
+fn dedup_report<W: Write>(w: &Writer<W>, e: &Entry, canon: u32) -> TensorReport {
+    let mut r = TensorReport::of(e, Encoding::Dedup, 0, None);
+    r.error_bound_log2 = w
+        .tensors()
+        .get(canon as usize)
+        .map_or(0, |t| t.error_bound_log2);
+    r
+}
+
 /// Which encodings the mode allows for a tensor, and why ELF was ruled out if it was.
 pub fn candidates(
     dtype: DType,
@@ -385,9 +395,7 @@ pub fn compress_safetensors<R: Read + Seek, W: Write>(
             match (dup, p) {
                 (Some(canon), _) => {
                     w.add_dedup(&e.name, canon)?;
-                    report
-                        .tensors
-                        .push(TensorReport::of(e, Encoding::Dedup, 0, None));
+                    report.tensors.push(dedup_report(&w, e, canon));
                 }
                 (None, Some((packed, note))) => {
                     let (encoding, stored) = (packed.encoding, packed.stored_len());
@@ -462,7 +470,7 @@ fn compress_large<R: Read + Seek, W: Write>(
             }
             if same {
                 w.add_dedup(&e.name, idx)?;
-                return Ok(report(Encoding::Dedup, 0, None));
+                return Ok(dedup_report(w, e, idx));
             }
         }
         seen.entry(key)

@@ -121,6 +121,35 @@ fn identical_tensors_are_stored_once() {
 }
 
 #[test]
+fn a_duplicate_of_a_lossy_tensor_states_the_same_bound() {
+    let w: Vec<u8> = (0..4096u32)
+        .flat_map(|i| ((i as f32).sin() * 0.1).to_le_bytes())
+        .collect();
+    let st = safetensors_file(&[
+        ("a", DType::F32, vec![64, 64], w.clone()),
+        ("b", DType::F32, vec![64, 64], w),
+    ]);
+    let (file, report) = compress(&st, &CompressOptions::default());
+    assert_eq!(
+        (report.tensors[0].encoding, report.tensors[1].encoding),
+        (Encoding::Elf, Encoding::Dedup)
+    );
+    assert_eq!(
+        report.tensors[1].error_bound_log2, 24,
+        "a reference to an ELF tensor is as lossy"
+    );
+    let r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
+    assert_eq!(r.tensors()[1].error_bound_log2, 24);
+    let back = decompress(&file);
+    let start = back.len() - 2 * 4096 * 4;
+    assert_eq!(
+        back[start..start + 16384],
+        back[start + 16384..],
+        "both decode to the same bytes"
+    );
+}
+
+#[test]
 fn flush_guard_keeps_tiny_values_exact_and_half_floats_stay_lossless() {
     // An optimizer-state-like tensor: a quarter of its values are below 2^-24.
     let v: Vec<u8> = (0..1000u32)

@@ -621,6 +621,39 @@ pub fn all() -> Vec<Vector> {
         &no_meta,
     ));
 
+    let lossy: Vec<Spec> = vec![(
+        "w",
+        DType::F32,
+        vec![40],
+        weights(DType::F32, 40, 21, true),
+        Encoding::Elf,
+        64,
+    )];
+    let dedup_elf = {
+        let mut w = ContainerWriter::new(Vec::new(), 3).unwrap();
+        let (n, d, sh, data, e, ch) = &lossy[0];
+        let a = w.add_tensor(n, *d, sh, data, *e, *ch).unwrap();
+        w.add_dedup("w_again", a).unwrap();
+        w.finish().unwrap()
+    };
+    let mut lossy_tensors = expected(&lossy);
+    lossy_tensors.push((
+        "w_again".to_string(),
+        DType::F32,
+        vec![40],
+        Encoding::Dedup,
+        elf_expected(DType::F32, &lossy[0].3),
+    ));
+    v.push(Vector {
+        name: "dedup_of_elf.elv",
+        bytes: dedup_elf,
+        expect: Expect::Valid {
+            tensors: lossy_tensors,
+            metadata: Vec::new(),
+        },
+        note: "a reference to an ELF tensor: the same lossy bytes, and the same bound 2^-24",
+    });
+
     let meta = vec![
         s("__metadata__.format", "pt"),
         s("comment", "poids compressés ✓"),
@@ -1057,6 +1090,38 @@ pub fn all() -> Vec<Vector> {
         "dedup_missing.elv",
         "a dedup tensor absent from the dedup table",
         dedup_variant(&[(2, 0)], None),
+        ErrorKind::BadDedup,
+    ));
+    let mut p = Parts::new(
+        3,
+        &[(
+            "w",
+            DType::F32,
+            vec![4],
+            [0.5f32, 0.25, -0.125, 0.0]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect(),
+            Encoding::Elf,
+            4,
+        )],
+    );
+    let mut d = p.tensors[0].clone();
+    d.name = "again".into();
+    d.encoding = Encoding::Dedup;
+    d.chunk_len = 0;
+    d.error_bound_log2 = 0; // claims to be exact, but its original is lossy
+    d.first_stream = p.streams.len() as u32;
+    p.tensors.push(d);
+    p.extra.push((
+        kind::DEDUP_TABLE,
+        true,
+        StoredStream::plain(dedup::table_to_bytes(&[(1, 0)])),
+    ));
+    v.push(invalid(
+        "dedup_bound_mismatch.elv",
+        "a reference claiming to be exact while its original is ELF",
+        p.build(),
         ErrorKind::BadDedup,
     ));
 
