@@ -163,14 +163,20 @@ pub fn decode_tensor_into<'s>(
 /// Checks the decoded bytes of a tensor against its record's CRC.
 pub fn check_tensor_crc(info: &TensorInfo, bytes: &[u8], verify_crc: bool) -> Result<()> {
     if verify_crc && !cfg!(fuzzing) {
-        let crc = crc32fast::hash(bytes);
-        if crc != info.crc32 {
-            return Err(
-                Error::new(ErrorKind::ChecksumMismatch, "decoded tensor CRC", 0)
-                    .got_expected(crc.into(), info.crc32.into())
-                    .in_section(info.first_stream),
-            );
-        }
+        check_tensor_crc_value(info, crc32fast::hash(bytes), true)?;
+    }
+    Ok(())
+}
+
+/// Checks a tensor CRC the caller computed (for example over pieces of a large tensor)
+/// against the record's. Like every checksum check, compiled out under `cfg(fuzzing)`.
+pub fn check_tensor_crc_value(info: &TensorInfo, crc: u32, verify_crc: bool) -> Result<()> {
+    if verify_crc && !cfg!(fuzzing) && crc != info.crc32 {
+        return Err(
+            Error::new(ErrorKind::ChecksumMismatch, "decoded tensor CRC", 0)
+                .got_expected(crc.into(), info.crc32.into())
+                .in_section(info.first_stream),
+        );
     }
     Ok(())
 }

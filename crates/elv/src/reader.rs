@@ -5,7 +5,7 @@
 
 use crate::codec::StdCodecs;
 use crate::error::Result;
-use elv_core::archive::{check_tensor_crc, Catalog};
+use elv_core::archive::{check_tensor_crc, check_tensor_crc_value, Catalog};
 use elv_core::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
 use elv_core::section::{decode_section, SectionEntry, ENTRY_LEN, INDEX_HEADER_LEN};
 use elv_core::{encoding, Error as CoreError, ErrorKind, ReadOptions, TensorInfo};
@@ -322,15 +322,7 @@ impl<R: Read + Seek> Reader<R> {
             }
             c = end;
         }
-        let got = crc.finalize();
-        if self.options.verify_checksums && got != info.crc32 {
-            return Err(
-                CoreError::new(ErrorKind::ChecksumMismatch, "decoded tensor CRC", 0)
-                    .got_expected(got.into(), info.crc32.into())
-                    .in_section(info.first_stream)
-                    .into(),
-            );
-        }
+        check_tensor_crc_value(&info, crc.finalize(), self.options.verify_checksums)?;
         Ok(true)
     }
 
