@@ -10,11 +10,18 @@ SECS="${1:-60}"
 shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(container structured elf de planes ans tensor_table dedup_table metadata round_trip safetensors)
+mkdir -p target
 for t in "${TARGETS[@]}"; do
   mkdir -p "corpus/$t"
   cp -n ../testdata/valid/*.elv ../testdata/invalid/*.elv "corpus/$t/" 2>/dev/null || true
   cp -n ../testdata/regress/*.bin "corpus/$t/" 2>/dev/null || true
   [ "$t" = safetensors ] && cp -n ../testdata/sample/*.safetensors "corpus/$t/" 2>/dev/null || true
   echo "== $t for ${SECS}s"
-  cargo +nightly fuzz run "$t" -- -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 2>&1 | grep -E "^(#[0-9]+\s+DONE|Done|==[0-9]+== ERROR|SUMMARY|artifact_prefix|Test unit written)|cov:" | tail -3
+  # A crash ends this target, not the campaign: report it and go on.
+  if ! cargo +nightly fuzz run "$t" -- -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 > "target/fuzz-$t.log" 2>&1; then
+    echo "!! $t stopped on a finding:"; grep -E "panicked at|ERROR|Test unit written" "target/fuzz-$t.log" | head -4
+    FOUND=1
+  fi
+  grep -E "^#[0-9]+\s+(DONE|NEW|REDUCE|pulse)|^Done" "target/fuzz-$t.log" | tail -2
 done
+exit "${FOUND:-0}"
