@@ -2,8 +2,12 @@
 //! `elv::fuzzing`): the seed corpus from testdata/, every regression file in
 //! testdata/regress/, and some thousands of deterministic random and mutated inputs.
 
+#[path = "vectors/mod.rs"]
+mod vectors;
+
 use elv::fuzzing::{run, TARGETS};
 use std::path::PathBuf;
+use vectors::Rng;
 
 fn testdata() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata"))
@@ -23,19 +27,6 @@ fn seeds() -> Vec<Vec<u8>> {
         v.extend(paths.iter().map(|p| std::fs::read(p).unwrap()));
     }
     v
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 fn mutate(r: &mut Rng, seed: &[u8]) -> Vec<u8> {

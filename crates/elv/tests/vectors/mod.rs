@@ -42,13 +42,18 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     })
 }
 
-struct Rng(u64);
+/// xorshift64: deterministic inputs for the vectors and the fuzz smoke test.
+pub struct Rng(pub u64);
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
+    }
+    /// Uniform in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
     }
     /// Roughly normal, mean 0, sd `sd` (sum of uniforms).
     fn weight(&mut self, sd: f64) -> f64 {
