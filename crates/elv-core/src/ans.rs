@@ -1,5 +1,5 @@
 //! The `ans` section codec (SPEC.md §4.4): order-0 rANS with a frequency table per block of
-//! 64 KiB, four interleaved 32-bit states, byte-wise renormalization.
+//! 64 KiB, eight interleaved 32-bit states, renormalization by 16-bit words.
 //!
 //! Why rANS rather than Huffman: the exponent and top-mantissa planes of model weights have
 //! symbols far more likely than 1/2, where Huffman's whole-bit codes lose several percent;
@@ -17,10 +17,12 @@ pub const BLOCK_LEN: usize = 1 << 16;
 /// Frequencies sum to 2^SCALE_BITS.
 pub const SCALE_BITS: u32 = 12;
 const M: u32 = 1 << SCALE_BITS;
-/// Lower bound of the normalized state interval [L, 256·L).
-pub const STATE_LOW: u32 = 1 << 23;
+/// Lower bound of the normalized state interval [L, 2^16·L).
+pub const STATE_LOW: u32 = 1 << 15;
+/// Bits per renormalization word.
+const WORD_BITS: u32 = 16;
 /// Interleaved states.
-pub const LANES: usize = 4;
+pub const LANES: usize = 8;
 
 const MODE_STORED: u8 = 0;
 const MODE_CONSTANT: u8 = 1;
@@ -151,7 +153,7 @@ impl EncSym {
         EncSym {
             freq,
             cum,
-            x_max: ((STATE_LOW >> SCALE_BITS) << 8) * freq,
+            x_max: ((STATE_LOW >> SCALE_BITS) << WORD_BITS) * freq,
             rcp,
             shift,
         }
@@ -163,8 +165,9 @@ impl EncSym {
     }
 }
 
-// The encoder indexes fixed arrays by a byte (`[_; 256]`) and by `i % 4` (`[_; 4]`): the
-// indices cannot be out of range, and encoder input never comes from a file.
+// The encoder indexes fixed arrays by a byte (`[_; 256]`) and by lane constants, and its
+// output buffer by a position that stays within the 2 bytes per symbol it was sized for;
+// encoder input never comes from a file.
 #[allow(clippy::indexing_slicing)]
 fn encode_block(block: &[u8], out: &mut Vec<u8>) {
     let counts = histogram(block);
@@ -193,49 +196,48 @@ fn encode_block(block: &[u8], out: &mut Vec<u8>) {
     for &f in freq.iter().filter(|&&f| f > 0) {
         write_uleb(u64::from(f - 1), &mut table);
     }
-    // Encode in reverse; bytes come out reversed.
+    // Encode in reverse, filling `buf` from its end so the words come out in decoding order.
+    // At most one word leaves per symbol; it is written unconditionally just below `p` and `p`
+    // moves only when it counts (no branches).
     let mut x = [STATE_LOW; LANES];
-    // x < 2^31 and x_max >= 2^19, so at most two bytes leave per symbol: both are written
-    // unconditionally and the position advances only for those that count (no branches).
-    let mut rev = vec![0u8; 2 * block.len() + 8];
-    let mut pos = 0usize;
-    let mut put = |x: &mut u32, b: u8| {
+    let mut buf = vec![0u8; 2 * block.len() + 2];
+    let mut p = buf.len();
+    let mut put = |x: u32, b: u8| -> u32 {
         let s = &syms[b as usize];
-        for _ in 0..2 {
-            let out = usize::from(*x >= s.x_max);
-            rev[pos] = *x as u8;
-            pos += out;
-            *x >>= 8 * out as u32;
-        }
-        let q = s.div(*x);
-        *x = (q << SCALE_BITS) + (*x - q * s.freq) + s.cum;
+        let out = u32::from(x >= s.x_max);
+        buf[p - 2..p].copy_from_slice(&(x as u16).to_le_bytes());
+        p -= 2 * out as usize;
+        let x = x >> (WORD_BITS * out);
+        let q = s.div(x);
+        (q << SCALE_BITS) + (x - q * s.freq) + s.cum
     };
     let tail = block.len() % LANES;
     let (body, rest) = block.split_at(block.len() - tail);
     for (k, &b) in rest.iter().enumerate().rev() {
-        put(&mut x[k], b);
+        x[k] = put(x[k], b);
     }
     for q in body.chunks_exact(LANES).rev() {
-        put(&mut x[3], q[3]);
-        put(&mut x[2], q[2]);
-        put(&mut x[1], q[1]);
-        put(&mut x[0], q[0]);
+        let q: &[u8; LANES] = q.try_into().unwrap_or(&[0; LANES]);
+        let mut s = x;
+        for k in (0..LANES).rev() {
+            s[k] = put(s[k], q[k]);
+        }
+        x = s;
     }
-    rev.truncate(pos);
-    let mut payload = Vec::with_capacity(4 * LANES + rev.len());
-    for s in x {
-        payload.extend_from_slice(&s.to_le_bytes());
-    }
-    payload.extend(rev.iter().rev());
-    if table.len() + payload.len() + 4 >= block.len() {
+    let words = &buf[p..];
+    let payload_len = 4 * LANES + words.len();
+    if table.len() + payload_len + 4 >= block.len() {
         out.push(MODE_STORED);
         out.extend_from_slice(block);
         return;
     }
     out.push(MODE_RANS);
     out.extend_from_slice(&table);
-    write_uleb(payload.len() as u64, out);
-    out.extend_from_slice(&payload);
+    write_uleb(payload_len as u64, out);
+    for s in x {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out.extend_from_slice(words);
 }
 
 /// Decodes the stored bytes of an `ans` section into exactly `decoded_len` bytes appended to
@@ -336,8 +338,12 @@ fn read_table(stored: &[u8], pos: &mut usize, table: &mut [u32]) -> Result<Optio
     Ok(only)
 }
 
-// The hot loop indexes `table` (4096 entries) with `x & 4095` and the 4-lane state array with
-// constants: no index can be out of range whatever the input.
+/// Bytes of word stream one group of `LANES` symbols can consume.
+const GROUP_BYTES: usize = 2 * LANES;
+
+// The hot loop indexes `table` (4096 entries) with `x & 4095`, a `GROUP_BYTES`-byte window
+// with an offset masked to stay inside it, and the lane array with constants: no index can be
+// out of range whatever the input.
 #[allow(clippy::indexing_slicing)]
 fn decode_block(stored: &[u8], pos: &mut usize, out: &mut [u8], table: &mut [u32]) -> Result<()> {
     let only = read_table(stored, pos, table)?;
@@ -348,13 +354,13 @@ fn decode_block(stored: &[u8], pos: &mut usize, out: &mut [u8], table: &mut [u32
         .and_then(|p| stored.get(*pos..pos.checked_add(p)?))
         .ok_or_else(|| Error::new(ErrorKind::Truncated, "ans payload", payload_at as u64))?;
     *pos += payload.len();
-    let (init, bytes) = payload
+    let (init, words) = payload
         .split_at_checked(4 * LANES)
         .ok_or_else(|| Error::new(ErrorKind::Truncated, "ans states", payload_at as u64))?;
     let mut x = [0u32; LANES];
     for (s, b) in x.iter_mut().zip(init.chunks_exact(4)) {
         *s = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-        if !(STATE_LOW..STATE_LOW << 8).contains(s) {
+        if !(STATE_LOW..STATE_LOW << WORD_BITS).contains(s) {
             return Err(Error::new(
                 ErrorKind::Malformed,
                 "ans initial state",
@@ -364,37 +370,55 @@ fn decode_block(stored: &[u8], pos: &mut usize, out: &mut [u8], table: &mut [u32
     }
     let mut pos = 0usize;
     if let Some(s) = only {
-        // f = 4096: the state never changes and no byte is read.
+        // f = 4096: the state never changes and no word is read.
         out.fill(s);
     } else {
         let table: &[u32; M as usize] = (&*table)
             .try_into()
             .map_err(|_| Error::new(ErrorKind::Malformed, "ans table", 0))?;
-        // After a decode step x >= 2^11, so at most two bytes renormalize it. Both reads are
-        // done without branches (a read past the end gives 0 and is caught after the block).
-        let step = |x: &mut u32, pos: &mut usize| -> u8 {
+        // One decode step; `word` is the next little-endian u16 of the stream, consumed only
+        // if the state fell below L (after a step x >= 2^(15-12), so one word restores it).
+        let step = |x: &mut u32, word: u32| -> (u8, usize) {
             let e = table[(*x & (M - 1)) as usize];
-            let mut v = (e >> 20) * (*x >> SCALE_BITS) + ((e >> 8) & (M - 1));
-            for _ in 0..2 {
-                let need = v < STATE_LOW;
-                let b = u32::from(bytes.get(*pos).copied().unwrap_or(0));
-                v = if need { (v << 8) | b } else { v };
-                *pos += usize::from(need);
-            }
-            *x = v;
-            e as u8
+            let v = (e >> 20) * (*x >> SCALE_BITS) + ((e >> 8) & (M - 1));
+            let need = v < STATE_LOW;
+            *x = if need { (v << WORD_BITS) | word } else { v };
+            (e as u8, 2 * usize::from(need))
         };
-        let mut quads = out.chunks_exact_mut(LANES);
-        for q in &mut quads {
-            q[0] = step(&mut x[0], &mut pos);
-            q[1] = step(&mut x[1], &mut pos);
-            q[2] = step(&mut x[2], &mut pos);
-            q[3] = step(&mut x[3], &mut pos);
+        let mut groups = out.chunks_exact_mut(LANES);
+        for g in &mut groups {
+            if let Some(win) = words.get(pos..pos + GROUP_BYTES) {
+                // Fast path: the whole group's words are in `win`.
+                let win: &[u8; GROUP_BYTES] = win.try_into().unwrap_or(&[0; GROUP_BYTES]);
+                let mut off = 0usize;
+                for k in 0..LANES {
+                    let o = off & (GROUP_BYTES - 2);
+                    let w = u32::from(u16::from_le_bytes([win[o], win[o + 1]]));
+                    let (s, used) = step(&mut x[k], w);
+                    g[k] = s;
+                    off += used;
+                }
+                pos += off;
+            } else {
+                for k in 0..LANES {
+                    let w = words
+                        .get(pos..pos + 2)
+                        .map_or(0, |b| u32::from(u16::from_le_bytes([b[0], b[1]])));
+                    let (s, used) = step(&mut x[k], w);
+                    g[k] = s;
+                    pos += used;
+                }
+            }
         }
-        for (k, o) in quads.into_remainder().iter_mut().enumerate() {
-            *o = step(&mut x[k], &mut pos);
+        for (k, o) in groups.into_remainder().iter_mut().enumerate() {
+            let w = words
+                .get(pos..pos + 2)
+                .map_or(0, |b| u32::from(u16::from_le_bytes([b[0], b[1]])));
+            let (s, used) = step(&mut x[k], w);
+            *o = s;
+            pos += used;
         }
-        if pos > bytes.len() {
+        if pos > words.len() {
             return Err(Error::new(
                 ErrorKind::Truncated,
                 "ans payload ends early",
@@ -402,7 +426,7 @@ fn decode_block(stored: &[u8], pos: &mut usize, out: &mut [u8], table: &mut [u32
             ));
         }
     }
-    if pos != bytes.len() || x.iter().any(|&s| s != STATE_LOW) {
+    if pos != words.len() || x.iter().any(|&s| s != STATE_LOW) {
         return Err(Error::new(
             ErrorKind::Malformed,
             "ans payload does not end in the initial states",
@@ -467,7 +491,7 @@ mod tests {
                 f + 1,
                 STATE_LOW - 1,
                 STATE_LOW,
-                (STATE_LOW << 8) - 1,
+                (STATE_LOW << 16) - 1,
                 (1 << 31) - 1,
             ] {
                 assert_eq!(s.div(x), x / f, "{x} / {f}");
