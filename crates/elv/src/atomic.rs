@@ -4,7 +4,9 @@
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 /// Temporary files being written right now, so a signal handler can remove them.
 static IN_PROGRESS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -35,7 +37,7 @@ fn track(p: &Path, on: bool) {
 pub fn write_atomic<T>(
     path: &Path,
     overwrite: bool,
-    fill: impl FnOnce(&mut BufWriter<File>) -> crate::Result<T>,
+    fill: impl FnOnce(&mut BufWriter<SyncingFile>) -> crate::Result<T>,
 ) -> crate::Result<T> {
     if !overwrite && path.exists() {
         return Err(io::Error::new(
@@ -55,11 +57,10 @@ pub fn write_atomic<T>(
     let (tmp_path, file) = create_temp(&dir, &name)?;
     track(&tmp_path, true);
     let guard = TempGuard(Some(tmp_path.clone()));
-    let mut w = BufWriter::new(file);
+    let mut w = BufWriter::new(SyncingFile::new(file));
     let value = fill(&mut w)?;
     let file = w.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    drop(file);
+    file.finish()?;
     if overwrite {
         fs::rename(&tmp_path, path)?;
     } else {
@@ -73,6 +74,81 @@ pub fn write_atomic<T>(
         let _ = d.sync_all();
     }
     Ok(value)
+}
+
+/// Bytes written between background flushes of a [`SyncingFile`].
+const SYNC_AHEAD_BYTES: u64 = 8 << 20;
+
+/// A file being written whose finished part is flushed to disk by a background thread every
+/// few MiB, so the sync before the rename waits only for the tail instead of the whole file.
+pub struct SyncingFile {
+    file: File,
+    since_flush: u64,
+    ahead: Option<(SyncSender<()>, JoinHandle<()>)>,
+    /// The first error a background flush saw: it must not be lost, because the kernel reports
+    /// a write-back error to only one sync of an open file.
+    error: Arc<Mutex<Option<io::Error>>>,
+}
+
+impl SyncingFile {
+    fn new(file: File) -> Self {
+        let error = Arc::new(Mutex::new(None));
+        let ahead = file.try_clone().ok().and_then(|clone| {
+            let (tx, rx) = sync_channel::<()>(1);
+            let seen = Arc::clone(&error);
+            std::thread::Builder::new()
+                .name("elv-sync".into())
+                .spawn(move || {
+                    for () in rx {
+                        if let Err(e) = clone.sync_data() {
+                            if let Ok(mut slot) = seen.lock() {
+                                slot.get_or_insert(e);
+                            }
+                        }
+                    }
+                })
+                .ok()
+                .map(|h| (tx, h))
+        });
+        SyncingFile {
+            file,
+            since_flush: 0,
+            ahead,
+            error,
+        }
+    }
+
+    /// Stops the background thread and syncs the whole file; reports any write-back error.
+    fn finish(mut self) -> io::Result<()> {
+        if let Some((tx, handle)) = self.ahead.take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+        let earlier = self.error.lock().ok().and_then(|mut e| e.take());
+        if let Some(e) = earlier {
+            return Err(e);
+        }
+        self.file.sync_all()
+    }
+}
+
+impl Write for SyncingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.since_flush += n as u64;
+        if self.since_flush >= SYNC_AHEAD_BYTES {
+            self.since_flush = 0;
+            if let Some((tx, _)) = &self.ahead {
+                // A flush already pending covers these bytes too.
+                let _ = tx.try_send(());
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
 }
 
 fn create_temp(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
