@@ -173,30 +173,80 @@ fn outlier_stream(positions: &[u64], values: &[u8]) -> Vec<u8> {
     outliers
 }
 
-/// f32 encoder writing the three planes directly (same output as the generic path).
+/// Values per block of the f32 encoder's vectorized path.
+const F32_BLOCK: usize = 64;
+
+/// f32 encoder writing the three planes directly (same output as the generic path). Blocks of
+/// 64 values are coded without branches (the compiler vectorizes the loop); a block holding an
+/// outlier, and the tail, take the scalar path.
+// Indexes fixed `[_; 64]` arrays with `j < 64` and the planes at `k + j` where `k + 64 <= n`
+// (`k` counts codes written, never more than the values seen): never out of range.
+#[allow(clippy::indexing_slicing)]
 fn encode_chunk_f32(data: &[u8]) -> Vec<Vec<u8>> {
     let n = data.len() / 4;
     let (mut p0, mut p1, mut p2) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
+        alloc::vec![0u8; n],
+        alloc::vec![0u8; n],
+        alloc::vec![0u8; n],
     );
+    let mut k = 0usize;
     let mut positions = Vec::new();
     let mut values = Vec::new();
-    for (i, elem) in data.chunks_exact(4).enumerate() {
+    let mut blocks = data.chunks_exact(4 * F32_BLOCK);
+    let mut code_at = |i: usize, elem: &[u8], k: &mut usize, planes: [&mut [u8]; 3]| {
         let bits = <[u8; 4]>::try_from(elem).map_or(0, u32::from_le_bytes);
         match encode_f32(bits) {
             Some(c) => {
-                p0.push((c >> 16) as u8);
-                p1.push((c >> 8) as u8);
-                p2.push(c as u8);
+                let [a, b, d] = planes;
+                a[*k] = (c >> 16) as u8;
+                b[*k] = (c >> 8) as u8;
+                d[*k] = c as u8;
+                *k += 1;
             }
             None => {
                 positions.push(i as u64);
                 values.extend_from_slice(elem);
             }
         }
+    };
+    let mut base = 0usize;
+    for block in &mut blocks {
+        let mut codes = [0u32; F32_BLOCK];
+        let mut outliers = 0u32;
+        for (c, elem) in codes.iter_mut().zip(block.chunks_exact(4)) {
+            let bits = <[u8; 4]>::try_from(elem).map_or(0, u32::from_le_bytes);
+            let q = 1.0f32 + f32::from_bits(bits & 0x7fff_ffff);
+            // Outlier: q >= 2, or NaN (which fails every comparison, so `!(q < 2)` holds).
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            let outlier = !(q < 2.0);
+            outliers += u32::from(outlier);
+            *c = ((bits >> 31) << 23) | (q.to_bits() & 0x007f_ffff);
+        }
+        if outliers == 0 {
+            let (o0, o1, o2) = (
+                &mut p0[k..k + F32_BLOCK],
+                &mut p1[k..k + F32_BLOCK],
+                &mut p2[k..k + F32_BLOCK],
+            );
+            for j in 0..F32_BLOCK {
+                o0[j] = (codes[j] >> 16) as u8;
+                o1[j] = (codes[j] >> 8) as u8;
+                o2[j] = codes[j] as u8;
+            }
+            k += F32_BLOCK;
+        } else {
+            for (j, elem) in block.chunks_exact(4).enumerate() {
+                code_at(base + j, elem, &mut k, [&mut p0, &mut p1, &mut p2]);
+            }
+        }
+        base += F32_BLOCK;
     }
+    for (j, elem) in blocks.remainder().chunks_exact(4).enumerate() {
+        code_at(base + j, elem, &mut k, [&mut p0, &mut p1, &mut p2]);
+    }
+    p0.truncate(k);
+    p1.truncate(k);
+    p2.truncate(k);
     alloc::vec![outlier_stream(&positions, &values), p0, p1, p2]
 }
 
@@ -399,13 +449,29 @@ mod tests {
 
     #[test]
     fn f32_fast_paths_match_the_definition() {
+        // Outliers everywhere (every 64-value block takes the scalar path), then rare
+        // outliers (most blocks take the vectorized path) with a tail shorter than a block.
+        for rare in [false, true] {
+            f32_fast_path_matches(rare);
+        }
+    }
+
+    fn f32_fast_path_matches(rare: bool) {
         let mut x = 0x9e37_79b9u32;
         let mut data = Vec::new();
-        for i in 0..20_000u32 {
+        for i in 0..20_003u32 {
             x ^= x << 13;
             x ^= x >> 17;
             x ^= x << 5;
-            let bits = match i % 5 {
+            let kind = match (rare, i % 1000, i % 3) {
+                (false, _, _) => i % 5,
+                (true, 7, _) => 0,   // random bits: about half are outliers
+                (true, 500, _) => 5, // the largest value below 1, an outlier (rounds to 2)
+                (true, _, 0) => 4,
+                (true, _, _) => 2,
+            };
+            let bits = match kind {
+                5 => 0x3f7f_ffff,
                 0 => x,
                 1 => x & 0x3fff_ffff,
                 2 => x & 0x807f_ffff | 0x3800_0000,
@@ -415,6 +481,12 @@ mod tests {
             data.extend_from_slice(&bits.to_le_bytes());
         }
         let fast = encode_chunk_f32(&data);
+        if rare {
+            assert!(
+                read_uleb(&fast[0], &mut 0).unwrap() >= 20,
+                "outliers present"
+            );
+        }
         let mut codes = Vec::new();
         let mut pos = Vec::new();
         let mut vals = Vec::new();
