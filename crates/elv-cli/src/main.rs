@@ -5,6 +5,11 @@
 mod npy;
 
 use clap::{Args, Parser, Subcommand};
+
+/// mimalloc keeps freed pages mapped for reuse: every chunk's planes and sections are fresh
+/// multi-MiB buffers, and with the system allocator each one was mapped and faulted in anew.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use elv::pipeline::{compress_safetensors, decompress_to_safetensors, CompressOptions, Report};
 use elv::{atomic, Reader, WriteOptions};
 use elv_core::{compare_floats, Encoding, ReadOptions};
