@@ -93,8 +93,10 @@ pub fn pack_with(bytes: Vec<u8>, level: i32, which: Try) -> StoredStream {
         return StoredStream::plain(bytes);
     }
     let decoded_len = bytes.len() as u64;
-    // Near-random bytes (low mantissa planes) cannot shrink: skip both coders.
-    if elv_core::ans::entropy_bits_per_byte(&bytes) > NEAR_RANDOM_BITS {
+    // Near-random bytes (low mantissa planes) cannot shrink: skip both coders. When a trial
+    // found `ans` best for this stream position the check is skipped: `ans` stores an
+    // incompressible block as is, and the histogram would be computed twice.
+    if which != Try::Ans && elv_core::ans::entropy_bits_per_byte(&bytes) > NEAR_RANDOM_BITS {
         return StoredStream::plain(bytes);
     }
     let mut best: Option<(Codec, Vec<u8>)> = None;
