@@ -324,11 +324,65 @@ fn piece_bytes(batch_bytes: u64) -> u64 {
     (batch_bytes / 16).max(1) * 8
 }
 
-/// Compresses a safetensors stream into `.elv`. Tensors are read in batches of about 32 MiB,
-/// encoded in parallel and written in file order. The original header is kept in the
+/// A batch packed and waiting to be written: its entries, duplicate decisions and packings.
+type PackedBatch<'a> = (
+    &'a [Entry],
+    Vec<Option<u32>>,
+    Vec<Option<(PackedTensor, Option<&'static str>)>>,
+);
+
+/// Writes a packed batch in file order and gives its report lines.
+fn write_batch<W: Write>(w: &mut Writer<W>, batch: PackedBatch<'_>) -> Result<Vec<TensorReport>> {
+    let (entries, dup_of, packed) = batch;
+    let mut out = Vec::with_capacity(entries.len());
+    for ((e, dup), p) in entries.iter().zip(dup_of).zip(packed) {
+        match (dup, p) {
+            (Some(canon), _) => {
+                w.add_dedup(&e.name, canon)?;
+                out.push(dedup_report(w, e, canon));
+            }
+            (None, Some((packed, note))) => {
+                let (encoding, stored) = (packed.encoding, packed.stored_len());
+                w.add_packed(&e.name, e.dtype, &e.shape, packed)?;
+                out.push(TensorReport::of(e, encoding, stored, note));
+            }
+            (None, None) => {
+                return Err(Error::Safetensors(
+                    "internal: tensor neither packed nor deduplicated".into(),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Splits the entries into batches of about `batch_bytes`; a larger tensor is a batch alone
+/// (streamed by [`compress_large`]).
+fn batches(entries: &[Entry], batch_bytes: u64) -> Vec<&[Entry]> {
+    let mut out = Vec::new();
+    let mut rest = entries;
+    while let Some(first) = rest.first() {
+        let mut take = 1;
+        let mut bytes = first.len();
+        if first.len() <= batch_bytes {
+            while take < rest.len() && bytes + rest[take].len() <= batch_bytes {
+                bytes += rest[take].len();
+                take += 1;
+            }
+        }
+        let (batch, after) = rest.split_at(take);
+        out.push(batch);
+        rest = after;
+    }
+    out
+}
+
+/// Compresses a safetensors stream into `.elv`. Tensors are read in batches of about 32 MiB
+/// and encoded in parallel; reading the next batch and writing the previous one overlap the
+/// encoding, and tensors are written in file order. The original header is kept in the
 /// metadata so that a lossless file decompresses to the same bytes. `progress` is called with
 /// (bytes done, bytes total).
-pub fn compress_safetensors<R: Read + Seek, W: Write>(
+pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
     mut input: R,
     output: W,
     opts: &CompressOptions,
@@ -352,28 +406,33 @@ pub fn compress_safetensors<R: Read + Seek, W: Write>(
     };
     let mut seen: HashMap<ContentKey, Vec<(u32, u64)>> = HashMap::new();
     let total = header.data_len();
-    let mut rest = &header.entries[..];
-    while let Some(first) = rest.first() {
-        if first.len() > opts.batch_bytes {
-            report.tensors.push(compress_large(
-                &mut input, data_start, first, &mut w, opts, &mut seen,
-            )?);
-            rest = &rest[1..];
-            progress(first.end, total);
+    let is_large = |b: &[Entry]| matches!(b, [e] if e.len() > opts.batch_bytes);
+    let read_batch = |input: &mut R, b: &[Entry]| -> Result<Vec<Vec<u8>>> {
+        b.iter().map(|e| read_entry(input, data_start, e)).collect()
+    };
+    let list = batches(&header.entries, opts.batch_bytes);
+    // Tensors decided so far (written or pending): the index the next one will get.
+    let mut decided = 0u32;
+    let mut pending: Option<PackedBatch<'_>> = None;
+    let mut next_data: Option<Vec<Vec<u8>>> = None;
+    for (bi, &batch) in list.iter().enumerate() {
+        if is_large(batch) {
+            if let Some(p) = pending.take() {
+                report.tensors.extend(write_batch(&mut w, p)?);
+            }
+            for e in batch {
+                report.tensors.push(compress_large(
+                    &mut input, data_start, e, &mut w, opts, &mut seen,
+                )?);
+                decided += 1;
+                progress(e.end, total);
+            }
             continue;
         }
-        let mut take = 0;
-        let mut bytes = 0;
-        while take < rest.len() && (take == 0 || bytes + rest[take].len() <= opts.batch_bytes) {
-            bytes += rest[take].len();
-            take += 1;
-        }
-        let (batch, after) = rest.split_at(take);
-        rest = after;
-        let data: Vec<Vec<u8>> = batch
-            .iter()
-            .map(|e| read_entry(&mut input, data_start, e))
-            .collect::<Result<_>>()?;
+        let data = match next_data.take() {
+            Some(d) => d,
+            None => read_batch(&mut input, batch)?,
+        };
         // HD: decide duplicates in order (a duplicate may repeat a tensor of this batch).
         let hashes: Vec<u128> = data
             .par_iter()
@@ -409,48 +468,48 @@ pub fn compress_safetensors<R: Read + Seek, W: Write>(
                 }
             }
             if dup_of[k].is_none() {
-                // Index this tensor will get: tensors written so far plus earlier ones of the batch.
-                let idx = w.tensors().len() as u32 + k as u32;
-                seen.entry(key).or_default().push((idx, e.begin));
+                seen.entry(key)
+                    .or_default()
+                    .push((decided + k as u32, e.begin));
             }
         }
-        let packed: Vec<Option<(PackedTensor, Option<&'static str>)>> = batch
-            .par_iter()
-            .zip(data.par_iter())
-            .zip(dup_of.par_iter())
-            .map(|((e, d), dup)| -> Result<_> {
-                if dup.is_some() {
-                    return Ok(None);
-                }
-                let (cands, note) = candidates(e.dtype, d, opts)?;
-                Ok(Some((
-                    choose_and_pack(e.dtype, d, &cands, &opts.write)?,
-                    note,
-                )))
-            })
-            .collect::<Result<_>>()?;
+        decided += batch.len() as u32;
+        let following = list.get(bi + 1).copied().filter(|b| !is_large(b));
+        let to_write = pending.take();
+        let (packed, (read, written)) = rayon::join(
+            || -> Result<Vec<_>> {
+                batch
+                    .par_iter()
+                    .zip(data.par_iter())
+                    .zip(dup_of.par_iter())
+                    .map(|((e, d), dup)| -> Result<_> {
+                        if dup.is_some() {
+                            return Ok(None);
+                        }
+                        let (cands, note) = candidates(e.dtype, d, opts)?;
+                        Ok(Some((
+                            choose_and_pack(e.dtype, d, &cands, &opts.write)?,
+                            note,
+                        )))
+                    })
+                    .collect()
+            },
+            || {
+                let read = following.map(|b| read_batch(&mut input, b)).transpose();
+                let written = to_write.map(|p| write_batch(&mut w, p)).transpose();
+                (read, written)
+            },
+        );
+        report.tensors.extend(written?.unwrap_or_default());
+        next_data = read?;
+        pending = Some((batch, dup_of, packed?));
         drop(data);
-        for ((e, dup), p) in batch.iter().zip(dup_of).zip(packed) {
-            match (dup, p) {
-                (Some(canon), _) => {
-                    w.add_dedup(&e.name, canon)?;
-                    report.tensors.push(dedup_report(&w, e, canon));
-                }
-                (None, Some((packed, note))) => {
-                    let (encoding, stored) = (packed.encoding, packed.stored_len());
-                    w.add_packed(&e.name, e.dtype, &e.shape, packed)?;
-                    report
-                        .tensors
-                        .push(TensorReport::of(e, encoding, stored, note));
-                }
-                (None, None) => {
-                    return Err(Error::Safetensors(
-                        "internal: tensor neither packed nor deduplicated".into(),
-                    ))
-                }
-            }
+        if let Some(e) = batch.last() {
             progress(e.end, total);
         }
+    }
+    if let Some(p) = pending.take() {
+        report.tensors.extend(write_batch(&mut w, p)?);
     }
     progress(total, total);
     w.set_metadata(meta)?;
@@ -471,7 +530,7 @@ fn read_range<R: Read + Seek>(input: &mut R, at: u64, len: u64) -> Result<Vec<u8
 /// A tensor larger than a batch, streamed so memory does not grow with it: a first pass
 /// hashes it and counts ELF flushes; a duplicate is confirmed piece by piece; encodings are
 /// tried on two slices; then groups of whole chunks are read, encoded in parallel and written.
-fn compress_large<R: Read + Seek, W: Write>(
+fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     input: &mut R,
     data_start: u64,
     e: &Entry,
@@ -488,11 +547,21 @@ fn compress_large<R: Read + Seek, W: Write>(
     let mut off = 0;
     while off < e.len() {
         let piece = read_range(input, base + off, piece.min(e.len() - off))?;
-        hasher.update(&piece);
-        if count_flush {
-            let (n, f) = elf::flush_count(e.dtype, &piece)?;
-            counts = (counts.0 + n, counts.1 + f);
-        }
+        // The hash is sequential; the flush count runs beside it on the other cores.
+        let ((), flush) = rayon::join(
+            || hasher.update(&piece),
+            || -> Result<(u64, u64)> {
+                if !count_flush {
+                    return Ok((0, 0));
+                }
+                piece
+                    .par_chunks(size as usize * (1 << 18))
+                    .map(|c| elf::flush_count(e.dtype, c).map_err(Error::from))
+                    .try_reduce(|| (0, 0), |a, b| Ok((a.0 + b.0, a.1 + b.1)))
+            },
+        );
+        let (n, f) = flush?;
+        counts = (counts.0 + n, counts.1 + f);
         off += piece.len() as u64;
     }
     let report = |encoding, stored, note| TensorReport::of(e, encoding, stored, note);
@@ -554,17 +623,34 @@ fn compress_large<R: Read + Seek, W: Write>(
     w.begin_tensor(&e.name, e.dtype, &e.shape, best, chunk_len)?;
     let mut crc = crc32fast::Hasher::new();
     let mut stored = 0;
-    let mut off = 0;
-    while off < e.len() {
-        let data = read_range(input, base + off, group.min(e.len() - off))?;
-        let packed = pack_tensor_with(e.dtype, &data, best, &opts.write, &plan)?;
+    // While one group is encoded, the next is read and the previous one written.
+    let mut off = group.min(e.len());
+    let mut data = read_range(input, base, off)?;
+    let mut pending: Option<PackedTensor> = None;
+    while !data.is_empty() {
+        let next_len = group.min(e.len() - off);
+        let to_write = pending.take();
+        let (packed, (next, written)) = rayon::join(
+            || pack_tensor_with(e.dtype, &data, best, &opts.write, &plan),
+            || {
+                let next = read_range(input, base + off, next_len);
+                let written = to_write.map(|p| w.push_packed(&p)).transpose();
+                (next, written)
+            },
+        );
+        written?;
+        let packed = packed?;
         crc.combine(&crc32fast::Hasher::new_with_initial_len(
             packed.crc32,
             data.len() as u64,
         ));
         stored += packed.stored_len();
-        w.push_packed(&packed)?;
-        off += data.len() as u64;
+        pending = Some(packed);
+        data = next?;
+        off += next_len;
+    }
+    if let Some(p) = pending {
+        w.push_packed(&p)?;
     }
     w.end_tensor(crc.finalize())?;
     Ok(report(best, stored, note))
