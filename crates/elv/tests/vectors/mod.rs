@@ -1259,6 +1259,49 @@ pub fn all() -> Vec<Vector> {
         ErrorKind::Truncated,
     ));
 
+    // The first block is rANS (mode 2): find its payload length P and its first state.
+    let (p_at, payload_at, plen) = {
+        let present: u32 = enc[1..33].iter().map(|b| b.count_ones()).sum();
+        let mut pos = 33;
+        for _ in 0..present {
+            elv_core::varint::read_uleb(&enc, &mut pos).unwrap();
+        }
+        let p_at = pos;
+        let plen = elv_core::varint::read_uleb(&enc, &mut pos).unwrap() as usize;
+        (p_at, pos, plen)
+    };
+    assert_eq!(enc[0], 2, "the first block of the skewed plane is rANS");
+    let mut bad = enc.clone();
+    bad[payload_at..payload_at + 4].copy_from_slice(&(elv_core::ans::STATE_LOW - 1).to_le_bytes());
+    p.streams[0] = StoredStream {
+        codec: Codec::Ans,
+        stored: bad,
+        decoded_len: skew.len() as u64,
+    };
+    v.push(invalid(
+        "ans_state_below_l.elv",
+        "an ans block whose first initial state is L - 1",
+        p.build(),
+        ErrorKind::Malformed,
+    ));
+    // One word more than the block's symbols consume (P grows by 2).
+    let mut bad = enc[..p_at].to_vec();
+    elv_core::varint::write_uleb(plen as u64 + 2, &mut bad);
+    bad.extend_from_slice(&enc[payload_at..payload_at + plen]);
+    bad.extend_from_slice(&[0, 0]);
+    bad.extend_from_slice(&enc[payload_at + plen..]);
+    p.streams[0] = StoredStream {
+        codec: Codec::Ans,
+        stored: bad,
+        decoded_len: skew.len() as u64,
+    };
+    v.push(invalid(
+        "ans_unconsumed_word.elv",
+        "an ans block with one renormalization word that decoding never reads",
+        p.build(),
+        ErrorKind::Malformed,
+    ));
+
     let _ = Header::new(0);
     v
 }
