@@ -5,6 +5,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 ELV, DIR, RUNS = sys.argv[1], sys.argv[2], int(sys.argv[3])
 ZIPNN_PY = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
@@ -12,14 +13,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def timed(cmd, stdout=None):
-    """Runs cmd under /usr/bin/time; returns (seconds, peak RSS in KiB). A command that prints
-    a number (the ZipNN driver) reports its own in-process seconds."""
+    """Runs cmd under /usr/bin/time; returns (wall seconds, peak RSS in KiB). Seconds come from
+    a monotonic clock around the process (/usr/bin/time's %e has 10 ms steps, too coarse for
+    small models). A command that prints a number (the ZipNN driver) reports its own
+    in-process seconds."""
     with tempfile.NamedTemporaryFile('r') as t:
-        p = subprocess.run(['/usr/bin/time', '-f', '%e %M', '-o', t.name] + cmd, check=True,
+        start = time.perf_counter()
+        p = subprocess.run(['/usr/bin/time', '-f', '%M', '-o', t.name] + cmd, check=True,
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        sec, rss = t.read().split()[-2:]
+        sec = time.perf_counter() - start
+        rss = t.read().split()[-1]
         own = p.stdout.strip()
-        return (float(own) if own else float(sec)), int(rss)
+        return (float(own) if own else sec), int(rss)
 
 
 def tools(src, work):
