@@ -179,16 +179,12 @@ fn byte_planes_encode(size: usize, data: &[u8]) -> Vec<Vec<u8>> {
     }
 }
 
-// Indexes a `[u8; N]` with `(N - 1 - j) % N`: always in range. Encoder input only.
-#[allow(clippy::indexing_slicing)]
+/// Byte planes, most significant byte first (SPEC.md §7.5).
 fn split_bytes<const N: usize>(data: &[u8]) -> Vec<Vec<u8>> {
-    let values = || {
-        data.chunks_exact(N)
-            .map(|c| <[u8; N]>::try_from(c).unwrap_or([0; N]))
-    };
-    (0..N)
-        .map(|j| values().map(|v| v[(N - 1 - j) % N]).collect())
-        .collect()
+    planes::split_values(data, |mut v: [u8; N]| {
+        v.reverse();
+        v
+    })
 }
 
 fn byte_planes_decode(size: usize, n: usize, streams: &[&[u8]], out: &mut [u8]) -> Result<()> {

@@ -162,49 +162,34 @@ fn check_high_bits(plane: &[u8], bits: u32, stream: u32) -> Result<()> {
 
 /// bf16 and f16 split writing the planes directly (same output as the generic path).
 fn encode_half(dtype: DType, data: &[u8]) -> Vec<Vec<u8>> {
-    let n = data.len() / 2;
-    let values = data
-        .chunks_exact(2)
-        .map(|c| <[u8; 2]>::try_from(c).map_or(0, u16::from_le_bytes));
     if dtype == DType::BF16 {
-        let e = values.clone().map(|b| (b >> 7) as u8).collect();
-        let c = values
-            .map(|b| (((b >> 15) << 7) | (b & 0x7f)) as u8)
-            .collect();
-        return alloc::vec![e, c];
+        return planes::split_values(data, |v: [u8; 2]| {
+            let b = u16::from_le_bytes(v);
+            [(b >> 7) as u8, (((b >> 15) << 7) | (b & 0x7f)) as u8]
+        });
     }
-    let (mut e, mut c0, mut c1) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for b in values {
+    planes::split_values(data, |v: [u8; 2]| {
+        let b = u16::from_le_bytes(v);
         let code = ((b >> 15) << 10) | (b & 0x3ff);
-        e.push(((b >> 10) & 0x1f) as u8);
-        c0.push((code >> 3) as u8);
-        c1.push((code & 7) as u8);
-    }
-    alloc::vec![e, c0, c1]
+        [
+            ((b >> 10) & 0x1f) as u8,
+            (code >> 3) as u8,
+            (code & 7) as u8,
+        ]
+    })
 }
 
 /// f32 split writing the four planes directly (same output as the generic path).
 fn encode_f32(data: &[u8]) -> Vec<Vec<u8>> {
-    let n = data.len() / 4;
-    let mut planes = [
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    ];
-    for c in data.chunks_exact(4) {
-        let b = <[u8; 4]>::try_from(c).map_or(0, u32::from_le_bytes);
-        let [e, c0, c1, c2] = &mut planes;
-        e.push((b >> 23) as u8);
-        c0.push((((b >> 31) << 7) | ((b >> 16) & 0x7f)) as u8);
-        c1.push((b >> 8) as u8);
-        c2.push(b as u8);
-    }
-    planes.into()
+    planes::split_values(data, |v: [u8; 4]| {
+        let b = u32::from_le_bytes(v);
+        [
+            (b >> 23) as u8,
+            (((b >> 31) << 7) | ((b >> 16) & 0x7f)) as u8,
+            (b >> 8) as u8,
+            b as u8,
+        ]
+    })
 }
 
 fn float_format(dtype: DType) -> Result<FloatFormat> {

@@ -37,6 +37,46 @@ pub fn split(values: &[u64], width: u32) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Values per block of [`split_values`].
+const SPLIT_BLOCK: usize = 64;
+
+/// Splits `W`-byte little-endian values into `P` planes, `to_planes` giving each value's byte
+/// for every plane, in one pass: blocks of 64 values are transposed in a local array and
+/// copied out, which the compiler vectorizes (pushing to `P` growing vectors does not).
+// Indexes `[_; 64]` arrays with `k < 64`, `[_; P]` arrays with `j < P`, and the planes at
+// `i..i + 64` / `i` where `i` counts the values already written: never out of range.
+#[allow(clippy::indexing_slicing)]
+pub fn split_values<const W: usize, const P: usize>(
+    data: &[u8],
+    to_planes: impl Fn([u8; W]) -> [u8; P],
+) -> Vec<Vec<u8>> {
+    let n = data.len() / W;
+    let mut planes: Vec<Vec<u8>> = (0..P).map(|_| vec![0u8; n]).collect();
+    let mut blocks = data.chunks_exact(W * SPLIT_BLOCK);
+    let mut i = 0;
+    for block in &mut blocks {
+        let mut tmp = [[0u8; SPLIT_BLOCK]; P];
+        for (k, v) in block.chunks_exact(W).enumerate() {
+            let out = to_planes(v.try_into().unwrap_or([0; W]));
+            for j in 0..P {
+                tmp[j][k] = out[j];
+            }
+        }
+        for (plane, t) in planes.iter_mut().zip(tmp.iter()) {
+            plane[i..i + SPLIT_BLOCK].copy_from_slice(t);
+        }
+        i += SPLIT_BLOCK;
+    }
+    for v in blocks.remainder().chunks_exact(W) {
+        let out = to_planes(v.try_into().unwrap_or([0; W]));
+        for (plane, b) in planes.iter_mut().zip(out) {
+            plane[i] = b;
+        }
+        i += 1;
+    }
+    planes
+}
+
 /// Merges planes back into `out` (all its values), checking each plane holds exactly one
 /// byte per value and that unused high bits of a short last plane are zero.
 ///
@@ -80,6 +120,23 @@ pub(crate) fn scratch(n: usize) -> Vec<u64> {
 #[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_values_matches_a_per_value_split_at_every_tail_length() {
+        let f = |v: [u8; 4]| [v[3], v[0] ^ v[1], v[2]];
+        for n in [0usize, 1, 63, 64, 65, 130, 1000] {
+            let data: Vec<u8> = (0..4 * n as u32).map(|i| (i * 7 + i / 5) as u8).collect();
+            let got = split_values(&data, f);
+            let mut want = vec![Vec::new(); 3];
+            for v in data.chunks_exact(4) {
+                let o = f(v.try_into().unwrap());
+                for (p, b) in want.iter_mut().zip(o) {
+                    p.push(b);
+                }
+            }
+            assert_eq!(got, want, "{n} values");
+        }
+    }
     use alloc::vec::Vec;
 
     #[test]
