@@ -1229,37 +1229,34 @@ pub fn all() -> Vec<Vector> {
         ErrorKind::Malformed,
     ));
 
-    let mut p = Parts::new(3, &aspec);
+    // Invalid ans streams: the skewed plane's encoding with one fault each.
     let enc = elv_core::ans::encode(&skew);
+    let mut ans_invalid =
+        |name: &'static str, note: &'static str, stored: Vec<u8>, kind: ErrorKind| {
+            let mut p = Parts::new(3, &aspec);
+            p.streams[0] = StoredStream {
+                codec: Codec::Ans,
+                stored,
+                decoded_len: skew.len() as u64,
+            };
+            v.push(invalid(name, note, p.build(), kind));
+        };
     let mut bad = enc.clone();
     bad[1 + 32] ^= 1; // first frequency: the sum is no longer 4096
-    p.streams[0] = StoredStream {
-        codec: Codec::Ans,
-        stored: bad,
-        decoded_len: skew.len() as u64,
-    };
-    v.push(invalid(
+    ans_invalid(
         "ans_bad_frequencies.elv",
         "ans frequencies that do not sum to 4096",
-        p.build(),
+        bad,
         ErrorKind::Malformed,
-    ));
-    let mut bad = enc.clone();
-    let last = bad.len() - 1;
-    bad.truncate(last);
-    p.streams[0] = StoredStream {
-        codec: Codec::Ans,
-        stored: bad,
-        decoded_len: skew.len() as u64,
-    };
-    v.push(invalid(
+    );
+    ans_invalid(
         "ans_truncated.elv",
         "ans blocks that end early",
-        p.build(),
+        enc[..enc.len() - 1].to_vec(),
         ErrorKind::Truncated,
-    ));
-
+    );
     // The first block is rANS (mode 2): find its payload length P and its first state.
+    assert_eq!(enc[0], 2, "the first block of the skewed plane is rANS");
     let (p_at, payload_at, plen) = {
         let present: u32 = enc[1..33].iter().map(|b| b.count_ones()).sum();
         let mut pos = 33;
@@ -1270,37 +1267,26 @@ pub fn all() -> Vec<Vector> {
         let plen = elv_core::varint::read_uleb(&enc, &mut pos).unwrap() as usize;
         (p_at, pos, plen)
     };
-    assert_eq!(enc[0], 2, "the first block of the skewed plane is rANS");
     let mut bad = enc.clone();
     bad[payload_at..payload_at + 4].copy_from_slice(&(elv_core::ans::STATE_LOW - 1).to_le_bytes());
-    p.streams[0] = StoredStream {
-        codec: Codec::Ans,
-        stored: bad,
-        decoded_len: skew.len() as u64,
-    };
-    v.push(invalid(
+    ans_invalid(
         "ans_state_below_l.elv",
         "an ans block whose first initial state is L - 1",
-        p.build(),
+        bad,
         ErrorKind::Malformed,
-    ));
+    );
     // One word more than the block's symbols consume (P grows by 2).
     let mut bad = enc[..p_at].to_vec();
     elv_core::varint::write_uleb(plen as u64 + 2, &mut bad);
     bad.extend_from_slice(&enc[payload_at..payload_at + plen]);
     bad.extend_from_slice(&[0, 0]);
     bad.extend_from_slice(&enc[payload_at + plen..]);
-    p.streams[0] = StoredStream {
-        codec: Codec::Ans,
-        stored: bad,
-        decoded_len: skew.len() as u64,
-    };
-    v.push(invalid(
+    ans_invalid(
         "ans_unconsumed_word.elv",
         "an ans block with one renormalization word that decoding never reads",
-        p.build(),
+        bad,
         ErrorKind::Malformed,
-    ));
+    );
 
     let _ = Header::new(0);
     v
