@@ -141,12 +141,7 @@ pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
     let mut outlier_values = Vec::new();
     for (i, elem) in data.chunks_exact(size).enumerate() {
         let bits = load_le(elem);
-        let code = if dtype == DType::F32 {
-            encode_f32(bits as u32).map(u64::from)
-        } else {
-            encode_value(bits, fmt)
-        };
-        match code {
+        match encode_value(bits, fmt) {
             Some(c) => codes.push(c),
             None => {
                 positions.push(i as u64);
@@ -318,11 +313,7 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
     }
     if let (DType::F32, [p0, p1, p2]) = (dtype, plane_streams) {
         let m = n - k;
-        if let Some((j, p)) = [p0, p1, p2].iter().enumerate().find(|(_, p)| p.len() != m) {
-            return Err(Error::new(ErrorKind::Malformed, "plane length", 0)
-                .got_expected(p.len() as u64, m as u64)
-                .in_section(1 + j as u32));
-        }
+        planes::check_lengths(&[p0, p1, p2], m).map_err(|e| e.rebase_section(1))?;
         // Runs of in-range values between outliers decode in bulk.
         let (mut at, mut used) = (0usize, 0usize);
         for (&p, v) in positions.iter().zip(values.chunks_exact(size)) {

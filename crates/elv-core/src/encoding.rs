@@ -188,13 +188,7 @@ fn split_bytes<const N: usize>(data: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn byte_planes_decode(size: usize, n: usize, streams: &[&[u8]], out: &mut [u8]) -> Result<()> {
-    for (j, plane) in streams.iter().enumerate() {
-        if plane.len() != n {
-            return Err(Error::new(ErrorKind::Malformed, "plane length", 0)
-                .got_expected(plane.len() as u64, n as u64)
-                .in_section(j as u32));
-        }
-    }
+    planes::check_lengths(streams, n)?;
     match (size, streams) {
         (2, [a, b]) => {
             for ((o, &x), &y) in out.chunks_exact_mut(2).zip(a.iter()).zip(b.iter()) {

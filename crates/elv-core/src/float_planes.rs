@@ -69,7 +69,7 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
     };
     match (dtype, streams) {
         (DType::BF16, [e, c0]) => {
-            check_lengths(&[e, c0], n)?;
+            planes::check_lengths(&[e, c0], n)?;
             for ((o, &e), &c) in out.chunks_exact_mut(2).zip(e.iter()).zip(c0.iter()) {
                 let bits = (u16::from(c >> 7) << 15) | (u16::from(e) << 7) | u16::from(c & 0x7f);
                 o.copy_from_slice(&bits.to_le_bytes());
@@ -77,7 +77,7 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
             return Ok(());
         }
         (DType::F16, [e, c0, c1]) => {
-            check_lengths(&[e, c0, c1], n)?;
+            planes::check_lengths(&[e, c0, c1], n)?;
             check_high_bits(e, 5, 0)?;
             check_high_bits(c1, 3, 2)?;
             for (((o, &e), &a), &b) in out
@@ -92,33 +92,25 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
             }
             return Ok(());
         }
+        (DType::F32, [e, c0, c1, c2]) => {
+            planes::check_lengths(&[e, c0, c1, c2], n)?;
+            for ((((o, &e), &a), &b), &c) in out
+                .chunks_exact_mut(4)
+                .zip(e.iter())
+                .zip(c0.iter())
+                .zip(c1.iter())
+                .zip(c2.iter())
+            {
+                let bits = (u32::from(a >> 7) << 31)
+                    | (u32::from(e) << 23)
+                    | (u32::from(a & 0x7f) << 16)
+                    | (u32::from(b) << 8)
+                    | u32::from(c);
+                o.copy_from_slice(&bits.to_le_bytes());
+            }
+            return Ok(());
+        }
         _ => {}
-    }
-    if let (DType::F32, [e, c0, c1, c2]) = (dtype, streams) {
-        if let Some((j, p)) = [e, c0, c1, c2]
-            .iter()
-            .enumerate()
-            .find(|(_, p)| p.len() != n)
-        {
-            return Err(Error::new(ErrorKind::Malformed, "plane length", 0)
-                .got_expected(p.len() as u64, n as u64)
-                .in_section(j as u32));
-        }
-        for ((((o, &e), &a), &b), &c) in out
-            .chunks_exact_mut(4)
-            .zip(e.iter())
-            .zip(c0.iter())
-            .zip(c1.iter())
-            .zip(c2.iter())
-        {
-            let bits = (u32::from(a >> 7) << 31)
-                | (u32::from(e) << 23)
-                | (u32::from(a & 0x7f) << 16)
-                | (u32::from(b) << 8)
-                | u32::from(c);
-            o.copy_from_slice(&bits.to_le_bytes());
-        }
-        return Ok(());
     }
     let mut exps = planes::scratch(n);
     planes::merge(exp_planes, fmt.exp_bits, &mut exps)?;
@@ -136,15 +128,6 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
         store_le(bits, dst);
     }
     Ok(())
-}
-
-fn check_lengths(planes: &[&&[u8]], n: usize) -> Result<()> {
-    match planes.iter().enumerate().find(|(_, p)| p.len() != n) {
-        Some((j, p)) => Err(Error::new(ErrorKind::Malformed, "plane length", 0)
-            .got_expected(p.len() as u64, n as u64)
-            .in_section(j as u32)),
-        None => Ok(()),
-    }
 }
 
 /// A short plane (SPEC.md §7.1) holds `bits` bits per byte; the rest must be zero.

@@ -37,6 +37,17 @@ pub fn split(values: &[u64], width: u32) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Checks that every plane holds exactly `n` bytes; a plane that does not is `Malformed`,
+/// naming its index as the section (relative to the first plane).
+pub fn check_lengths(planes: &[&[u8]], n: usize) -> Result<()> {
+    match planes.iter().enumerate().find(|(_, p)| p.len() != n) {
+        Some((j, p)) => Err(Error::new(ErrorKind::Malformed, "plane length", 0)
+            .got_expected(p.len() as u64, n as u64)
+            .in_section(j as u32)),
+        None => Ok(()),
+    }
+}
+
 /// Values per block of [`split_values`].
 const SPLIT_BLOCK: usize = 64;
 
