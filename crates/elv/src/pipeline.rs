@@ -252,14 +252,7 @@ pub fn choose_and_pack(
             &data[data.len() / 2 / size * size..][..slice],
         ]
     };
-    let de_ok = sample
-        .iter()
-        .any(|s| repeat_fraction(dtype, s) >= DE_MIN_REPEATS);
-    let cands: Vec<Encoding> = cands
-        .iter()
-        .copied()
-        .filter(|&e| e != Encoding::De || de_ok)
-        .collect();
+    let cands = de_only_if_repeating(dtype, &sample, cands.iter().copied());
     if whole {
         let packed: Vec<PackedTensor> = cands
             .par_iter()
@@ -271,17 +264,40 @@ pub fn choose_and_pack(
             .min_by_key(|p| (cost(p), p.encoding.code()))
             .ok_or_else(|| Error::Safetensors("no candidate encoding".into()));
     }
-    // Screen every candidate on the first 2^13 values of each slice, then try the ones within
-    // SCREEN_MARGIN of the best on the whole slices (trials were 40% of compression time,
-    // and candidates usually differ by far more than the margin).
-    let screen_len = (SCREEN_VALUES * size).min(slice);
+    let (best, plan) = choose_by_trial(dtype, &sample, &cands, opts.level)?;
+    pack_tensor_with(dtype, data, best, opts, &plan)
+}
+
+/// `cands` without DE unless some slice of `sample` repeats enough values for it to win.
+fn de_only_if_repeating(
+    dtype: DType,
+    sample: &[&[u8]],
+    cands: impl Iterator<Item = Encoding>,
+) -> Vec<Encoding> {
+    let de_ok = sample
+        .iter()
+        .any(|s| repeat_fraction(dtype, s) >= DE_MIN_REPEATS);
+    cands.filter(|&e| e != Encoding::De || de_ok).collect()
+}
+
+/// The candidate whose trial on `sample` (slices of up to 2^15 values) costs least, and its
+/// per-stream codec plan. Every candidate is first screened on the first 2^13 values of each
+/// slice; only those within [`SCREEN_MARGIN`] of the best get the full trial (trials were 40%
+/// of compression time, and candidates usually differ by far more than the margin).
+fn choose_by_trial(
+    dtype: DType,
+    sample: &[&[u8]],
+    cands: &[Encoding],
+    level: i32,
+) -> Result<(Encoding, Vec<codec::Try>)> {
+    let screen_len = SCREEN_VALUES * dtype.size();
     let screen: Vec<&[u8]> = sample
         .iter()
         .map(|s| &s[..screen_len.min(s.len())])
         .collect();
     let screened: Vec<(u64, Encoding)> = cands
         .par_iter()
-        .map(|&e| trial(e, dtype, &screen, opts.level).map(|(c, _)| (c, e)))
+        .map(|&e| trial(e, dtype, &screen, level).map(|(c, _)| (c, e)))
         .collect::<Result<_>>()?;
     let floor = screened.iter().map(|t| t.0).min().unwrap_or(0);
     let finalists: Vec<Encoding> = screened
@@ -291,13 +307,13 @@ pub fn choose_and_pack(
         .collect();
     let trials: Vec<(u64, Encoding, Vec<codec::Try>)> = finalists
         .par_iter()
-        .map(|&e| trial(e, dtype, &sample, opts.level).map(|(c, p)| (c, e, p)))
+        .map(|&e| trial(e, dtype, sample, level).map(|(c, p)| (c, e, p)))
         .collect::<Result<_>>()?;
-    let (_, best, plan) = trials
+    trials
         .into_iter()
         .min_by_key(|(c, e, _)| (*c, e.code()))
-        .ok_or_else(|| Error::Safetensors("no candidate encoding".into()))?;
-    pack_tensor_with(dtype, data, best, opts, &plan)
+        .map(|(_, e, plan)| (e, plan))
+        .ok_or_else(|| Error::Safetensors("no candidate encoding".into()))
 }
 
 /// What identifies a tensor's content for HD: dtype, shape and a 128-bit xxh3 of the bytes
@@ -597,21 +613,8 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
         )?,
     ];
     let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
-    let de_ok = sample
-        .iter()
-        .any(|s| repeat_fraction(e.dtype, s) >= DE_MIN_REPEATS);
-    let cands: Vec<Encoding> = cands
-        .into_iter()
-        .filter(|&c| c != Encoding::De || de_ok)
-        .collect();
-    let trials: Vec<(u64, Encoding, Vec<codec::Try>)> = cands
-        .par_iter()
-        .map(|&c| trial(c, e.dtype, &sample, opts.write.level).map(|(k, p)| (k, c, p)))
-        .collect::<Result<_>>()?;
-    let (_, best, plan) = trials
-        .into_iter()
-        .min_by_key(|(k, c, _)| (*k, c.code()))
-        .ok_or_else(|| Error::Safetensors("no candidate encoding".into()))?;
+    let cands = de_only_if_repeating(e.dtype, &sample, cands.into_iter());
+    let (best, plan) = choose_by_trial(e.dtype, &sample, &cands, opts.write.level)?;
     let chunk_len = effective_chunk_len(
         best,
         e.dtype,
