@@ -427,8 +427,6 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
         b.iter().map(|e| read_entry(input, data_start, e)).collect()
     };
     let list = batches(&header.entries, opts.batch_bytes);
-    // Tensors decided so far (written or pending): the index the next one will get.
-    let mut decided = 0u32;
     let mut pending: Option<PackedBatch<'_>> = None;
     let mut next_data: Option<Vec<Vec<u8>>> = None;
     for (bi, &batch) in list.iter().enumerate() {
@@ -440,7 +438,6 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
                 report.tensors.push(compress_large(
                     &mut input, data_start, e, &mut w, opts, &mut seen,
                 )?);
-                decided += 1;
                 progress(e.end, total);
             }
             continue;
@@ -450,6 +447,9 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
             None => read_batch(&mut input, batch)?,
         };
         // HD: decide duplicates in order (a duplicate may repeat a tensor of this batch).
+        // This batch's first tensor index: those written plus those still pending.
+        let first_index =
+            w.tensors().len() as u32 + pending.as_ref().map_or(0, |p| p.0.len() as u32);
         let hashes: Vec<u128> = data
             .par_iter()
             .map(|d| xxhash_rust::xxh3::xxh3_128(d))
@@ -486,10 +486,9 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
             if dup_of[k].is_none() {
                 seen.entry(key)
                     .or_default()
-                    .push((decided + k as u32, e.begin));
+                    .push((first_index + k as u32, e.begin));
             }
         }
-        decided += batch.len() as u32;
         let following = list.get(bi + 1).copied().filter(|b| !is_large(b));
         let to_write = pending.take();
         let (packed, (read, written)) = rayon::join(

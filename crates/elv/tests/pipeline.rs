@@ -120,6 +120,39 @@ fn identical_tensors_are_stored_once() {
     assert_eq!(decompress(&file), st);
 }
 
+/// With one tensor per batch, a duplicate is decided while the batch before it is still
+/// waiting to be written: its reference must still name the right tensor.
+#[test]
+fn duplicates_across_batches_reference_the_right_tensor() {
+    let t = |k: f32| -> Vec<u8> {
+        (0..4096u32)
+            .flat_map(|i| ((i as f32 * k).sin() * 0.1).to_le_bytes())
+            .collect()
+    };
+    let st = safetensors_file(&[
+        ("x", DType::F32, vec![64, 64], t(1.0)),
+        ("a", DType::F32, vec![64, 64], t(2.0)),
+        ("y", DType::F32, vec![64, 64], t(3.0)),
+        ("b", DType::F32, vec![64, 64], t(2.0)),
+        ("z", DType::F32, vec![64, 64], t(4.0)),
+        ("c", DType::F32, vec![64, 64], t(3.0)),
+    ]);
+    for batch_bytes in [16 << 10, 1 << 30] {
+        let (file, report) = compress(
+            &st,
+            &CompressOptions {
+                lossless: true,
+                batch_bytes,
+                ..CompressOptions::default()
+            },
+        );
+        let enc: Vec<Encoding> = report.tensors.iter().map(|t| t.encoding).collect();
+        assert_eq!(enc[3], Encoding::Dedup, "b repeats a ({batch_bytes})");
+        assert_eq!(enc[5], Encoding::Dedup, "c repeats y ({batch_bytes})");
+        assert_eq!(decompress(&file), st, "batch_bytes {batch_bytes}");
+    }
+}
+
 #[test]
 fn a_duplicate_of_a_lossy_tensor_states_the_same_bound() {
     let w: Vec<u8> = (0..4096u32)
