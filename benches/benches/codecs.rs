@@ -38,7 +38,7 @@ fn codecs(c: &mut Criterion) {
             b.iter(|| zstd::bulk::decompress(black_box(&z), plane.len()).unwrap())
         });
         g.bench_function("entropy-estimate", |b| {
-            b.iter(|| ans::entropy_bits_per_byte(black_box(plane)))
+            b.iter(|| ans::estimated_len(black_box(plane)))
         });
         g.finish();
     }
