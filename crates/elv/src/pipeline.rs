@@ -785,12 +785,14 @@ pub fn decompress_to_safetensors_with<R: Read + Seek, W: Write + Send>(
             Ok(out)
         });
         let mut send_err = None;
-        'batches: for b in &batches {
-            let large = match b.as_slice() {
-                [i] if tensors[*i].byte_len() > batch_bytes => Some(*i),
-                _ => None,
-            };
-            if let Some(i) = large {
+        let large_of = |b: &[usize]| match b {
+            [i] if tensors[*i].byte_len() > batch_bytes => Some(*i),
+            _ => None,
+        };
+        // The stored streams of the next batch, read while this one decodes.
+        let mut prefetched = None;
+        'batches: for (bi, b) in batches.iter().enumerate() {
+            if let Some(i) = large_of(b) {
                 match stream_large(
                     reader,
                     i,
@@ -808,10 +810,27 @@ pub fn decompress_to_safetensors_with<R: Read + Seek, W: Write + Send>(
                     }
                 }
             }
-            let decoded = match reader.read_tensors(b) {
-                Ok(d) => d,
-                Err(e) => {
+            let fetched = match prefetched.take() {
+                Some(f) => Ok(f),
+                None => reader.fetch_tensors(b),
+            };
+            let following = batches.get(bi + 1).filter(|nb| large_of(nb).is_none());
+            let (mut decoded, mut next) = (None, None);
+            rayon::in_place_scope(|s| {
+                s.spawn(|_| decoded = Some(fetched.and_then(|f| f.decode())));
+                next = following.map(|nb| reader.fetch_tensors(nb));
+            });
+            let decoded = match (decoded, next.transpose()) {
+                (Some(Ok(d)), Ok(n)) => {
+                    prefetched = n;
+                    d
+                }
+                (Some(Err(e)), _) | (_, Err(e)) => {
                     send_err = Some(e);
+                    break;
+                }
+                (None, _) => {
+                    send_err = Some(Error::Io(std::io::Error::other("decoder did not run")));
                     break;
                 }
             };

@@ -52,7 +52,9 @@ fn read_exact_at<R: Read + Seek>(
         );
     }
     r.seek(SeekFrom::Start(offset))?;
-    let mut buf = Vec::new();
+    // `len` fits the file (checked above), so reserving it is bounded by the file's size; it
+    // saves regrowing and copying a multi-MiB section.
+    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     r.by_ref().take(len).read_to_end(&mut buf)?;
     if buf.len() as u64 != len {
         return Err(
@@ -165,46 +167,55 @@ impl<R: Read + Seek> Reader<R> {
     /// Decodes several tensors: their stored streams are read in order (sequential I/O), then
     /// every chunk of every tensor is decoded in parallel, and each tensor's CRC is checked.
     pub fn read_tensors(&mut self, which: &[usize]) -> Result<Vec<Vec<u8>>> {
-        let infos: Vec<TensorInfo> = which
+        self.fetch_tensors(which)?.decode()
+    }
+
+    /// Reads the stored streams of whole tensors, to be decoded (and their CRCs checked) by
+    /// [`Fetched::decode`] without the file.
+    pub(crate) fn fetch_tensors(&mut self, which: &[usize]) -> Result<Fetched> {
+        let ranges = which
             .iter()
-            .map(|&i| self.catalog.storage_of(i).cloned())
+            .map(|&i| {
+                let info = self.catalog.storage_of(i)?.clone();
+                let all = 0..info.chunk_count();
+                Ok((info, all))
+            })
             .collect::<elv_core::Result<_>>()?;
-        let ranges: Vec<(&TensorInfo, Range<u64>)> =
-            infos.iter().map(|t| (t, 0..t.chunk_count())).collect();
-        let outs = self.decode_ranges(&ranges)?;
-        let verify = self.options.verify_checksums;
-        outs.par_iter()
-            .zip(infos.par_iter())
-            .try_for_each(|(out, info)| check_tensor_crc(info, out, verify))?;
-        Ok(outs)
+        self.fetch(ranges, true)
     }
 
     /// Decodes chunks `chunks` of tensor `i` (the bytes of those chunks, in order), reading
     /// only their sections. The tensor CRC is not checked: a caller streaming a large tensor
     /// checks it over all chunks (see [`TensorInfo::crc32`]).
     pub fn read_chunks(&mut self, i: usize, chunks: Range<u64>) -> Result<Vec<u8>> {
+        let mut v = self.fetch_chunks(i, chunks)?.decode()?;
+        v.pop()
+            .ok_or_else(|| CoreError::new(ErrorKind::NotFound, "chunk range", 0).into())
+    }
+
+    /// Reads the stored streams of chunks `chunks` of tensor `i`, to be decoded by
+    /// [`Fetched::decode`] (no CRC check).
+    fn fetch_chunks(&mut self, i: usize, chunks: Range<u64>) -> Result<Fetched> {
         let info = self.catalog.storage_of(i)?.clone();
         if chunks.end > info.chunk_count() || chunks.start > chunks.end {
             return Err(CoreError::new(ErrorKind::OutOfRange, "chunk range", 0)
                 .got_expected(chunks.end, info.chunk_count())
                 .into());
         }
-        let mut v = self.decode_ranges(&[(&info, chunks)])?;
-        v.pop()
-            .ok_or_else(|| CoreError::new(ErrorKind::NotFound, "chunk range", 0).into())
+        self.fetch(vec![(info, chunks)], false)
     }
 
-    /// Reads the stored streams of each (tensor, chunk range) in file order, then decodes all
-    /// those chunks in parallel; one output per range.
-    fn decode_ranges(&mut self, ranges: &[(&TensorInfo, Range<u64>)]) -> Result<Vec<Vec<u8>>> {
-        let mut outs = Vec::with_capacity(ranges.len());
+    /// Reads the stored streams of each (tensor, chunk range) in file order.
+    fn fetch(&mut self, ranges: Vec<(TensorInfo, Range<u64>)>, whole: bool) -> Result<Fetched> {
+        let mut sizes = Vec::with_capacity(ranges.len());
         let mut jobs: Vec<ChunkJob> = Vec::new();
         for (t, (info, range)) in ranges.iter().enumerate() {
             let size = info.dtype.size() as u64;
             let bytes: u64 = range.clone().map(|c| info.chunk_values(c) * size).sum();
-            let len = usize::try_from(bytes)
-                .map_err(|_| CoreError::new(ErrorKind::LimitExceeded, "tensor bytes", 0))?;
-            outs.push(vec![0u8; len]);
+            sizes.push(
+                usize::try_from(bytes)
+                    .map_err(|_| CoreError::new(ErrorKind::LimitExceeded, "tensor bytes", 0))?,
+            );
             let spc = info.encoding.streams_per_chunk(info.dtype) as u32;
             for c in range.clone() {
                 let mut streams = Vec::with_capacity(spc as usize);
@@ -220,38 +231,13 @@ impl<R: Read + Seek> Reader<R> {
                 jobs.push((t, c as usize, streams));
             }
         }
-        let verify = self.options.verify_checksums;
-        // Split every output into its chunks, paired with the chunk's job.
-        let mut slots: Vec<(&TensorInfo, &mut [u8], &[StoredSection])> =
-            Vec::with_capacity(jobs.len());
-        let mut job_iter = jobs.iter().peekable();
-        for (t, ((info, _), out)) in ranges.iter().zip(outs.iter_mut()).enumerate() {
-            let chunk_bytes = (info.chunk_len as usize)
-                .saturating_mul(info.dtype.size())
-                .max(1);
-            for dst in out.chunks_mut(chunk_bytes) {
-                match job_iter.next_if(|j| j.0 == t) {
-                    Some(j) => slots.push((info, dst, &j.2)),
-                    None => {
-                        return Err(CoreError::new(ErrorKind::Malformed, "chunk count", 0).into())
-                    }
-                }
-            }
-        }
-        slots
-            .into_par_iter()
-            .try_for_each(|(info, dst, streams)| -> elv_core::Result<()> {
-                let decoded: Vec<Cow<[u8]>> = streams
-                    .iter()
-                    .map(|(idx, e, b)| decode_section(*idx, e, b, &StdCodecs, verify))
-                    .collect::<elv_core::Result<_>>()?;
-                let refs: Vec<&[u8]> = decoded.iter().map(|d| d.as_ref()).collect();
-                let base = streams.first().map(|s| s.0).unwrap_or(0);
-                let size = info.dtype.size();
-                encoding::decode_chunk(info.encoding, info.dtype, dst.len() / size, &refs, dst)
-                    .map_err(|e| e.rebase_section(base))
-            })?;
-        Ok(outs)
+        Ok(Fetched {
+            ranges,
+            sizes,
+            jobs,
+            whole,
+            verify: self.options.verify_checksums,
+        })
     }
 
     /// Decodes the tensor named `name`.
@@ -311,16 +297,32 @@ impl<R: Read + Seek> Reader<R> {
         let info = self.catalog.storage_of(i)?.clone();
         let chunk_bytes = info.chunk_len.max(1) * info.dtype.size() as u64;
         let per_piece = (piece_bytes / chunk_bytes).max(2);
+        let count = info.chunk_count();
+        let piece_at = |c: u64| c..(c + per_piece).min(count);
         let mut crc = crc32fast::Hasher::new();
+        let mut next = if count > 0 {
+            Some(self.fetch_chunks(i, piece_at(0))?)
+        } else {
+            None
+        };
         let mut c = 0;
-        while c < info.chunk_count() {
-            let end = (c + per_piece).min(info.chunk_count());
-            let piece = self.read_chunks(i, c..end)?;
+        while let Some(fetched) = next.take() {
+            c = (c + per_piece).min(count);
+            // Decode this piece on the pool while this thread reads the next one.
+            let (mut decoded, mut following) = (None, None);
+            rayon::in_place_scope(|s| {
+                s.spawn(|_| decoded = Some(fetched.decode()));
+                following = (c < count).then(|| self.fetch_chunks(i, piece_at(c)));
+            });
+            let piece = decoded
+                .ok_or_else(|| CoreError::new(ErrorKind::NotFound, "chunk range", 0))??
+                .pop()
+                .ok_or_else(|| CoreError::new(ErrorKind::NotFound, "chunk range", 0))?;
+            next = following.transpose()?;
             crc.update(&piece);
             if !f(piece)? {
                 return Ok(false);
             }
-            c = end;
         }
         check_tensor_crc_value(&info, crc.finalize(), self.options.verify_checksums)?;
         Ok(true)
@@ -329,5 +331,68 @@ impl<R: Read + Seek> Reader<R> {
     /// Gives back the underlying reader.
     pub fn into_inner(self) -> R {
         self.inner
+    }
+}
+
+/// Stored streams read from a file, decodable without it: fetching the next ones can then
+/// overlap decoding these.
+pub(crate) struct Fetched {
+    ranges: Vec<(TensorInfo, Range<u64>)>,
+    /// Output bytes per range.
+    sizes: Vec<usize>,
+    jobs: Vec<ChunkJob>,
+    /// Whether each range is a whole tensor, whose CRC is then checked.
+    whole: bool,
+    verify: bool,
+}
+
+impl Fetched {
+    /// Decodes every chunk in parallel; one output per range (the tensor CRCs checked for
+    /// whole tensors).
+    pub(crate) fn decode(self) -> Result<Vec<Vec<u8>>> {
+        let Fetched {
+            ranges,
+            sizes,
+            jobs,
+            whole,
+            verify,
+        } = self;
+        let mut outs: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0u8; n]).collect();
+        // Split every output into its chunks, paired with the chunk's job.
+        let mut slots: Vec<(&TensorInfo, &mut [u8], &[StoredSection])> =
+            Vec::with_capacity(jobs.len());
+        let mut job_iter = jobs.iter().peekable();
+        for (t, ((info, _), out)) in ranges.iter().zip(outs.iter_mut()).enumerate() {
+            let chunk_bytes = (info.chunk_len as usize)
+                .saturating_mul(info.dtype.size())
+                .max(1);
+            for dst in out.chunks_mut(chunk_bytes) {
+                match job_iter.next_if(|j| j.0 == t) {
+                    Some(j) => slots.push((info, dst, &j.2)),
+                    None => {
+                        return Err(CoreError::new(ErrorKind::Malformed, "chunk count", 0).into())
+                    }
+                }
+            }
+        }
+        slots
+            .into_par_iter()
+            .try_for_each(|(info, dst, streams)| -> elv_core::Result<()> {
+                let decoded: Vec<Cow<[u8]>> = streams
+                    .iter()
+                    .map(|(idx, e, b)| decode_section(*idx, e, b, &StdCodecs, verify))
+                    .collect::<elv_core::Result<_>>()?;
+                let refs: Vec<&[u8]> = decoded.iter().map(|d| d.as_ref()).collect();
+                let base = streams.first().map(|s| s.0).unwrap_or(0);
+                let size = info.dtype.size();
+                encoding::decode_chunk(info.encoding, info.dtype, dst.len() / size, &refs, dst)
+                    .map_err(|e| e.rebase_section(base))
+            })?;
+        if whole {
+            outs.par_iter()
+                .zip(ranges.par_iter())
+                .try_for_each(|(out, (info, _))| check_tensor_crc(info, out, verify))?;
+        }
+        Ok(outs)
     }
 }

@@ -385,3 +385,31 @@ fn a_corrupt_chunk_of_a_streamed_tensor_is_an_error() {
     );
     assert!(err.to_string().contains("decoded tensor CRC"), "{err}");
 }
+
+/// Batches are read ahead while the previous one decodes: a damaged section in the last
+/// batch must still stop decompression with its error, not be dropped with the read-ahead.
+#[test]
+fn a_damaged_section_in_a_later_batch_is_an_error() {
+    use elv::pipeline::decompress_to_safetensors_with;
+    let (mut file, _) = compress(&sample(), &CompressOptions::default());
+    let r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
+    let last = r
+        .tensors()
+        .iter()
+        .rev()
+        .find(|t| t.stream_count() > 0)
+        .unwrap()
+        .clone();
+    let e = r.catalog().index.entries[last.first_stream as usize + 1];
+    drop(r);
+    file[e.offset as usize] ^= 0x40;
+    let mut r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
+    let err = decompress_to_safetensors_with(&mut r, Vec::new(), 64 << 10, &mut |_, _| {})
+        .map(|v| v.len())
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        Some(elv_core::ErrorKind::ChecksumMismatch),
+        "{err}"
+    );
+}
