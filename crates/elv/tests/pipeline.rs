@@ -343,7 +343,6 @@ fn large_tensors_stream_by_chunk_groups_in_both_directions() {
 
 #[test]
 fn a_corrupt_chunk_of_a_streamed_tensor_is_an_error() {
-    use elv::pipeline::decompress_to_safetensors_with;
     use elv_core::section::{ENTRY_LEN, INDEX_HEADER_LEN};
     let opts = CompressOptions {
         lossless: true,
@@ -374,15 +373,7 @@ fn a_corrupt_chunk_of_a_streamed_tensor_is_an_error() {
     file[at..at + 4].copy_from_slice(&crc.to_le_bytes());
     let index_crc = crc32fast::hash(&file[index_at..n - 32]);
     file[n - 16..n - 12].copy_from_slice(&index_crc.to_le_bytes());
-    let mut r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
-    let err = decompress_to_safetensors_with(&mut r, Vec::new(), 4096, &mut |_, _| {})
-        .map(|v| v.len())
-        .unwrap_err();
-    assert_eq!(
-        err.kind(),
-        Some(elv_core::ErrorKind::ChecksumMismatch),
-        "{err}"
-    );
+    let err = checksum_error_decompressing(&file, 4096);
     assert!(err.to_string().contains("decoded tensor CRC"), "{err}");
 }
 
@@ -390,7 +381,6 @@ fn a_corrupt_chunk_of_a_streamed_tensor_is_an_error() {
 /// batch must still stop decompression with its error, not be dropped with the read-ahead.
 #[test]
 fn a_damaged_section_in_a_later_batch_is_an_error() {
-    use elv::pipeline::decompress_to_safetensors_with;
     let (mut file, _) = compress(&sample(), &CompressOptions::default());
     let r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
     let last = r
@@ -403,8 +393,14 @@ fn a_damaged_section_in_a_later_batch_is_an_error() {
     let e = r.catalog().index.entries[last.first_stream as usize + 1];
     drop(r);
     file[e.offset as usize] ^= 0x40;
-    let mut r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
-    let err = decompress_to_safetensors_with(&mut r, Vec::new(), 64 << 10, &mut |_, _| {})
+    checksum_error_decompressing(&file, 64 << 10);
+}
+
+/// Decompresses `file` in batches of `batch_bytes`, which must fail with a checksum mismatch.
+fn checksum_error_decompressing(file: &[u8], batch_bytes: u64) -> elv::Error {
+    use elv::pipeline::decompress_to_safetensors_with;
+    let mut r = Reader::new(Cursor::new(file), ReadOptions::default()).unwrap();
+    let err = decompress_to_safetensors_with(&mut r, Vec::new(), batch_bytes, &mut |_, _| {})
         .map(|v| v.len())
         .unwrap_err();
     assert_eq!(
@@ -412,4 +408,5 @@ fn a_damaged_section_in_a_later_batch_is_an_error() {
         Some(elv_core::ErrorKind::ChecksumMismatch),
         "{err}"
     );
+    err
 }
