@@ -149,10 +149,12 @@ fn log2(x: f64) -> f64 {
 /// and an exact reciprocal so `x / f` is a multiply and a shift.
 #[derive(Clone, Copy, Default)]
 struct EncSym {
-    freq: u32,
-    cum: u32,
-    x_max: u32,
     rcp: u64,
+    x_max: u32,
+    cum: u32,
+    /// `2^12 − f`: with `q = floor(x / f)`, the next state `q·2^12 + (x − q·f) + c` is
+    /// `x + c + q·(2^12 − f)`, one multiply fewer.
+    cmpl_freq: u32,
     shift: u32,
 }
 
@@ -165,10 +167,10 @@ impl EncSym {
         let shift = 31 + l;
         let rcp = ((1u64 << shift) + u64::from(freq) - 1) / u64::from(freq.max(1));
         EncSym {
-            freq,
-            cum,
-            x_max: ((STATE_LOW >> SCALE_BITS) << WORD_BITS) * freq,
             rcp,
+            x_max: ((STATE_LOW >> SCALE_BITS) << WORD_BITS) * freq,
+            cum,
+            cmpl_freq: M - freq.min(M),
             shift,
         }
     }
@@ -222,8 +224,7 @@ fn encode_block(block: &[u8], out: &mut Vec<u8>) {
         buf[p - 2..p].copy_from_slice(&(x as u16).to_le_bytes());
         p -= 2 * out as usize;
         let x = x >> (WORD_BITS * out);
-        let q = s.div(x);
-        (q << SCALE_BITS) + (x - q * s.freq) + s.cum
+        x + s.cum + s.div(x) * s.cmpl_freq
     };
     let tail = block.len() % LANES;
     let (body, rest) = block.split_at(block.len() - tail);
