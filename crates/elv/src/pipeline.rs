@@ -331,9 +331,16 @@ pub struct Report {
     pub output_bytes: u64,
 }
 
-/// Default bytes of tensors handled together: a batch is encoded (or decoded) in parallel and
-/// written in order; a larger tensor is streamed in pieces of half this.
+/// Default bytes of tensors compressed together: a batch is encoded in parallel and written
+/// in order; a larger tensor is streamed in pieces of half this.
 pub const DEFAULT_BATCH_BYTES: u64 = 32 << 20;
+
+/// Default bytes of tensors decoded together by [`decompress_to_safetensors`]. Smaller than
+/// the encoder's: decoding costs less per byte, so a small batch (still two f32 chunks) keeps
+/// the cores busy, and less memory in flight means fewer fresh pages to fault in. Against
+/// 32 MiB, on the four corpus models, about 8% faster; on a 1.09 GB model, peak RSS
+/// 193–209 → 131–154 MiB.
+pub const DEFAULT_DECODE_BATCH_BYTES: u64 = 8 << 20;
 
 /// Piece size for streaming a large tensor: half a batch, a multiple of 8 bytes.
 fn piece_bytes(batch_bytes: u64) -> u64 {
@@ -694,7 +701,7 @@ pub fn decompress_to_safetensors<R: Read + Seek, W: Write + Send>(
     out: W,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<W> {
-    decompress_to_safetensors_with(reader, out, DEFAULT_BATCH_BYTES, progress)
+    decompress_to_safetensors_with(reader, out, DEFAULT_DECODE_BATCH_BYTES, progress)
 }
 
 /// [`decompress_to_safetensors`] with `batch_bytes` of tensors decoded together; a larger
