@@ -126,13 +126,7 @@ fn candidates_with(
         c.push(Encoding::FloatPlanes);
     }
     let mut note = None;
-    let elf_allowed = !opts.lossless
-        && match dtype {
-            DType::F32 | DType::F64 => true,
-            DType::F16 | DType::BF16 => opts.elf_half,
-            _ => false,
-        };
-    if elf_allowed {
+    if elf_allowed(dtype, opts) {
         let (nonzero, flushed) = flush()?;
         if nonzero > 0 && flushed as f64 > opts.max_flush_fraction * nonzero as f64 {
             note = Some("kept lossless: ELF would flush too many small values to zero");
@@ -141,6 +135,16 @@ fn candidates_with(
         }
     }
     Ok((c, note))
+}
+
+/// Whether the mode lets ELF be tried on `dtype` (before the flush guard).
+fn elf_allowed(dtype: DType, opts: &CompressOptions) -> bool {
+    !opts.lossless
+        && match dtype {
+            DType::F32 | DType::F64 => true,
+            DType::F16 | DType::BF16 => opts.elf_half,
+            _ => false,
+        }
 }
 
 /// Index-entry bytes plus average alignment padding each stream section costs.
@@ -563,15 +567,27 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let base = data_start + e.begin;
     let piece = piece_bytes(opts.batch_bytes);
     let size = e.dtype.size() as u64;
+    // A first pass over the tensor, only when something needs the whole of it before
+    // encoding: the flush guard, or HD when an earlier tensor has the same dtype and shape
+    // (otherwise the hash is taken while encoding). Most large tensors of a half-precision
+    // model need neither, and are then read once.
+    let count_flush = elf_allowed(e.dtype, opts);
+    let may_repeat = opts.dedup
+        && seen
+            .keys()
+            .any(|(d, shape, _)| *d == e.dtype && *shape == e.shape);
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut counts = (0u64, 0u64);
-    let count_flush = !opts.lossless && e.dtype.float_format().is_some();
     let mut off = 0;
-    while off < e.len() {
+    while (count_flush || may_repeat) && off < e.len() {
         let piece = read_range(input, base + off, piece.min(e.len() - off))?;
         // The hash is sequential; the flush count runs beside it on the other cores.
         let ((), flush) = rayon::join(
-            || hasher.update(&piece),
+            || {
+                if may_repeat {
+                    hasher.update(&piece);
+                }
+            },
             || -> Result<(u64, u64)> {
                 if !count_flush {
                     return Ok((0, 0));
@@ -587,8 +603,8 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
         off += piece.len() as u64;
     }
     let report = |encoding, stored, note| TensorReport::of(e, encoding, stored, note);
-    let key = (e.dtype, e.shape.clone(), hasher.digest128());
-    if opts.dedup {
+    if may_repeat {
+        let key = (e.dtype, e.shape.clone(), hasher.digest128());
         for &(idx, begin) in seen.get(&key).map(Vec::as_slice).unwrap_or_default() {
             let mut same = true;
             let mut off = 0;
@@ -603,21 +619,23 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
                 return Ok(dedup_report(w, e, idx));
             }
         }
-        seen.entry(key)
-            .or_default()
-            .push((w.tensors().len() as u32, e.begin));
     }
+    // Without a first pass, the hash is taken while encoding.
+    let hash_while_encoding = opts.dedup && !may_repeat;
+    let index = w.tensors().len() as u32;
     let (cands, note) = candidates_with(e.dtype, opts, || Ok(counts))?;
     let values = e.len() / size;
     let slice = (TRIAL_VALUES as u64).min(opts.write.chunk_len.max(1)) * size;
-    let sample = [
-        read_range(input, base, slice)?,
-        read_range(
-            input,
-            base + values / 2 * size,
-            slice.min(e.len() - values / 2 * size),
-        )?,
-    ];
+    // As in `choose_and_pack`: two slices, or the whole tensor when it is no larger (only
+    // with batches smaller than two slices).
+    let sample = if e.len() <= 2 * slice {
+        vec![read_range(input, base, e.len())?]
+    } else {
+        vec![
+            read_range(input, base, slice)?,
+            read_range(input, base + values / 2 * size, slice)?,
+        ]
+    };
     let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
     let cands = de_only_if_repeating(e.dtype, &sample, cands.into_iter());
     let (best, plan) = choose_by_trial(e.dtype, &sample, &cands, opts.write.level)?;
@@ -642,6 +660,9 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
         let (packed, (next, written)) = rayon::join(
             || pack_tensor_with(e.dtype, &data, best, &opts.write, &plan),
             || {
+                if hash_while_encoding {
+                    hasher.update(&data);
+                }
                 let next = read_range(input, base + off, next_len);
                 let written = to_write.map(|p| w.push_packed(&p)).transpose();
                 (next, written)
@@ -662,6 +683,10 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
         w.push_packed(&p)?;
     }
     w.end_tensor(crc.finalize())?;
+    if opts.dedup {
+        let key = (e.dtype, e.shape.clone(), hasher.digest128());
+        seen.entry(key).or_default().push((index, e.begin));
+    }
     Ok(report(best, stored, note))
 }
 

@@ -121,7 +121,9 @@ fn identical_tensors_are_stored_once() {
 }
 
 /// With one tensor per batch, a duplicate is decided while the batch before it is still
-/// waiting to be written: its reference must still name the right tensor.
+/// waiting to be written: its reference must still name the right tensor. With batches
+/// smaller than a tensor, every tensor is streamed: the hash of the first of a shape is then
+/// taken while it is encoded, and a later one of that shape is hashed before.
 #[test]
 fn duplicates_across_batches_reference_the_right_tensor() {
     let t = |k: f32| -> Vec<u8> {
@@ -136,20 +138,39 @@ fn duplicates_across_batches_reference_the_right_tensor() {
         ("b", DType::F32, vec![64, 64], t(2.0)),
         ("z", DType::F32, vec![64, 64], t(4.0)),
         ("c", DType::F32, vec![64, 64], t(3.0)),
+        ("d", DType::F32, vec![64, 64], t(1.0)),
     ]);
-    for batch_bytes in [16 << 10, 1 << 30] {
+    for (batch_bytes, lossless) in [
+        (8 << 10, true),
+        (8 << 10, false),
+        (16 << 10, true),
+        (1 << 30, true),
+    ] {
         let (file, report) = compress(
             &st,
             &CompressOptions {
-                lossless: true,
+                lossless,
                 batch_bytes,
                 ..CompressOptions::default()
             },
         );
         let enc: Vec<Encoding> = report.tensors.iter().map(|t| t.encoding).collect();
-        assert_eq!(enc[3], Encoding::Dedup, "b repeats a ({batch_bytes})");
-        assert_eq!(enc[5], Encoding::Dedup, "c repeats y ({batch_bytes})");
-        assert_eq!(decompress(&file), st, "batch_bytes {batch_bytes}");
+        let case = format!("batch_bytes {batch_bytes}, lossless {lossless}");
+        assert_eq!(enc[3], Encoding::Dedup, "b repeats a ({case})");
+        assert_eq!(enc[5], Encoding::Dedup, "c repeats y ({case})");
+        assert_eq!(
+            enc[6],
+            Encoding::Dedup,
+            "d repeats x, the first of its shape ({case})"
+        );
+        assert_eq!(
+            enc.iter().filter(|&&e| e == Encoding::Dedup).count(),
+            3,
+            "{case}"
+        );
+        if lossless {
+            assert_eq!(decompress(&file), st, "{case}");
+        }
     }
 }
 
