@@ -4,7 +4,10 @@
 #![doc(hidden)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::pipeline::{compress_safetensors, decompress_to_safetensors, CompressOptions};
+use crate::pipeline::{
+    compress_safetensors, decompress_to_safetensors_with, CompressOptions, DEFAULT_BATCH_BYTES,
+    DEFAULT_DECODE_BATCH_BYTES,
+};
 use crate::{Reader, StdCodecs, WriteOptions, Writer};
 use elv_core::encoding::decode_chunk;
 use elv_core::writer::StoredStream;
@@ -276,21 +279,37 @@ pub fn round_trip(data: &[u8]) {
 }
 
 /// safetensors import on arbitrary bytes: never a panic; what imports losslessly exports to
-/// the same bytes.
+/// the same bytes, with the default batches and with batches of 64 bytes (every tensor
+/// above that streamed in pieces, both ways); the batch size never decides whether an input
+/// is accepted.
 pub fn safetensors(data: &[u8]) {
-    let opts = CompressOptions {
-        lossless: true,
-        write: WriteOptions {
-            chunk_len: 64,
-            ..WriteOptions::default()
-        },
-        ..CompressOptions::default()
-    };
-    let Ok((file, _)) = compress_safetensors(Cursor::new(data), Vec::new(), &opts, &mut |_, _| {})
-    else {
-        return;
-    };
-    let mut r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
-    let back = decompress_to_safetensors(&mut r, Vec::new(), &mut |_, _| {}).unwrap();
-    assert_eq!(back, data, "lossless safetensors round trip differs");
+    for batch_bytes in [DEFAULT_BATCH_BYTES, 64] {
+        let opts = CompressOptions {
+            lossless: true,
+            batch_bytes,
+            write: WriteOptions {
+                chunk_len: 64,
+                ..WriteOptions::default()
+            },
+            ..CompressOptions::default()
+        };
+        let file = match compress_safetensors(Cursor::new(data), Vec::new(), &opts, &mut |_, _| {})
+        {
+            Ok((file, _)) => file,
+            Err(_) if batch_bytes == DEFAULT_BATCH_BYTES => return,
+            Err(e) => panic!("accepted with the default batches, not with {batch_bytes}: {e}"),
+        };
+        let mut r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
+        let back = decompress_to_safetensors_with(
+            &mut r,
+            Vec::new(),
+            batch_bytes.min(DEFAULT_DECODE_BATCH_BYTES),
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(
+            back, data,
+            "lossless round trip differs (batch {batch_bytes})"
+        );
+    }
 }

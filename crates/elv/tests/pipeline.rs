@@ -431,3 +431,39 @@ fn checksum_error_decompressing(file: &[u8], batch_bytes: u64) -> elv::Error {
     );
     err
 }
+
+/// A streamed tensor smaller than the trial's two slices (possible only with batches below
+/// 2^15 values) is sampled whole: its slices once read past its end, into the next tensor or
+/// beyond the file.
+#[test]
+fn a_streamed_tensor_smaller_than_a_trial_slice_is_sampled_whole() {
+    let t = |n: u32, k: f32| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| ((i as f32 * k).sin() * 0.3).to_le_bytes())
+            .collect()
+    };
+    let st = safetensors_file(&[
+        ("a", DType::F32, vec![40], t(40, 1.0)),
+        ("b", DType::F32, vec![20], t(20, 2.0)),
+    ]);
+    for lossless in [true, false] {
+        let opts = CompressOptions {
+            lossless,
+            batch_bytes: 64,
+            ..CompressOptions::default()
+        };
+        let (file, report) = compress(&st, &opts);
+        assert!(report.tensors.iter().all(|t| t.original > 64));
+        let (whole, _) = compress(
+            &st,
+            &CompressOptions {
+                batch_bytes: 1 << 30,
+                ..opts
+            },
+        );
+        assert_eq!(decompress(&file), decompress(&whole), "lossless {lossless}");
+        if lossless {
+            assert_eq!(decompress(&file), st);
+        }
+    }
+}
