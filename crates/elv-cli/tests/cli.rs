@@ -115,6 +115,45 @@ fn existing_output_is_never_replaced_without_force() {
     assert_ne!(std::fs::read(&z).unwrap(), b"precious");
 }
 
+/// `-o /dev/null` or a named pipe is written in place: a temporary file renamed over it
+/// replaced the device node itself (found when `-o /dev/null` left a regular file there).
+/// Tested on a pipe, so a regression cannot damage the machine's `/dev/null`.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_as_output_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|st| st.success()) {
+        eprintln!("no mkfifo here; skipped");
+        return;
+    }
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let o = run(&["compress", "-q", "--lossless", s(&sample()), "-o", s(&fifo)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got = reader.join().unwrap();
+    assert!(
+        std::fs::metadata(&fifo).unwrap().file_type().is_fifo(),
+        "the pipe is still a pipe"
+    );
+    assert_eq!(entries(dir.path()), ["pipe"], "no temporary file");
+    // What came through the pipe is the whole .elv file.
+    let z = dir.path().join("m.elv");
+    std::fs::write(&z, &got).unwrap();
+    let back = dir.path().join("back.safetensors");
+    assert!(run(&["decompress", "-q", s(&z), "-o", s(&back)])
+        .status
+        .success());
+    assert_eq!(
+        std::fs::read(&back).unwrap(),
+        std::fs::read(sample()).unwrap()
+    );
+}
+
 #[test]
 fn default_output_name_replaces_the_extension() {
     let dir = tempfile::tempdir().unwrap();

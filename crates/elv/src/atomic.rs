@@ -34,11 +34,22 @@ fn track(p: &Path, on: bool) {
 /// Writes `path` through `fill` atomically. With `overwrite` false an existing `path` is an
 /// `AlreadyExists` error and is never touched (checked again at the final step, so a file
 /// that appears meanwhile is not clobbered). On any error the temporary file is removed.
+///
+/// An existing `path` that is not a regular file or a directory (`/dev/null`, a named pipe, a
+/// terminal) is written in place: renaming a file over it would replace the device node
+/// itself, and there is no data in it to lose.
 pub fn write_atomic<T>(
     path: &Path,
     overwrite: bool,
     fill: impl FnOnce(&mut BufWriter<SyncingFile>) -> crate::Result<T>,
 ) -> crate::Result<T> {
+    if fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let file = fs::OpenOptions::new().write(true).open(path)?;
+        let mut w = BufWriter::new(SyncingFile::unsynced(file));
+        let value = fill(&mut w)?;
+        w.into_inner().map_err(|e| e.into_error())?.finish()?;
+        return Ok(value);
+    }
     if !overwrite && path.exists() {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
@@ -83,6 +94,8 @@ const SYNC_AHEAD_BYTES: u64 = 8 << 20;
 /// few MiB, so the sync before the rename waits only for the tail instead of the whole file.
 pub struct SyncingFile {
     file: File,
+    /// False for a device or pipe written in place: nothing to sync.
+    sync: bool,
     since_flush: u64,
     ahead: Option<(SyncSender<()>, JoinHandle<()>)>,
     /// The first error a background flush saw: it must not be lost, because the kernel reports
@@ -112,9 +125,21 @@ impl SyncingFile {
         });
         SyncingFile {
             file,
+            sync: true,
             since_flush: 0,
             ahead,
             error,
+        }
+    }
+
+    /// Writes to `file` without syncing it (a device or a pipe).
+    fn unsynced(file: File) -> Self {
+        SyncingFile {
+            file,
+            sync: false,
+            since_flush: 0,
+            ahead: None,
+            error: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -127,6 +152,9 @@ impl SyncingFile {
         let earlier = self.error.lock().ok().and_then(|mut e| e.take());
         if let Some(e) = earlier {
             return Err(e);
+        }
+        if !self.sync {
+            return Ok(());
         }
         self.file.sync_all()
     }
