@@ -151,7 +151,21 @@ fn elf_allowed(dtype: DType, opts: &CompressOptions) -> bool {
 const SECTION_OVERHEAD: u64 = ENTRY_LEN as u64 + 4;
 
 /// Values per trial slice when choosing an encoding.
-const TRIAL_VALUES: usize = 1 << 15;
+const TRIAL_VALUES: u64 = 1 << 15;
+
+/// Byte ranges of the sample an encoding is chosen on, for a tensor of `len` bytes of
+/// `size`-byte values cut in chunks of `chunk_len` values: slices of 2^15 values (at most a
+/// chunk) from the start and the middle, or the whole tensor if it is no larger than two.
+// A one-range sample (the whole tensor) is meant, not the range's values.
+#[allow(clippy::single_range_in_vec_init)]
+fn trial_sample(len: u64, size: u64, chunk_len: u64) -> Vec<core::ops::Range<u64>> {
+    let slice = TRIAL_VALUES.min(chunk_len.max(1)) * size;
+    if len <= 2 * slice {
+        return vec![0..len];
+    }
+    let middle = len / 2 / size * size;
+    vec![0..slice, middle..middle + slice]
+}
 
 /// Values per trial slice in the first, screening round of choosing an encoding.
 const SCREEN_VALUES: usize = 1 << 13;
@@ -245,17 +259,12 @@ pub fn choose_and_pack(
             opts,
         );
     }
-    let size = dtype.size();
-    let slice = TRIAL_VALUES.min(opts.chunk_len.max(1) as usize) * size;
-    let whole = data.len() <= 2 * slice;
-    let sample: Vec<&[u8]> = if whole {
-        vec![data]
-    } else {
-        vec![
-            &data[..slice],
-            &data[data.len() / 2 / size * size..][..slice],
-        ]
-    };
+    let ranges = trial_sample(data.len() as u64, dtype.size() as u64, opts.chunk_len);
+    let whole = ranges.len() == 1;
+    let sample: Vec<&[u8]> = ranges
+        .into_iter()
+        .filter_map(|r| data.get(r.start as usize..r.end as usize))
+        .collect();
     let cands = de_only_if_repeating(dtype, &sample, cands.iter().copied());
     if whole {
         let packed: Vec<PackedTensor> = cands
@@ -624,18 +633,10 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let hash_while_encoding = opts.dedup && !may_repeat;
     let index = w.tensors().len() as u32;
     let (cands, note) = candidates_with(e.dtype, opts, || Ok(counts))?;
-    let values = e.len() / size;
-    let slice = (TRIAL_VALUES as u64).min(opts.write.chunk_len.max(1)) * size;
-    // As in `choose_and_pack`: two slices, or the whole tensor when it is no larger (only
-    // with batches smaller than two slices).
-    let sample = if e.len() <= 2 * slice {
-        vec![read_range(input, base, e.len())?]
-    } else {
-        vec![
-            read_range(input, base, slice)?,
-            read_range(input, base + values / 2 * size, slice)?,
-        ]
-    };
+    let sample = trial_sample(e.len(), size, opts.write.chunk_len)
+        .into_iter()
+        .map(|r| read_range(input, base + r.start, r.end - r.start))
+        .collect::<Result<Vec<_>>>()?;
     let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
     let cands = de_only_if_repeating(e.dtype, &sample, cands.into_iter());
     let (best, plan) = choose_by_trial(e.dtype, &sample, &cands, opts.write.level)?;
