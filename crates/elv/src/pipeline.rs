@@ -843,27 +843,26 @@ pub fn decompress_to_safetensors_with<R: Read + Seek, W: Write + Send>(
                     }
                 }
             }
-            let fetched = match prefetched.take() {
-                Some(f) => Ok(f),
-                None => reader.fetch_tensors(b),
-            };
-            let following = batches.get(bi + 1).filter(|nb| large_of(nb).is_none());
-            let (mut decoded, mut next) = (None, None);
-            rayon::in_place_scope(|s| {
-                s.spawn(|_| decoded = Some(fetched.and_then(|f| f.decode())));
-                next = following.map(|nb| reader.fetch_tensors(nb));
-            });
-            let decoded = match (decoded, next.transpose()) {
-                (Some(Ok(d)), Ok(n)) => {
-                    prefetched = n;
-                    d
-                }
-                (Some(Err(e)), _) | (_, Err(e)) => {
+            let fetched = match prefetched
+                .take()
+                .map_or_else(|| reader.fetch_tensors(b), Ok)
+            {
+                Ok(f) => f,
+                Err(e) => {
                     send_err = Some(e);
                     break;
                 }
-                (None, _) => {
-                    send_err = Some(Error::Io(std::io::Error::other("decoder did not run")));
+            };
+            let following = batches.get(bi + 1).filter(|nb| large_of(nb).is_none());
+            let (decoded, next) =
+                fetched.decode_while(|| following.map(|nb| reader.fetch_tensors(nb)));
+            let decoded = match (decoded, next.transpose()) {
+                (Ok(d), Ok(n)) => {
+                    prefetched = n;
+                    d
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    send_err = Some(e);
                     break;
                 }
             };

@@ -308,14 +308,9 @@ impl<R: Read + Seek> Reader<R> {
         let mut c = 0;
         while let Some(fetched) = next.take() {
             c = (c + per_piece).min(count);
-            // Decode this piece on the pool while this thread reads the next one.
-            let (mut decoded, mut following) = (None, None);
-            rayon::in_place_scope(|s| {
-                s.spawn(|_| decoded = Some(fetched.decode()));
-                following = (c < count).then(|| self.fetch_chunks(i, piece_at(c)));
-            });
-            let piece = decoded
-                .ok_or_else(|| CoreError::new(ErrorKind::NotFound, "chunk range", 0))??
+            let (decoded, following) =
+                fetched.decode_while(|| (c < count).then(|| self.fetch_chunks(i, piece_at(c))));
+            let piece = decoded?
                 .pop()
                 .ok_or_else(|| CoreError::new(ErrorKind::NotFound, "chunk range", 0))?;
             next = following.transpose()?;
@@ -347,6 +342,20 @@ pub(crate) struct Fetched {
 }
 
 impl Fetched {
+    /// [`Fetched::decode`] on the thread pool while this thread runs `read` (reading the next
+    /// streams): reading and decoding overlap without the reader having to be `Send`.
+    pub(crate) fn decode_while<T>(self, read: impl FnOnce() -> T) -> (Result<Vec<Vec<u8>>>, T) {
+        let mut decoded = None;
+        let other = rayon::in_place_scope(|s| {
+            s.spawn(|_| decoded = Some(self.decode()));
+            read()
+        });
+        // The scope returns only once the spawned decode has run.
+        let decoded = decoded
+            .unwrap_or_else(|| Err(CoreError::new(ErrorKind::NotFound, "decoded batch", 0).into()));
+        (decoded, other)
+    }
+
     /// Decodes every chunk in parallel; one output per range (the tensor CRCs checked for
     /// whole tensors).
     pub(crate) fn decode(self) -> Result<Vec<Vec<u8>>> {
