@@ -145,8 +145,8 @@ fn log2(x: f64) -> f64 {
     e as f64 + 2.0 * sum * core::f64::consts::LOG2_E
 }
 
-/// Per-symbol encoder constants: frequency, cumulative frequency, the renormalization bound
-/// and an exact reciprocal so `x / f` is a multiply and a shift.
+/// Per-symbol encoder constants: an exact reciprocal of the frequency so `x / f` is a
+/// multiply and a shift, the renormalization bound, the cumulative frequency and `2^12 − f`.
 #[derive(Clone, Copy, Default)]
 struct EncSym {
     rcp: u64,

@@ -151,6 +151,8 @@ pub fn decode_chunk(width: usize, n: usize, streams: &[&[u8]], out: &mut [u8]) -
 #[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use alloc::vec;
+    use alloc::vec::Vec;
 
     #[test]
     fn table_and_sort_find_the_same_nearest_repeats() {
@@ -169,8 +171,6 @@ mod tests {
             assert!(small.iter().filter(|&&p| p != u32::MAX).count() > data.len() / width / 2);
         }
     }
-    use alloc::vec;
-    use alloc::vec::Vec;
 
     #[test]
     fn paper_figure_8_shape() {

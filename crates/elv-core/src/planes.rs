@@ -131,6 +131,7 @@ pub(crate) fn scratch(n: usize) -> Vec<u64> {
 #[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     #[test]
     fn split_values_matches_a_per_value_split_at_every_tail_length() {
@@ -148,7 +149,6 @@ mod tests {
             assert_eq!(got, want, "{n} values");
         }
     }
-    use alloc::vec::Vec;
 
     #[test]
     fn layouts_per_width() {
