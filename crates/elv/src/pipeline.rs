@@ -222,11 +222,11 @@ fn trial(
     for chunk in sample {
         let c = encode_chunk_checked(enc, dtype, chunk)?;
         won.resize(c.streams.len(), (false, false));
-        for (s, w) in c.streams.into_iter().zip(won.iter_mut()) {
-            let packed = codec::pack(s, level);
-            cost += packed.stored.len() as u64 + SECTION_OVERHEAD;
-            w.0 |= packed.codec == Codec::Ans;
-            w.1 |= packed.codec == Codec::Zstd;
+        for (s, w) in c.streams.iter().zip(won.iter_mut()) {
+            let (codec, stored) = codec::estimate(s, level);
+            cost += stored + SECTION_OVERHEAD;
+            w.0 |= codec == Codec::Ans;
+            w.1 |= codec == Codec::Zstd;
         }
     }
     let plan = won
