@@ -83,26 +83,60 @@ pub fn pack(bytes: Vec<u8>, level: i32) -> StoredStream {
     pack_with(bytes, level, Try::Both)
 }
 
-/// What [`pack`] would store `bytes` as, without coding it with `ans`: the codec and the
-/// stored length, taking [`elv_core::ans::estimated_len`] for `ans` (within 0.2% of its coded
-/// length) and compressing with zstd. Trials use it: coding with `ans` only to learn the size
-/// cost them a fifth of their time.
-pub fn estimate(bytes: &[u8], level: i32) -> (Codec, u64) {
-    let plain = (Codec::None, bytes.len() as u64);
-    if bytes.len() < 64 {
-        return plain;
+/// Stored sizes [`pack`] could reach for a stream, found without coding it with `ans`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Estimate {
+    /// The smaller of the stream as is and [`elv_core::ans::estimated_len`] (within 0.2% of
+    /// the coded length).
+    pub plain_or_ans: u64,
+    /// Whether `plain_or_ans` is the `ans` estimate.
+    pub ans: bool,
+    /// zstd's stored size, if it was tried.
+    pub zstd: Option<u64>,
+}
+
+impl Estimate {
+    /// The smallest stored size.
+    pub fn best(&self) -> u64 {
+        self.zstd
+            .map_or(self.plain_or_ans, |z| z.min(self.plain_or_ans))
     }
-    let ans = elv_core::ans::estimated_len(bytes) as u64;
-    if ans >= bytes.len() as u64 {
-        return plain;
-    }
-    let mut best = (Codec::Ans, ans);
-    if let Ok(z) = zstd_compress(bytes, level) {
-        if (z.len() as u64) < best.1 {
-            best = (Codec::Zstd, z.len() as u64);
+
+    /// The codec [`pack`] would choose.
+    pub fn codec(&self) -> Codec {
+        match self.zstd {
+            Some(z) if z < self.plain_or_ans => Codec::Zstd,
+            _ if self.ans => Codec::Ans,
+            _ => Codec::None,
         }
     }
-    best
+}
+
+/// What [`pack`] would store `bytes` as, with `ans` estimated rather than run (trials use it:
+/// coding with `ans` only to learn the size cost them a fifth of their time) and zstd at
+/// `level` run only if `try_zstd`.
+pub fn estimate(bytes: &[u8], level: i32, try_zstd: bool) -> Estimate {
+    let len = bytes.len() as u64;
+    let mut e = Estimate {
+        plain_or_ans: len,
+        ans: false,
+        zstd: None,
+    };
+    if bytes.len() < 64 {
+        return e;
+    }
+    let ans = elv_core::ans::estimated_len(bytes) as u64;
+    if ans >= len {
+        return e;
+    }
+    e.plain_or_ans = ans;
+    e.ans = true;
+    if try_zstd {
+        if let Ok(z) = zstd_compress(bytes, level) {
+            e.zstd = Some(z.len() as u64);
+        }
+    }
+    e
 }
 
 /// [`pack`] restricted to the codecs `which` allows; always falls back to uncompressed.

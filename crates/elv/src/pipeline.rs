@@ -209,36 +209,58 @@ fn repeats_in_first(dtype: DType, sample: &[u8], count: usize) -> f64 {
     1.0 - v.len() as f64 / n as f64
 }
 
-/// The trial of one candidate: total cost, and which codecs to try per stream position.
+/// The result of one candidate's trial.
+struct Trial {
+    /// Stored bytes of the sample plus section overhead.
+    cost: u64,
+    /// Per stream position, the codecs worth trying on the whole tensor.
+    plan: Vec<codec::Try>,
+    /// Per stream position, whether zstd was tried and came within [`SCREEN_MARGIN`] of the
+    /// best on some slice.
+    zstd_close: Vec<bool>,
+}
+
+/// The trial of one candidate on `sample`. zstd is tried at a stream position only if
+/// `zstd_at` is `None` or holds `true` (or nothing) for it.
 fn trial(
     enc: Encoding,
     dtype: DType,
     sample: &[&[u8]],
     level: i32,
-) -> Result<(u64, Vec<codec::Try>)> {
+    zstd_at: Option<&[bool]>,
+) -> Result<Trial> {
     let mut cost = 0u64;
-    // Per stream position: did ans win on some sample chunk, did zstd?
-    let mut won: Vec<(bool, bool)> = Vec::new();
+    // Per stream position: did ans win on some sample chunk, did zstd, was zstd close?
+    let mut won: Vec<(bool, bool, bool)> = Vec::new();
     for chunk in sample {
         let c = encode_chunk_checked(enc, dtype, chunk)?;
-        won.resize(c.streams.len(), (false, false));
-        for (s, w) in c.streams.iter().zip(won.iter_mut()) {
-            let (codec, stored) = codec::estimate(s, level);
-            cost += stored + SECTION_OVERHEAD;
-            w.0 |= codec == Codec::Ans;
-            w.1 |= codec == Codec::Zstd;
+        won.resize(c.streams.len(), (false, false, false));
+        for (i, (s, w)) in c.streams.iter().zip(won.iter_mut()).enumerate() {
+            let try_zstd = zstd_at.is_none_or(|z| z.get(i).copied().unwrap_or(true));
+            let e = codec::estimate(s, level, try_zstd);
+            cost += e.best() + SECTION_OVERHEAD;
+            w.0 |= e.codec() == Codec::Ans;
+            w.1 |= e.codec() == Codec::Zstd;
+            w.2 |= e
+                .zstd
+                .is_some_and(|z| z as f64 <= e.best() as f64 * (1.0 + SCREEN_MARGIN));
         }
     }
     let plan = won
-        .into_iter()
-        .map(|w| match w {
+        .iter()
+        .map(|w| match (w.0, w.1) {
             (true, false) => codec::Try::Ans,
             (false, true) => codec::Try::Zstd,
             // Both won somewhere, or neither did (the entropy check is then cheap).
             _ => codec::Try::Both,
         })
         .collect();
-    Ok((cost, plan))
+    let zstd_close = won.iter().map(|w| w.2).collect();
+    Ok(Trial {
+        cost,
+        plan,
+        zstd_close,
+    })
 }
 
 /// Chooses the candidate whose stored size on a sample (slices of 2^15 values from the start
@@ -296,7 +318,10 @@ fn de_only_if_repeating(
 /// The candidate whose trial on `sample` (slices of up to 2^15 values) costs least, and its
 /// per-stream codec plan. Every candidate is first screened on the first 2^13 values of each
 /// slice; only those within [`SCREEN_MARGIN`] of the best get the full trial (trials were 40%
-/// of compression time, and candidates usually differ by far more than the margin).
+/// of compression time, and candidates usually differ by far more than the margin). The full
+/// trial runs zstd only on the stream positions where it came within that margin in the
+/// screen: on weight planes it rarely does, and running it anyway was a tenth of compression
+/// time. A short slice flatters zstd against `ans`, whose tables cost more per byte there.
 fn choose_by_trial(
     dtype: DType,
     sample: &[&[u8]],
@@ -308,24 +333,24 @@ fn choose_by_trial(
         .iter()
         .map(|s| &s[..screen_len.min(s.len())])
         .collect();
-    let screened: Vec<(u64, Encoding)> = cands
+    let screened: Vec<(Trial, Encoding)> = cands
         .par_iter()
-        .map(|&e| trial(e, dtype, &screen, level).map(|(c, _)| (c, e)))
+        .map(|&e| trial(e, dtype, &screen, level, None).map(|t| (t, e)))
         .collect::<Result<_>>()?;
-    let floor = screened.iter().map(|t| t.0).min().unwrap_or(0);
-    let finalists: Vec<Encoding> = screened
-        .iter()
-        .filter(|(c, _)| *c as f64 <= floor as f64 * (1.0 + SCREEN_MARGIN))
-        .map(|t| t.1)
+    let floor = screened.iter().map(|t| t.0.cost).min().unwrap_or(0);
+    let finalists: Vec<(Vec<bool>, Encoding)> = screened
+        .into_iter()
+        .filter(|(t, _)| t.cost as f64 <= floor as f64 * (1.0 + SCREEN_MARGIN))
+        .map(|(t, e)| (t.zstd_close, e))
         .collect();
-    let trials: Vec<(u64, Encoding, Vec<codec::Try>)> = finalists
+    let trials: Vec<(Trial, Encoding)> = finalists
         .par_iter()
-        .map(|&e| trial(e, dtype, sample, level).map(|(c, p)| (c, e, p)))
+        .map(|(close, e)| trial(*e, dtype, sample, level, Some(close)).map(|t| (t, *e)))
         .collect::<Result<_>>()?;
     trials
         .into_iter()
-        .min_by_key(|(c, e, _)| (*c, e.code()))
-        .map(|(_, e, plan)| (e, plan))
+        .min_by_key(|(t, e)| (t.cost, e.code()))
+        .map(|(t, e)| (e, t.plan))
         .ok_or_else(|| Error::Safetensors("no candidate encoding".into()))
 }
 
