@@ -147,8 +147,10 @@ pub fn pack_with(bytes: Vec<u8>, level: i32, which: Try) -> StoredStream {
     let decoded_len = bytes.len() as u64;
     // Near-random bytes (low mantissa planes): if order-0 coding cannot shrink them, neither
     // coder is tried. Weight planes hold no long matches for zstd to find, and running both
-    // coders on such planes took a third of lossless compression time.
-    if elv_core::ans::estimated_len(&bytes) >= bytes.len() {
+    // coders on such planes took a third of lossless compression time. With `ans` alone the
+    // check is left out: `ans` then already won a trial on this stream, and a stream it cannot
+    // shrink is still stored as is below.
+    if which != Try::Ans && elv_core::ans::estimated_len(&bytes) >= bytes.len() {
         return StoredStream::plain(bytes);
     }
     let mut best: Option<(Codec, Vec<u8>)> = None;
