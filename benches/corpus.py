@@ -35,6 +35,9 @@ def tools(src, work):
            [ELV, 'decompress', '-q', '-f', '-T', '2', base + '.l.elv', '-o', base + '.l.out'], base + '.l.elv', base + '.l.out')
     yield ('zstd -3 -T2', ['zstd', '-3', '-T2', '-q', '-f', src, '-o', base + '.zst'],
            ['zstd', '-d', '-q', '-f', base + '.zst', '-o', base + '.zst.out'], base + '.zst', base + '.zst.out')
+    # The floor for any tool file to file: the same bytes read and written, nothing computed.
+    yield ('cp (file copy)', ['cp', src, base + '.cp'], ['cp', base + '.cp', base + '.cp.out'],
+           base + '.cp', base + '.cp.out')
     if ZIPNN_PY:
         drv = os.path.join(HERE, 'zipnn_file.py')
         yield ('ZipNN 0.5.4 (2 threads)', [ZIPNN_PY, drv, 'compress', src, base + '.znn'],

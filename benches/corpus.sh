@@ -6,7 +6,8 @@
 # peak RSS, and elv's speed as a ratio to each peer measured in the same run; then checks that
 # every elv file passes `elv verify --against` and that --lossless round trips are identical.
 # Peers: zstd -3 -T2 and zstd -d (timed as processes), ZipNN 0.5.4 with 2 threads (installed
-# here in target/zipnn-venv; timed in-process, so its Python start-up is not counted).
+# here in target/zipnn-venv; timed in-process, so its Python start-up is not counted), and
+# `cp` of the same file, the floor for anything that reads a file and writes another.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 DIR="${1:?usage: benches/corpus.sh MODELS_DIR [RUNS]}"
