@@ -11,7 +11,7 @@ use elv_core::section::ENTRY_LEN;
 use elv_core::writer::{effective_chunk_len, encode_chunk_checked};
 use elv_core::{elf, Codec, DType, Encoding};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom, Write};
 
 /// Metadata key holding the original safetensors header text verbatim (SPEC.md §10).
@@ -378,6 +378,31 @@ fn choose_by_trial(
 /// (a hint only; bytes are compared before a match is trusted).
 type ContentKey = (DType, Vec<u64>, u128);
 
+/// What HD knows of the tensors kept so far.
+#[derive(Default)]
+struct Seen {
+    /// Content key of each tensor kept, with its index and the offset of its bytes in the
+    /// input (to compare bytes before trusting a hash match).
+    full: HashMap<ContentKey, Vec<(u32, u64)>>,
+    /// Dtype, shape and [`probe_hash`] of each large tensor kept.
+    probes: HashSet<ContentKey>,
+}
+
+/// Bytes hashed at each of the start, middle and end of a large tensor by [`probe_hash`].
+const PROBE_BYTES: u64 = 64 << 10;
+
+/// A hash of three slices of a large tensor (start, middle, end): tensors whose probes differ
+/// cannot be equal, so a tensor whose probe no earlier one shares is not read whole just to
+/// be hashed for HD.
+fn probe_hash<R: Read + Seek>(input: &mut R, base: u64, len: u64) -> Result<u128> {
+    let n = PROBE_BYTES.min(len);
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for at in [0, (len - n) / 2, len - n] {
+        h.update(&read_range(input, base + at, n)?);
+    }
+    Ok(h.digest128())
+}
+
 /// Summary of a compression run.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Report {
@@ -485,7 +510,7 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
         input_bytes: len,
         ..Report::default()
     };
-    let mut seen: HashMap<ContentKey, Vec<(u32, u64)>> = HashMap::new();
+    let mut seen = Seen::default();
     let total = header.data_len();
     let is_large = |b: &[Entry]| matches!(b, [e] if e.len() > opts.batch_bytes);
     let read_batch = |input: &mut R, b: &[Entry]| -> Result<Vec<Vec<u8>>> {
@@ -525,7 +550,7 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
                 continue;
             }
             let key = (e.dtype, e.shape.clone(), hashes[k]);
-            if let Some(same) = seen.get(&key) {
+            if let Some(same) = seen.full.get(&key) {
                 for &(idx, begin) in same {
                     // A hash match is only a hint: compare the bytes before trusting it.
                     let other = match batch.iter().position(|b| b.begin == begin) {
@@ -549,7 +574,8 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
                 }
             }
             if dup_of[k].is_none() {
-                seen.entry(key)
+                seen.full
+                    .entry(key)
                     .or_default()
                     .push((first_index + k as u32, e.begin));
             }
@@ -607,29 +633,32 @@ fn read_range<R: Read + Seek>(input: &mut R, at: u64, len: u64) -> Result<Vec<u8
     Ok(data)
 }
 
-/// A tensor larger than a batch, streamed so memory does not grow with it: a first pass
-/// hashes it and counts ELF flushes; a duplicate is confirmed piece by piece; encodings are
-/// tried on two slices; then groups of whole chunks are read, encoded in parallel and written.
+/// A tensor larger than a batch, streamed so memory does not grow with it: a first pass,
+/// when needed, hashes it (if an earlier tensor shares its [`probe_hash`]) and counts ELF
+/// flushes; a duplicate is confirmed piece by piece; encodings are tried on two slices; then
+/// groups of whole chunks are read, encoded in parallel and written.
 fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     input: &mut R,
     data_start: u64,
     e: &Entry,
     w: &mut Writer<W>,
     opts: &CompressOptions,
-    seen: &mut HashMap<ContentKey, Vec<(u32, u64)>>,
+    seen: &mut Seen,
 ) -> Result<TensorReport> {
     let base = data_start + e.begin;
     let piece = piece_bytes(opts.batch_bytes);
     let size = e.dtype.size() as u64;
     // A first pass over the tensor, only when something needs the whole of it before
-    // encoding: the flush guard, or HD when an earlier tensor has the same dtype and shape
-    // (otherwise the hash is taken while encoding). Most large tensors of a half-precision
-    // model need neither, and are then read once.
+    // encoding: the flush guard, or HD when an earlier large tensor has the same dtype, shape
+    // and probe (otherwise the hash is taken while encoding). Most large tensors of a
+    // half-precision model need neither, and are then read once.
     let count_flush = elf_allowed(e.dtype, opts);
-    let may_repeat = opts.dedup
-        && seen
-            .keys()
-            .any(|(d, shape, _)| *d == e.dtype && *shape == e.shape);
+    let probe = if opts.dedup {
+        Some((e.dtype, e.shape.clone(), probe_hash(input, base, e.len())?))
+    } else {
+        None
+    };
+    let may_repeat = probe.as_ref().is_some_and(|p| seen.probes.contains(p));
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut counts = (0u64, 0u64);
     let mut off = 0;
@@ -659,7 +688,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let report = |encoding, stored, note| TensorReport::of(e, encoding, stored, note);
     if may_repeat {
         let key = (e.dtype, e.shape.clone(), hasher.digest128());
-        for &(idx, begin) in seen.get(&key).map(Vec::as_slice).unwrap_or_default() {
+        for &(idx, begin) in seen.full.get(&key).map(Vec::as_slice).unwrap_or_default() {
             let mut same = true;
             let mut off = 0;
             while same && off < e.len() {
@@ -731,8 +760,9 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     w.end_tensor(crc.finalize())?;
     if opts.dedup {
         let key = (e.dtype, e.shape.clone(), hasher.digest128());
-        seen.entry(key).or_default().push((index, e.begin));
+        seen.full.entry(key).or_default().push((index, e.begin));
     }
+    seen.probes.extend(probe);
     Ok(report(best, stored, note))
 }
 

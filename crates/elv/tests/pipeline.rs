@@ -501,3 +501,45 @@ fn planes_with_long_repeats_are_stored_with_zstd() {
     assert!(file.len() * 2 < st.len(), "{} of {}", file.len(), st.len());
     assert_eq!(decompress(&file), st);
 }
+
+/// Large tensors are first compared by a hash of three 64 KiB slices (start, middle, end),
+/// and hashed whole only when an earlier one of their shape shares it. A tensor equal to an
+/// earlier one except between the slices shares its probe but is no duplicate; an equal one
+/// is.
+#[test]
+fn large_tensors_differing_between_probe_slices_are_not_duplicates() {
+    let a: Vec<u8> = (0..1u32 << 17)
+        .flat_map(|i| ((i as f32 * 0.01).sin() * 0.1).to_le_bytes())
+        .collect();
+    let mut b = a.clone();
+    b[100 << 10] ^= 1;
+    let mut c = a.clone();
+    c[(1 << 19) - 1] ^= 0x40;
+    let st = safetensors_file(&[
+        ("a", DType::F32, vec![1 << 17], a.clone()),
+        ("b", DType::F32, vec![1 << 17], b),
+        ("c", DType::F32, vec![1 << 17], c),
+        ("d", DType::F32, vec![1 << 17], a),
+    ]);
+    for lossless in [true, false] {
+        let (file, report) = compress(
+            &st,
+            &CompressOptions {
+                lossless,
+                batch_bytes: 64 << 10,
+                ..CompressOptions::default()
+            },
+        );
+        let enc: Vec<Encoding> = report.tensors.iter().map(|t| t.encoding).collect();
+        assert_ne!(
+            enc[1],
+            Encoding::Dedup,
+            "b differs between the probe slices"
+        );
+        assert_ne!(enc[2], Encoding::Dedup, "c differs in its last byte");
+        assert_eq!(enc[3], Encoding::Dedup, "d repeats a");
+        if lossless {
+            assert_eq!(decompress(&file), st);
+        }
+    }
+}
