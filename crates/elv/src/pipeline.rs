@@ -524,10 +524,13 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
             if let Some(p) = pending.take() {
                 report.tensors.extend(write_batch(&mut w, p)?);
             }
+            let following = list.get(bi + 1).copied().filter(|b| !is_large(b));
             for e in batch {
-                report.tensors.push(compress_large(
-                    &mut input, data_start, e, &mut w, opts, &mut seen,
-                )?);
+                let (r, ahead) = compress_large(
+                    &mut input, data_start, e, &mut w, opts, &mut seen, following,
+                )?;
+                report.tensors.push(r);
+                next_data = ahead;
                 progress(e.end, total);
             }
             continue;
@@ -636,7 +639,8 @@ fn read_range<R: Read + Seek>(input: &mut R, at: u64, len: u64) -> Result<Vec<u8
 /// A tensor larger than a batch, streamed so memory does not grow with it: a first pass,
 /// when needed, hashes it (if an earlier tensor shares its [`probe_hash`]) and counts ELF
 /// flushes; a duplicate is confirmed piece by piece; encodings are tried on two slices; then
-/// groups of whole chunks are read, encoded in parallel and written.
+/// groups of whole chunks are read, encoded in parallel and written. The tensors of
+/// `following` (the next batch) are read while the last group is encoded, and returned.
 fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     input: &mut R,
     data_start: u64,
@@ -644,7 +648,8 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     w: &mut Writer<W>,
     opts: &CompressOptions,
     seen: &mut Seen,
-) -> Result<TensorReport> {
+    following: Option<&[Entry]>,
+) -> Result<(TensorReport, Option<Vec<Vec<u8>>>)> {
     let base = data_start + e.begin;
     let piece = piece_bytes(opts.batch_bytes);
     let size = e.dtype.size() as u64;
@@ -699,7 +704,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
             }
             if same {
                 w.add_dedup(&e.name, idx)?;
-                return Ok(dedup_report(w, e, idx));
+                return Ok((dedup_report(w, e, idx), None));
             }
         }
     }
@@ -729,6 +734,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let mut off = group.min(e.len());
     let mut data = read_range(input, base, off)?;
     let mut pending: Option<PackedTensor> = None;
+    let mut ahead = None;
     while !data.is_empty() {
         let next_len = group.min(e.len() - off);
         let to_write = pending.take();
@@ -739,6 +745,13 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
                     hasher.update(&data);
                 }
                 let next = read_range(input, base + off, next_len);
+                if next_len == 0 {
+                    ahead = following.map(|b| {
+                        b.iter()
+                            .map(|f| read_entry(input, data_start, f))
+                            .collect::<Result<Vec<_>>>()
+                    });
+                }
                 let written = to_write.map(|p| w.push_packed(&p)).transpose();
                 (next, written)
             },
@@ -763,7 +776,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
         seen.full.entry(key).or_default().push((index, e.begin));
     }
     seen.probes.extend(probe);
-    Ok(report(best, stored, note))
+    Ok((report(best, stored, note), ahead.transpose()?))
 }
 
 fn read_entry<R: Read + Seek>(input: &mut R, data_start: u64, e: &Entry) -> Result<Vec<u8>> {
