@@ -513,9 +513,6 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
     let mut seen = Seen::default();
     let total = header.data_len();
     let is_large = |b: &[Entry]| matches!(b, [e] if e.len() > opts.batch_bytes);
-    let read_batch = |input: &mut R, b: &[Entry]| -> Result<Vec<Vec<u8>>> {
-        b.iter().map(|e| read_entry(input, data_start, e)).collect()
-    };
     let list = batches(&header.entries, opts.batch_bytes);
     let mut pending: Option<PackedBatch<'_>> = None;
     let mut next_data: Option<Vec<Vec<u8>>> = None;
@@ -537,7 +534,7 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
         }
         let data = match next_data.take() {
             Some(d) => d,
-            None => read_batch(&mut input, batch)?,
+            None => read_batch(&mut input, data_start, batch)?,
         };
         // HD: decide duplicates in order (a duplicate may repeat a tensor of this batch).
         // This batch's first tensor index: those written plus those still pending.
@@ -604,7 +601,9 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
                     .collect()
             },
             || {
-                let read = following.map(|b| read_batch(&mut input, b)).transpose();
+                let read = following
+                    .map(|b| read_batch(&mut input, data_start, b))
+                    .transpose();
                 let written = to_write.map(|p| write_batch(&mut w, p)).transpose();
                 (read, written)
             },
@@ -746,11 +745,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
                 }
                 let next = read_range(input, base + off, next_len);
                 if next_len == 0 {
-                    ahead = following.map(|b| {
-                        b.iter()
-                            .map(|f| read_entry(input, data_start, f))
-                            .collect::<Result<Vec<_>>>()
-                    });
+                    ahead = following.map(|b| read_batch(input, data_start, b));
                 }
                 let written = to_write.map(|p| w.push_packed(&p)).transpose();
                 (next, written)
@@ -777,6 +772,11 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     }
     seen.probes.extend(probe);
     Ok((report(best, stored, note), ahead.transpose()?))
+}
+
+/// The bytes of every tensor of batch `b`, in order.
+fn read_batch<R: Read + Seek>(input: &mut R, data_start: u64, b: &[Entry]) -> Result<Vec<Vec<u8>>> {
+    b.iter().map(|e| read_entry(input, data_start, e)).collect()
 }
 
 fn read_entry<R: Read + Seek>(input: &mut R, data_start: u64, e: &Entry) -> Result<Vec<u8>> {
