@@ -432,19 +432,40 @@ fn checksum_error_decompressing(file: &[u8], batch_bytes: u64) -> elv::Error {
     err
 }
 
+/// `n` f32 values of a sine of frequency `k`, as little-endian bytes.
+fn sine(n: u32, k: f32) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| ((i as f32 * k).sin() * 0.3).to_le_bytes())
+        .collect()
+}
+
+/// Compresses `st` with `opts` (small batches, so tensors are streamed) and in one batch;
+/// checks both decode the same, and to `st` itself when lossless. The streamed run's report.
+fn compress_streamed_and_whole(st: &[u8], opts: CompressOptions) -> elv::Report {
+    let (file, report) = compress(st, &opts);
+    let (whole, _) = compress(
+        st,
+        &CompressOptions {
+            batch_bytes: 1 << 30,
+            ..opts
+        },
+    );
+    let case = format!("lossless {}", opts.lossless);
+    assert_eq!(decompress(&file), decompress(&whole), "{case}");
+    if opts.lossless {
+        assert_eq!(decompress(&file), st, "{case}");
+    }
+    report
+}
+
 /// A streamed tensor smaller than the trial's two slices (possible only with batches below
 /// 2^15 values) is sampled whole: its slices once read past its end, into the next tensor or
 /// beyond the file.
 #[test]
 fn a_streamed_tensor_smaller_than_a_trial_slice_is_sampled_whole() {
-    let t = |n: u32, k: f32| -> Vec<u8> {
-        (0..n)
-            .flat_map(|i| ((i as f32 * k).sin() * 0.3).to_le_bytes())
-            .collect()
-    };
     let st = safetensors_file(&[
-        ("a", DType::F32, vec![40], t(40, 1.0)),
-        ("b", DType::F32, vec![20], t(20, 2.0)),
+        ("a", DType::F32, vec![40], sine(40, 1.0)),
+        ("b", DType::F32, vec![20], sine(20, 2.0)),
     ]);
     for lossless in [true, false] {
         let opts = CompressOptions {
@@ -452,19 +473,8 @@ fn a_streamed_tensor_smaller_than_a_trial_slice_is_sampled_whole() {
             batch_bytes: 64,
             ..CompressOptions::default()
         };
-        let (file, report) = compress(&st, &opts);
+        let report = compress_streamed_and_whole(&st, opts);
         assert!(report.tensors.iter().all(|t| t.original > 64));
-        let (whole, _) = compress(
-            &st,
-            &CompressOptions {
-                batch_bytes: 1 << 30,
-                ..opts
-            },
-        );
-        assert_eq!(decompress(&file), decompress(&whole), "lossless {lossless}");
-        if lossless {
-            assert_eq!(decompress(&file), st);
-        }
     }
 }
 
@@ -549,19 +559,14 @@ fn large_tensors_differing_between_probe_slices_are_not_duplicates() {
 /// come out as it does with one batch for everything.
 #[test]
 fn batches_after_streamed_tensors_round_trip() {
-    let t = |n: u32, k: f32| -> Vec<u8> {
-        (0..n)
-            .flat_map(|i| ((i as f32 * k).sin() * 0.3).to_le_bytes())
-            .collect()
-    };
     let st = safetensors_file(&[
-        ("s1", DType::F32, vec![100], t(100, 1.0)),
-        ("l1", DType::F32, vec![40_000], t(40_000, 2.0)),
-        ("s2", DType::F32, vec![300], t(300, 3.0)),
-        ("s3", DType::F32, vec![200], t(200, 4.0)),
-        ("l2", DType::F32, vec![50_000], t(50_000, 5.0)),
-        ("s4", DType::F32, vec![100], t(100, 1.0)),
-        ("l3", DType::F32, vec![40_000], t(40_000, 6.0)),
+        ("s1", DType::F32, vec![100], sine(100, 1.0)),
+        ("l1", DType::F32, vec![40_000], sine(40_000, 2.0)),
+        ("s2", DType::F32, vec![300], sine(300, 3.0)),
+        ("s3", DType::F32, vec![200], sine(200, 4.0)),
+        ("l2", DType::F32, vec![50_000], sine(50_000, 5.0)),
+        ("s4", DType::F32, vec![100], sine(100, 1.0)),
+        ("l3", DType::F32, vec![40_000], sine(40_000, 6.0)),
     ]);
     for lossless in [true, false] {
         let opts = CompressOptions {
@@ -569,18 +574,7 @@ fn batches_after_streamed_tensors_round_trip() {
             batch_bytes: 64 << 10,
             ..CompressOptions::default()
         };
-        let (file, report) = compress(&st, &opts);
+        let report = compress_streamed_and_whole(&st, opts);
         assert_eq!(report.tensors[5].encoding, Encoding::Dedup, "s4 repeats s1");
-        let (whole, _) = compress(
-            &st,
-            &CompressOptions {
-                batch_bytes: 1 << 30,
-                ..opts
-            },
-        );
-        assert_eq!(decompress(&file), decompress(&whole), "lossless {lossless}");
-        if lossless {
-            assert_eq!(decompress(&file), st);
-        }
     }
 }
