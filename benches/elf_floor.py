@@ -46,10 +46,10 @@ def block_entropy(sym, alphabet, block, tables=False):
 def elf_codes(x):
     """(codes of the in-range values, outlier count) for float32 values x."""
     mag = np.abs(x.astype(np.float64))
-    finite = np.isfinite(mag) & (mag < 1.0)
-    t = np.rint(mag[finite] * 2.0 ** 23).astype(np.int64)
+    below_one = mag < 1.0  # false for inf and NaN too
+    t = np.rint(mag[below_one] * 2.0 ** 23).astype(np.int64)
     keep = t < 2 ** 23
-    sign = (np.signbit(x[finite][keep])).astype(np.int64)
+    sign = np.signbit(x[below_one][keep]).astype(np.int64)
     return (sign << 23) | t[keep], x.size - int(keep.sum())
 
 
