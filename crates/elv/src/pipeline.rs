@@ -627,12 +627,26 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
 }
 
 fn read_range<R: Read + Seek>(input: &mut R, at: u64, len: u64) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    read_range_into(input, at, len, &mut data)?;
+    Ok(data)
+}
+
+/// Reads `len` bytes at `at` into `buf`, reusing its memory. The pieces of a large tensor are
+/// read this way: a fresh multi-MiB buffer per piece is memory the kernel must fault in and
+/// zero on first touch, which costs about 1 ms per MiB on this kind of VM.
+fn read_range_into<R: Read + Seek>(
+    input: &mut R,
+    at: u64,
+    len: u64,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
     let len = usize::try_from(len)
         .map_err(|_| Error::Safetensors("tensor too large for this platform".into()))?;
     input.seek(SeekFrom::Start(at))?;
-    let mut data = vec![0u8; len];
-    input.read_exact(&mut data)?;
-    Ok(data)
+    buf.resize(len, 0);
+    input.read_exact(buf)?;
+    Ok(())
 }
 
 /// A tensor larger than a batch, streamed so memory does not grow with it: a first pass,
@@ -666,13 +680,16 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut counts = (0u64, 0u64);
     let mut off = 0;
+    // One buffer for every piece of the first pass, then for every other group encoded.
+    let mut spare = Vec::new();
     while (count_flush || may_repeat) && off < e.len() {
-        let piece = read_range(input, base + off, piece.min(e.len() - off))?;
+        read_range_into(input, base + off, piece.min(e.len() - off), &mut spare)?;
+        let piece = &spare;
         // The hash is sequential; the flush count runs beside it on the other cores.
         let ((), flush) = rayon::join(
             || {
                 if may_repeat {
-                    hasher.update(&piece);
+                    hasher.update(piece);
                 }
             },
             || -> Result<(u64, u64)> {
@@ -737,13 +754,14 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     while !data.is_empty() {
         let next_len = group.min(e.len() - off);
         let to_write = pending.take();
+        // The next group goes into the buffer of the group before this one.
         let (packed, (next, written)) = rayon::join(
             || pack_tensor_with(e.dtype, &data, best, &opts.write, &plan),
             || {
                 if hash_while_encoding {
                     hasher.update(&data);
                 }
-                let next = read_range(input, base + off, next_len);
+                let next = read_range_into(input, base + off, next_len, &mut spare);
                 if next_len == 0 {
                     ahead = following.map(|b| read_batch(input, data_start, b));
                 }
@@ -759,7 +777,8 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
         ));
         stored += packed.stored_len();
         pending = Some(packed);
-        data = next?;
+        next?;
+        std::mem::swap(&mut data, &mut spare);
         off += next_len;
     }
     if let Some(p) = pending {
