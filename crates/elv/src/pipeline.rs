@@ -680,7 +680,8 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     let mut counts = (0u64, 0u64);
     let mut off = 0;
-    // One buffer for every piece of the first pass, then for every other group encoded.
+    // One buffer for every piece of the first pass and of a duplicate check, then for every
+    // other group encoded.
     let mut spare = Vec::new();
     while (count_flush || may_repeat) && off < e.len() {
         read_range_into(input, base + off, piece.min(e.len() - off), &mut spare)?;
@@ -709,13 +710,15 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let report = |encoding, stored, note| TensorReport::of(e, encoding, stored, note);
     if may_repeat {
         let key = (e.dtype, e.shape.clone(), hasher.digest128());
+        let mut other = Vec::new();
         for &(idx, begin) in seen.full.get(&key).map(Vec::as_slice).unwrap_or_default() {
             let mut same = true;
             let mut off = 0;
             while same && off < e.len() {
                 let n = piece.min(e.len() - off);
-                same = read_range(input, base + off, n)?
-                    == read_range(input, data_start + begin + off, n)?;
+                read_range_into(input, base + off, n, &mut spare)?;
+                read_range_into(input, data_start + begin + off, n, &mut other)?;
+                same = spare == other;
                 off += n;
             }
             if same {
