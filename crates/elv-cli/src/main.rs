@@ -10,9 +10,10 @@ use clap::{Args, Parser, Subcommand};
 /// multi-MiB buffers, and with the system allocator each one was mapped and faulted in anew.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use elv::pipeline::{compress_safetensors, decompress_to_safetensors, CompressOptions, Report};
-use elv::{atomic, Reader, WriteOptions};
-use elv_core::{compare_floats, Encoding, ReadOptions};
+use elv::{
+    atomic, compress_safetensors, decompress_to_safetensors, Encoding, ReadOptions, Reader, Report,
+    Source, WriteOptions,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, IsTerminal, Read, Seek, Write};
@@ -68,7 +69,7 @@ enum Cmd {
         #[arg(short, long, default_value_t = 3)]
         level: i32,
         /// Values per chunk.
-        #[arg(long, default_value_t = elv::writer::DEFAULT_CHUNK_LEN)]
+        #[arg(long, default_value_t = elv::DEFAULT_CHUNK_LEN)]
         chunk: u64,
         #[command(flatten)]
         common: Common,
@@ -159,17 +160,13 @@ fn run(cli: Cli) -> Fallible<ExitCode> {
             if !(0.0..=1.0).contains(&max_flush) {
                 return Err("--max-flush must be between 0 and 1".into());
             }
-            let opts = CompressOptions {
+            let opts = WriteOptions {
                 lossless,
                 elf_half,
                 max_flush_fraction: max_flush,
-                dedup: true,
-                batch_bytes: elv::pipeline::DEFAULT_BATCH_BYTES,
-                write: WriteOptions {
-                    level,
-                    chunk_len: chunk.max(1),
-                    ..WriteOptions::default()
-                },
+                level,
+                chunk_len: chunk.max(1),
+                ..WriteOptions::default()
             };
             let out = output_path(&input, output, "elv");
             let src = open_input(&input)?;
@@ -192,14 +189,14 @@ fn run(cli: Cli) -> Fallible<ExitCode> {
         } => {
             setup_threads(&common)?;
             let out = output_path(&input, output, "safetensors");
-            let mut reader = Reader::new(open_input(&input)?, ReadOptions::default())?;
+            let reader = open_reader(&input)?;
             let bar = progress_bar(&common);
             let mut tick = |done: u64, total: u64| {
                 bar.set_length(total);
                 bar.set_position(done);
             };
             write_output(&out, common.force, |w| {
-                decompress_to_safetensors(&mut reader, w, &mut tick)?;
+                decompress_to_safetensors(&reader, w, &mut tick)?;
                 Ok(())
             })?;
             bar.finish_and_clear();
@@ -221,13 +218,10 @@ fn run(cli: Cli) -> Fallible<ExitCode> {
             npy,
             force,
         } => {
-            let mut reader = Reader::new(open_input(&input)?, ReadOptions::default())?;
-            let i = reader
-                .catalog()
-                .find(&name)
-                .map_err(|_| format!("no tensor named {name:?}"))?;
-            let t = reader.tensors()[i].clone();
-            let data = reader.read_tensor(i)?;
+            let reader = open_reader(&input)?;
+            let t = reader
+                .get(&name)
+                .ok_or_else(|| format!("no tensor named {name:?}"))?;
             let as_npy = npy
                 || output
                     .as_ref()
@@ -235,9 +229,9 @@ fn run(cli: Cli) -> Fallible<ExitCode> {
             let out = output.unwrap_or_else(|| PathBuf::from("-"));
             write_output(&out, force, |w| {
                 if as_npy {
-                    npy::write_header(w, t.dtype, &t.shape).map_err(elv::Error::Io)?;
+                    npy::write_header(w, t.dtype(), t.shape()).map_err(elv::Error::Io)?;
                 }
-                w.write_all(&data)?;
+                io::copy(&mut t.stream(), w)?;
                 Ok(())
             })?;
             Ok(ExitCode::SUCCESS)
@@ -254,7 +248,7 @@ fn setup_threads(c: &Common) -> Fallible<()> {
     Ok(())
 }
 
-/// A readable, seekable input: a file, or stdin read into memory.
+/// A readable, seekable safetensors input: a file, or stdin read into memory.
 enum Input {
     File(BufReader<File>),
     Memory(Cursor<Vec<u8>>),
@@ -278,17 +272,35 @@ impl Seek for Input {
     }
 }
 
-fn open_input(p: &Path) -> Fallible<Input> {
-    if p.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        io::stdin().lock().read_to_end(&mut buf)?;
-        return Ok(Input::Memory(Cursor::new(buf)));
-    }
+fn stdin_bytes() -> Fallible<Vec<u8>> {
+    let mut buf = Vec::new();
+    io::stdin().lock().read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+fn open_file(p: &Path) -> Fallible<File> {
     let f = File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
     if f.metadata()?.is_dir() {
         return Err(format!("{} is a directory", p.display()).into());
     }
-    Ok(Input::File(BufReader::new(f)))
+    Ok(f)
+}
+
+fn open_input(p: &Path) -> Fallible<Input> {
+    if p.as_os_str() == "-" {
+        return Ok(Input::Memory(Cursor::new(stdin_bytes()?)));
+    }
+    Ok(Input::File(BufReader::new(open_file(p)?)))
+}
+
+/// An `.elv` reader over a file (positioned reads) or stdin (read into memory).
+fn open_reader(p: &Path) -> Fallible<Reader<Box<dyn Source>>> {
+    let source: Box<dyn Source> = if p.as_os_str() == "-" {
+        Box::new(stdin_bytes()?)
+    } else {
+        Box::new(open_file(p)?)
+    };
+    Ok(Reader::new(source, ReadOptions::default())?)
 }
 
 fn output_path(input: &Path, output: Option<PathBuf>, ext: &str) -> PathBuf {
@@ -413,9 +425,7 @@ fn human(b: u64) -> String {
 }
 
 fn info(input: &Path) -> Fallible<()> {
-    let file_len = std::fs::metadata(input).map(|m| m.len()).ok();
-    let reader = Reader::new(open_input(input)?, ReadOptions::default())?;
-    let cat = reader.catalog();
+    let reader = open_reader(input)?;
     let mut out = io::stdout().lock();
     writeln!(
         out,
@@ -423,11 +433,8 @@ fn info(input: &Path) -> Fallible<()> {
         "name", "dtype", "shape", "encoding", "decoded", "stored", "ratio", "bound"
     )?;
     let (mut total_dec, mut total_sto) = (0u64, 0u64);
-    for t in &cat.tensors {
-        let stored: u64 = (0..t.stream_count())
-            .filter_map(|s| cat.index.entries.get(t.first_stream as usize + s as usize))
-            .map(|e| e.stored_len)
-            .sum();
+    for t in reader.iter() {
+        let stored = t.stored_len();
         total_dec += t.byte_len();
         total_sto += stored;
         let ratio = if stored == 0 {
@@ -435,36 +442,36 @@ fn info(input: &Path) -> Fallible<()> {
         } else {
             format!("{:.3}", t.byte_len() as f64 / stored as f64)
         };
-        let enc = match t.dedup_of {
-            Some(c) => format!("dedup->{c}"),
-            None => t.encoding.name().to_string(),
+        let enc = match t.duplicate_of() {
+            Some(c) => format!("dedup->{}", c.index()),
+            None => t.encoding().name().to_string(),
         };
         writeln!(
             out,
             "{:<50} {:>7} {:<20} {:>8} {:>12} {:>12} {:>7} {:>7}",
-            t.name,
-            t.dtype.name(),
-            shape_text(&t.shape),
+            t.name(),
+            t.dtype().name(),
+            shape_text(t.shape()),
             enc,
             t.byte_len(),
             stored,
             ratio,
-            bound_text(t.error_bound_log2)
+            bound_text(t.error_bound_log2())
         )?;
     }
     writeln!(
         out,
         "{} tensors, {} bytes decoded, {} bytes of streams",
-        cat.tensors.len(),
+        reader.len(),
         total_dec,
         total_sto
     )?;
-    if let Some(len) = file_len {
+    if input.as_os_str() != "-" {
         writeln!(
             out,
             "file {} bytes, ratio {:.3} (tensor bytes / file bytes)",
-            len,
-            total_dec as f64 / len.max(1) as f64
+            reader.file_len(),
+            total_dec as f64 / reader.file_len().max(1) as f64
         )?;
     }
     Ok(())
@@ -472,7 +479,7 @@ fn info(input: &Path) -> Fallible<()> {
 
 fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<ExitCode> {
     let mut out = io::stdout().lock();
-    let mut reader = Reader::new(open_input(input)?, ReadOptions::default())?;
+    let reader = open_reader(input)?;
     reader.verify()?;
     let Some(orig) = against else {
         if !quiet {
@@ -480,89 +487,45 @@ fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<ExitCod
                 out,
                 "{}: all checksums OK, {} tensors decode",
                 input.display(),
-                reader.tensors().len()
+                reader.len()
             )?;
         }
         return Ok(ExitCode::SUCCESS);
     };
-    let mut src = open_input(orig)?;
-    let len = src.seek(io::SeekFrom::End(0))?;
-    src.seek(io::SeekFrom::Start(0))?;
-    let header = elv::safetensors::read_header(&mut src, Some(len))?;
-    let data_start = 8 + header.raw.len() as u64;
-    let mut failures = 0usize;
-    if header.entries.len() != reader.tensors().len() {
-        writeln!(
-            out,
-            "tensor count differs: original {}, .elv {}",
-            header.entries.len(),
-            reader.tensors().len()
-        )?;
-        failures += 1;
-    }
     writeln!(
         out,
         "{:<50} {:>7} {:>8} {:>14} {:>12} {:>9}  result",
         "name", "dtype", "bound", "max abs err", "bit-exact", "of"
     )?;
-    for e in &header.entries {
-        let Ok(i) = reader.catalog().find(&e.name) else {
-            writeln!(out, "{:<50} missing from the .elv", e.name)?;
-            failures += 1;
-            continue;
-        };
-        let t = reader.tensors()[i].clone();
-        let decoded = reader.read_tensor(i)?;
-        let mut original = vec![0u8; e.len() as usize];
-        src.seek(io::SeekFrom::Start(data_start + e.begin))?;
-        src.read_exact(&mut original)?;
-        let n = original.len() / e.dtype.size().max(1);
-        let (max_err, exact) =
-            if t.dtype != e.dtype || t.shape != e.shape || decoded.len() != original.len() {
-                (f64::INFINITY, 0)
-            } else if e.dtype.float_format().is_some() {
-                compare_floats(e.dtype, &original, &decoded).unwrap_or((f64::INFINITY, 0))
-            } else {
-                let exact = original
-                    .chunks(e.dtype.size())
-                    .zip(decoded.chunks(e.dtype.size()))
-                    .filter(|(a, b)| a == b)
-                    .count() as u64;
-                (
-                    if exact as usize == n {
-                        0.0
-                    } else {
-                        f64::INFINITY
-                    },
-                    exact,
-                )
-            };
-        let bound = if t.error_bound_log2 == 0 {
-            0.0
-        } else {
-            2f64.powi(-(t.error_bound_log2 as i32))
-        };
-        let ok = if t.error_bound_log2 == 0 {
-            exact as usize == n
-        } else {
-            max_err <= bound
-        };
-        if !ok {
-            failures += 1;
+    let mut lines = Vec::new();
+    let cmp = elv::verify_against(&reader, open_input(orig)?, &mut |t| {
+        if !quiet || !t.ok {
+            lines.push(match t.error_bound_log2 {
+                None => format!("{:<50} missing from the .elv", t.name),
+                Some(k) => format!(
+                    "{:<50} {:>7} {:>8} {:>14.3e} {:>12} {:>9}  {}",
+                    t.name,
+                    t.dtype.name(),
+                    bound_text(k),
+                    t.max_abs_error,
+                    t.exact,
+                    t.values,
+                    if t.ok { "ok" } else { "BOUND BROKEN" }
+                ),
+            });
         }
-        if !quiet || !ok {
-            writeln!(
-                out,
-                "{:<50} {:>7} {:>8} {:>14.3e} {:>12} {:>9}  {}",
-                e.name,
-                e.dtype.name(),
-                bound_text(t.error_bound_log2),
-                max_err,
-                exact,
-                n,
-                if ok { "ok" } else { "BOUND BROKEN" }
-            )?;
-        }
+    })?;
+    for l in lines {
+        writeln!(out, "{l}")?;
+    }
+    let (original, stored) = cmp.counts;
+    let mut failures = cmp.tensors.iter().filter(|t| !t.ok).count();
+    if original != stored {
+        writeln!(
+            out,
+            "tensor count differs: original {original}, .elv {stored}"
+        )?;
+        failures += 1;
     }
     if failures > 0 {
         writeln!(
@@ -573,8 +536,7 @@ fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<ExitCod
     }
     writeln!(
         out,
-        "OK: every tensor within its stated bound ({} tensors)",
-        header.entries.len()
+        "OK: every tensor within its stated bound ({original} tensors)"
     )?;
     Ok(ExitCode::SUCCESS)
 }

@@ -390,7 +390,7 @@ fn decode_block(stored: &[u8], pos: &mut usize, out: &mut [u8], table: &mut [u32
     } else {
         let table: &[u32; M as usize] = (&*table)
             .try_into()
-            .map_err(|_| Error::new(ErrorKind::Malformed, "ans table", 0))?;
+            .map_err(|_| Error::bare(ErrorKind::Malformed, "ans table"))?;
         // One decode step; `word` is the next little-endian u16 of the stream, consumed only
         // if the state fell below L (after a step x >= 2^(15-12), so one word restores it).
         let step = |x: &mut u32, word: u32| -> (u8, usize) {

@@ -19,18 +19,16 @@ pub const MAX_DISTANCE: u64 = (1 << 31) - 1;
 /// of the nearest such, with the shortest L (the canonical choice, SPEC.md §7.4.2).
 pub fn encode_chunk(width: usize, data: &[u8]) -> Result<Vec<Vec<u8>>> {
     if width == 0 || data.len() % width != 0 {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::InvalidInput,
             "data length not a multiple of the dtype size",
-            0,
         ));
     }
     let n = data.len() / width;
     if n as u64 > MAX_DISTANCE + 1 {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::InvalidInput,
             "DE chunk longer than 2^31 values",
-            0,
         ));
     }
     let prev = if width <= 2 {
@@ -96,19 +94,15 @@ fn nearest_earlier_sorted(width: usize, data: &[u8]) -> Vec<u32> {
 /// Decodes one chunk of `n` values of `width` bytes into `out` from its two streams.
 pub fn decode_chunk(width: usize, n: usize, streams: &[&[u8]], out: &mut [u8]) -> Result<()> {
     let [bitstream, distinct] = streams else {
-        return Err(Error::new(ErrorKind::Malformed, "DE stream count", 0));
+        return Err(Error::bare(ErrorKind::Malformed, "DE stream count"));
     };
     if width == 0 || out.len() != n * width {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            "output buffer length",
-            0,
-        ));
+        return Err(Error::bare(ErrorKind::InvalidInput, "output buffer length"));
     }
     let mut bits = BitReader::new(bitstream);
     let mut next_distinct = distinct.chunks_exact(width);
     if distinct.len() % width != 0 {
-        return Err(Error::new(ErrorKind::Malformed, "DE distinct stream length", 0).in_section(1));
+        return Err(Error::bare(ErrorKind::Malformed, "DE distinct stream length").in_section(1));
     }
     for i in 0..n {
         let at = i * width;
@@ -127,11 +121,11 @@ pub fn decode_chunk(width: usize, n: usize, streams: &[&[u8]], out: &mut [u8]) -
         } else {
             let len = bits.read(5)? as u32;
             if len == 0 {
-                return Err(Error::new(ErrorKind::Malformed, "DE length L is zero", 0));
+                return Err(Error::bare(ErrorKind::Malformed, "DE length L is zero"));
             }
             let d = bits.read(len)?;
             if d == 0 || d > i as u64 {
-                return Err(Error::new(ErrorKind::DistanceBeforeStart, "DE distance", 0)
+                return Err(Error::bare(ErrorKind::DistanceBeforeStart, "DE distance")
                     .got_expected(d, i as u64));
             }
             let src = at - d as usize * width;
@@ -141,7 +135,7 @@ pub fn decode_chunk(width: usize, n: usize, streams: &[&[u8]], out: &mut [u8]) -
     bits.finish()?;
     if next_distinct.next().is_some() {
         return Err(
-            Error::new(ErrorKind::Malformed, "DE distinct values left over", 0).in_section(1),
+            Error::bare(ErrorKind::Malformed, "DE distinct values left over").in_section(1),
         );
     }
     Ok(())

@@ -32,10 +32,9 @@ pub fn apply_table(bytes: Option<&[u8]>, tensors: &mut [TensorInfo]) -> Result<(
         0
     };
     if count as usize > c.remaining() / 8 {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::Truncated,
             "dedup table shorter than its count",
-            0,
         ));
     }
     let mut last: Option<u32> = None;
@@ -90,10 +89,9 @@ pub fn apply_table(bytes: Option<&[u8]>, tensors: &mut [TensorInfo]) -> Result<(
         .iter()
         .position(|t| t.encoding == Encoding::Dedup && t.dedup_of.is_none())
     {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::BadDedup,
             "dedup tensor missing from the dedup table",
-            0,
         )
         .got_expected(i as u64, 0));
     }

@@ -191,3 +191,36 @@ pub(crate) fn store_le(v: u64, out: &mut [u8]) {
         *b = (v >> (8 * k)) as u8;
     }
 }
+
+/// Largest absolute difference between two float tensors of `dtype`, as f64, and how many
+/// values are bit-identical. NaNs compare equal when their bits are. Gives `None` for
+/// non-float dtypes or mismatched lengths.
+pub fn compare_floats(dtype: DType, a: &[u8], b: &[u8]) -> Option<(f64, u64)> {
+    let size = dtype.size();
+    if a.len() != b.len() || dtype.float_format().is_none() {
+        return None;
+    }
+    let to_f64 = |c: &[u8]| -> f64 {
+        let bits = load_le(c);
+        match dtype {
+            DType::F16 => half::f16::from_bits(bits as u16).to_f64(),
+            DType::BF16 => half::bf16::from_bits(bits as u16).to_f64(),
+            DType::F32 => f64::from(f32::from_bits(bits as u32)),
+            _ => f64::from_bits(bits),
+        }
+    };
+    let mut max = 0.0f64;
+    let mut exact = 0u64;
+    for (x, y) in a.chunks_exact(size).zip(b.chunks_exact(size)) {
+        if x == y {
+            exact += 1;
+            continue;
+        }
+        let d = to_f64(x) - to_f64(y);
+        let d = if d < 0.0 { -d } else { d };
+        if d > max || d.is_nan() {
+            max = if d.is_nan() { f64::INFINITY } else { d };
+        }
+    }
+    Some((max, exact))
+}

@@ -127,10 +127,9 @@ pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
     let fmt = float_format(dtype)?;
     let size = dtype.size();
     if data.len() % size != 0 {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::InvalidInput,
             "data length not a multiple of the dtype size",
-            0,
         ));
     }
     if dtype == DType::F32 {
@@ -261,15 +260,14 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
     let fmt = float_format(dtype)?;
     let size = dtype.size();
     let (Some(outliers), Some(plane_streams)) = (streams.first(), streams.get(1..)) else {
-        return Err(Error::new(ErrorKind::Malformed, "ELF stream count", 0));
+        return Err(Error::bare(ErrorKind::Malformed, "ELF stream count"));
     };
     let mut pos = 0usize;
     let k = read_uleb(outliers, &mut pos).map_err(|e| e.in_section(0))?;
     if k > n as u64 {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::Malformed,
             "ELF outlier count exceeds chunk length",
-            0,
         )
         .got_expected(k, n as u64)
         .in_section(0));
@@ -305,11 +303,7 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
         .in_section(0));
     }
     if out.len() != n * size {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            "output buffer length",
-            0,
-        ));
+        return Err(Error::bare(ErrorKind::InvalidInput, "output buffer length"));
     }
     if let (DType::F32, [p0, p1, p2]) = (dtype, plane_streams) {
         let m = n - k;
@@ -363,10 +357,9 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
 
 fn float_format(dtype: DType) -> Result<FloatFormat> {
     dtype.float_format().ok_or_else(|| {
-        Error::new(
+        Error::bare(
             ErrorKind::UnknownEncoding,
             "ELF needs F16, BF16, F32 or F64",
-            0,
         )
     })
 }

@@ -100,22 +100,35 @@ impl Encoding {
             _ => 0,
         }
     }
+
+    /// The most decoded bytes stream `k` of a chunk of `n` values can hold in a valid file
+    /// (SPEC.md §7): a reader checks a section's declared length against it before decoding.
+    pub fn max_stream_len(self, dtype: DType, n: u64, k: usize) -> u64 {
+        let size = dtype.size() as u64;
+        match (self, k) {
+            (Encoding::Raw, _) => n.saturating_mul(size),
+            // K and the gaps are minimal ULEB128 below 2^31 (5 bytes each), then K values.
+            (Encoding::Elf, 0) => n.saturating_mul(5 + size).saturating_add(5),
+            // At most 1 + 5 + 31 bits a value.
+            (Encoding::De, 0) => n.saturating_mul(37).div_ceil(8),
+            (Encoding::De, _) => n.saturating_mul(size),
+            _ => n,
+        }
+    }
 }
 
 /// Encodes one chunk (whole elements, little-endian) into its streams.
 pub fn encode_chunk(encoding: Encoding, dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
     if !encoding.applies_to(dtype) || encoding == Encoding::Dedup {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::InvalidInput,
             "encoding not defined for this dtype",
-            0,
         ));
     }
     if data.len() % dtype.size() != 0 {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::InvalidInput,
             "data length not a multiple of the dtype size",
-            0,
         ));
     }
     match encoding {
@@ -124,11 +137,7 @@ pub fn encode_chunk(encoding: Encoding, dtype: DType, data: &[u8]) -> Result<Vec
         Encoding::De => de::encode_chunk(dtype.size(), data),
         Encoding::FloatPlanes => float_planes::encode_chunk(dtype, data),
         Encoding::BytePlanes => Ok(byte_planes_encode(dtype.size(), data)),
-        Encoding::Dedup => Err(Error::new(
-            ErrorKind::InvalidInput,
-            "dedup has no streams",
-            0,
-        )),
+        Encoding::Dedup => Err(Error::bare(ErrorKind::InvalidInput, "dedup has no streams")),
     }
 }
 
@@ -142,19 +151,18 @@ pub fn decode_chunk(
     out: &mut [u8],
 ) -> Result<()> {
     if streams.len() != encoding.streams_per_chunk(dtype) {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::Malformed,
             "stream count for the encoding",
-            0,
         ));
     }
     match encoding {
         Encoding::Raw => {
             let [s] = streams else {
-                return Err(Error::new(ErrorKind::Malformed, "raw stream count", 0));
+                return Err(Error::bare(ErrorKind::Malformed, "raw stream count"));
             };
             if s.len() != out.len() {
-                return Err(Error::new(ErrorKind::Malformed, "raw stream length", 0)
+                return Err(Error::bare(ErrorKind::Malformed, "raw stream length")
                     .got_expected(s.len() as u64, out.len() as u64)
                     .in_section(0));
             }
@@ -165,7 +173,7 @@ pub fn decode_chunk(
         Encoding::De => de::decode_chunk(dtype.size(), n, streams, out),
         Encoding::FloatPlanes => float_planes::decode_chunk(dtype, n, streams, out),
         Encoding::BytePlanes => byte_planes_decode(dtype.size(), n, streams, out),
-        Encoding::Dedup => Err(Error::new(ErrorKind::Malformed, "dedup has no streams", 0)),
+        Encoding::Dedup => Err(Error::bare(ErrorKind::Malformed, "dedup has no streams")),
     }
 }
 

@@ -87,15 +87,15 @@ impl fmt::Display for ErrorKind {
 /// An error with its kind and location.
 ///
 /// `section` is the index of the section (in the section table) where the problem was found,
-/// if any. `offset` is a byte offset: into the file when `section` is `None`, otherwise into
-/// that section's decoded bytes. `got`/`expected` carry the offending value and the bound or
+/// if any. `offset`, where there is one, is a byte offset: into the file when `section` is
+/// `None`, otherwise into that section's decoded bytes. `got`/`expected` carry the offending value and the bound or
 /// value it was checked against, where there is one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Error {
     kind: ErrorKind,
     what: &'static str,
     section: Option<u32>,
-    offset: u64,
+    offset: Option<u64>,
     got: Option<u64>,
     expected: Option<u64>,
 }
@@ -108,7 +108,19 @@ impl Error {
             kind,
             what,
             section: None,
-            offset,
+            offset: Some(offset),
+            got: None,
+            expected: None,
+        }
+    }
+
+    /// A new error of `kind` with no byte offset (a whole structure, or a caller's request).
+    pub fn bare(kind: ErrorKind, what: &'static str) -> Self {
+        Error {
+            kind,
+            what,
+            section: None,
+            offset: None,
             got: None,
             expected: None,
         }
@@ -146,8 +158,9 @@ impl Error {
     pub fn section(&self) -> Option<u32> {
         self.section
     }
-    /// The byte offset: in the file, or in the section's decoded bytes if [`Error::section`] is set.
-    pub fn offset(&self) -> u64 {
+    /// The byte offset, where there is one: in the file, or in the section's decoded bytes if
+    /// [`Error::section`] is set.
+    pub fn offset(&self) -> Option<u64> {
         self.offset
     }
     /// The offending value, where there is one.
@@ -163,9 +176,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.kind, self.what)?;
-        match self.section {
-            Some(s) => write!(f, " (section {s}, byte {})", self.offset)?,
-            None => write!(f, " (file byte {})", self.offset)?,
+        match (self.section, self.offset) {
+            (Some(s), Some(o)) => write!(f, " (section {s}, byte {o})")?,
+            (Some(s), None) => write!(f, " (section {s})")?,
+            (None, Some(o)) => write!(f, " (file byte {o})")?,
+            (None, None) => {}
         }
         if let (Some(g), Some(e)) = (self.got, self.expected) {
             write!(f, ": got {g}, expected {e}")?;

@@ -20,10 +20,9 @@ pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
     let fmt = float_format(dtype)?;
     let size = dtype.size();
     if data.len() % size != 0 {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::InvalidInput,
             "data length not a multiple of the dtype size",
-            0,
         ));
     }
     match dtype {
@@ -53,18 +52,13 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
     let fmt = float_format(dtype)?;
     let size = dtype.size();
     if out.len() != n * size {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            "output buffer length",
-            0,
-        ));
+        return Err(Error::bare(ErrorKind::InvalidInput, "output buffer length"));
     }
     let ne = planes::plane_count(fmt.exp_bits);
     let (Some(exp_planes), Some(code_planes)) = (streams.get(..ne), streams.get(ne..)) else {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::Malformed,
             "float planes stream count",
-            0,
         ));
     };
     match (dtype, streams) {
@@ -177,10 +171,9 @@ fn encode_f32(data: &[u8]) -> Vec<Vec<u8>> {
 
 fn float_format(dtype: DType) -> Result<FloatFormat> {
     dtype.float_format().ok_or_else(|| {
-        Error::new(
+        Error::bare(
             ErrorKind::UnknownEncoding,
             "float planes need F16, BF16, F32 or F64",
-            0,
         )
     })
 }

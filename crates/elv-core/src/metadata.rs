@@ -33,10 +33,9 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Vec<(String, String)>> {
         0,
     )?;
     if count as usize > c.remaining() / 8 {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::Truncated,
             "metadata shorter than its count",
-            0,
         ));
     }
     let mut pairs: Vec<(String, String)> = Vec::with_capacity(count as usize);
@@ -58,7 +57,7 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Vec<(String, String)>> {
     let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
     keys.sort_unstable();
     if keys.windows(2).any(|w| w.first() == w.get(1)) {
-        return Err(Error::new(ErrorKind::DuplicateName, "metadata key", 0));
+        return Err(Error::bare(ErrorKind::DuplicateName, "metadata key"));
     }
     Ok(pairs)
 }

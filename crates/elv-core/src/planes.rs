@@ -41,7 +41,7 @@ pub fn split(values: &[u64], width: u32) -> Vec<Vec<u8>> {
 /// naming its index as the section (relative to the first plane).
 pub fn check_lengths(planes: &[&[u8]], n: usize) -> Result<()> {
     match planes.iter().enumerate().find(|(_, p)| p.len() != n) {
-        Some((j, p)) => Err(Error::new(ErrorKind::Malformed, "plane length", 0)
+        Some((j, p)) => Err(Error::bare(ErrorKind::Malformed, "plane length")
             .got_expected(p.len() as u64, n as u64)
             .in_section(j as u32)),
         None => Ok(()),
@@ -94,14 +94,14 @@ pub fn split_values<const W: usize, const P: usize>(
 /// Plane `j`'s errors name section `j` (relative to the first plane).
 pub fn merge(planes: &[&[u8]], width: u32, out: &mut [u64]) -> Result<()> {
     if planes.len() != plane_count(width) {
-        return Err(Error::new(ErrorKind::Malformed, "plane count", 0)
+        return Err(Error::bare(ErrorKind::Malformed, "plane count")
             .got_expected(planes.len() as u64, plane_count(width) as u64));
     }
     out.iter_mut().for_each(|v| *v = 0);
     for (j, plane) in planes.iter().enumerate() {
         let (bits, shift) = plane_bits(width, j);
         if plane.len() != out.len() {
-            return Err(Error::new(ErrorKind::Malformed, "plane length", 0)
+            return Err(Error::bare(ErrorKind::Malformed, "plane length")
                 .got_expected(plane.len() as u64, out.len() as u64)
                 .in_section(j as u32));
         }

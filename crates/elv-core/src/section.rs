@@ -310,7 +310,7 @@ impl SectionIndex {
     /// The entry at `index`, or an `OutOfRange` error.
     pub fn get(&self, index: u32) -> Result<&SectionEntry> {
         self.entries.get(index as usize).ok_or_else(|| {
-            Error::new(ErrorKind::OutOfRange, "section index", 0)
+            Error::bare(ErrorKind::OutOfRange, "section index")
                 .got_expected(index.into(), self.entries.len() as u64)
         })
     }
@@ -343,7 +343,7 @@ impl SectionDecompressor for NoCodecs {
         _decoded_len: usize,
         _out: &mut Vec<u8>,
     ) -> Result<()> {
-        Err(Error::new(ErrorKind::UnsupportedCodec, codec.name(), 0))
+        Err(Error::bare(ErrorKind::UnsupportedCodec, codec.name()))
     }
 }
 
@@ -356,6 +356,19 @@ pub fn decode_section<'a>(
     codecs: &dyn SectionDecompressor,
     verify_crc: bool,
 ) -> Result<Cow<'a, [u8]>> {
+    decode_section_within(index, entry, stored, codecs, verify_crc, u64::MAX)
+}
+
+/// [`decode_section`] for a consumer that needs at most `max_decoded` bytes: after the CRC
+/// check, a larger declared decoded length is `Malformed` before anything is decoded.
+pub fn decode_section_within<'a>(
+    index: u32,
+    entry: &SectionEntry,
+    stored: &'a [u8],
+    codecs: &dyn SectionDecompressor,
+    verify_crc: bool,
+    max_decoded: u64,
+) -> Result<Cow<'a, [u8]>> {
     if stored.len() as u64 != entry.stored_len {
         return Err(
             Error::new(ErrorKind::Truncated, "section bytes", entry.offset)
@@ -365,13 +378,20 @@ pub fn decode_section<'a>(
     if verify_crc && !cfg!(fuzzing) {
         let crc = crc32fast::hash(stored);
         if crc != entry.crc32 {
-            return Err(Error::new(ErrorKind::ChecksumMismatch, "section CRC", 0)
+            return Err(Error::bare(ErrorKind::ChecksumMismatch, "section CRC")
                 .got_expected(crc.into(), entry.crc32.into())
                 .in_section(index));
         }
     }
+    if entry.decoded_len > max_decoded {
+        return Err(
+            Error::bare(ErrorKind::Malformed, "section decoded length for its chunk")
+                .got_expected(entry.decoded_len, max_decoded)
+                .in_section(index),
+        );
+    }
     let codec = Codec::from_code(entry.codec).ok_or_else(|| {
-        Error::new(ErrorKind::UnsupportedCodec, "section codec", 0)
+        Error::bare(ErrorKind::UnsupportedCodec, "section codec")
             .got_expected(entry.codec.into(), 1)
             .in_section(index)
     })?;
@@ -379,7 +399,7 @@ pub fn decode_section<'a>(
         Codec::None => Ok(Cow::Borrowed(stored)),
         Codec::Ans => {
             let len = usize::try_from(entry.decoded_len).map_err(|_| {
-                Error::new(ErrorKind::LimitExceeded, "section decoded length", 0).in_section(index)
+                Error::bare(ErrorKind::LimitExceeded, "section decoded length").in_section(index)
             })?;
             let mut out = Vec::new();
             crate::ans::decode(stored, len, &mut out).map_err(|e| e.in_section(index))?;
@@ -387,14 +407,14 @@ pub fn decode_section<'a>(
         }
         other => {
             let len = usize::try_from(entry.decoded_len).map_err(|_| {
-                Error::new(ErrorKind::LimitExceeded, "section decoded length", 0).in_section(index)
+                Error::bare(ErrorKind::LimitExceeded, "section decoded length").in_section(index)
             })?;
             let mut out = Vec::new();
             codecs
                 .decompress(other, stored, len, &mut out)
                 .map_err(|e| e.in_section(index))?;
             if out.len() != len {
-                return Err(Error::new(ErrorKind::Malformed, "decoded length", 0)
+                return Err(Error::bare(ErrorKind::Malformed, "decoded length")
                     .got_expected(out.len() as u64, len as u64)
                     .in_section(index));
             }

@@ -106,12 +106,10 @@ pub fn parse_table(bytes: &[u8], stream_sections: u32, limits: &Limits) -> Resul
     limits::check(count.into(), limits.max_tensors.into(), "tensor count", 0)?;
     let room = c.remaining() / RECORD_FIXED;
     if count as usize > room {
-        return Err(Error::new(
-            ErrorKind::Truncated,
-            "tensor table shorter than its count",
-            0,
-        )
-        .got_expected(room as u64, count.into()));
+        return Err(
+            Error::bare(ErrorKind::Truncated, "tensor table shorter than its count")
+                .got_expected(room as u64, count.into()),
+        );
     }
     let mut tensors = Vec::with_capacity(count as usize);
     let mut next_stream = 0u64;
@@ -234,7 +232,7 @@ pub fn parse_table(bytes: &[u8], stream_sections: u32, limits: &Limits) -> Resul
     for w in order.windows(2) {
         if let [a, b] = w {
             if tensors.get(*a).map(|t| &t.name) == tensors.get(*b).map(|t| &t.name) {
-                return Err(Error::new(ErrorKind::DuplicateName, "tensor name", 0)
+                return Err(Error::bare(ErrorKind::DuplicateName, "tensor name")
                     .got_expected(*b as u64, *a as u64));
             }
         }

@@ -130,17 +130,15 @@ pub fn effective_chunk_len(
     requested: u64,
 ) -> Result<u64> {
     if !encoding.applies_to(dtype) || encoding == Encoding::Dedup {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::InvalidInput,
             "encoding not defined for this dtype",
-            0,
         ));
     }
     if byte_len % dtype.size() != 0 {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::InvalidInput,
             "data length not a multiple of the dtype size",
-            0,
         ));
     }
     let values = (byte_len / dtype.size()) as u64;
@@ -165,9 +163,7 @@ impl<S: Sink> ContainerWriter<S> {
     /// Starts a file: writes the header. Sections align to 2^`align_log2` bytes (≤ 2^16).
     pub fn new(mut sink: S, align_log2: u8) -> core::result::Result<Self, S::Error> {
         if align_log2 > MAX_ALIGN_LOG2 {
-            return Err(
-                Error::new(ErrorKind::InvalidInput, "alignment exponent above 16", 0).into(),
-            );
+            return Err(Error::bare(ErrorKind::InvalidInput, "alignment exponent above 16").into());
         }
         let header = Header::new(align_log2);
         sink.write_all(&header.to_bytes())?;
@@ -259,24 +255,22 @@ impl<S: Sink> ContainerWriter<S> {
 
     fn check_new_name(&self, name: &str) -> Result<()> {
         if self.pending.is_some() {
-            return Err(Error::new(
+            return Err(Error::bare(
                 ErrorKind::InvalidInput,
                 "a tensor is still open",
-                0,
             ));
         }
         if name.len() > u16::MAX as usize {
-            return Err(Error::new(
+            return Err(Error::bare(
                 ErrorKind::InvalidInput,
                 "tensor name longer than 65535 bytes",
-                0,
             ));
         }
         if self.names.contains_key(name) {
-            return Err(Error::new(ErrorKind::DuplicateName, "tensor name", 0));
+            return Err(Error::bare(ErrorKind::DuplicateName, "tensor name"));
         }
         if self.tensors.len() >= u32::MAX as usize {
-            return Err(Error::new(ErrorKind::InvalidInput, "too many tensors", 0));
+            return Err(Error::bare(ErrorKind::InvalidInput, "too many tensors"));
         }
         Ok(())
     }
@@ -312,11 +306,11 @@ impl<S: Sink> ContainerWriter<S> {
         chunk_len: u64,
     ) -> core::result::Result<(), S::Error> {
         if self.pending.is_some() {
-            return Err(Error::new(ErrorKind::InvalidInput, "a tensor is already open", 0).into());
+            return Err(Error::bare(ErrorKind::InvalidInput, "a tensor is already open").into());
         }
         self.check_new_name(name)?;
         if shape.len() > u8::MAX as usize {
-            return Err(Error::new(ErrorKind::InvalidInput, "rank above 255", 0).into());
+            return Err(Error::bare(ErrorKind::InvalidInput, "rank above 255").into());
         }
         let first_stream = self.entries.len() as u32;
         self.pending = Some(TensorInfo {
@@ -336,7 +330,7 @@ impl<S: Sink> ContainerWriter<S> {
     /// Writes the next stream of the open tensor.
     pub fn push_stream(&mut self, s: &StoredStream) -> core::result::Result<(), S::Error> {
         if self.pending.is_none() {
-            return Err(Error::new(ErrorKind::InvalidInput, "no tensor is open", 0).into());
+            return Err(Error::bare(ErrorKind::InvalidInput, "no tensor is open").into());
         }
         self.write_section(kind::STREAM, true, s)?;
         Ok(())
@@ -348,14 +342,13 @@ impl<S: Sink> ContainerWriter<S> {
         let mut info = self
             .pending
             .take()
-            .ok_or_else(|| Error::new(ErrorKind::InvalidInput, "no tensor is open", 0))?;
+            .ok_or_else(|| Error::bare(ErrorKind::InvalidInput, "no tensor is open"))?;
         info.crc32 = crc32;
         let written = self.entries.len() as u64 - u64::from(info.first_stream);
         if written != info.stream_count() {
-            return Err(Error::new(
+            return Err(Error::bare(
                 ErrorKind::InvalidInput,
                 "stream count does not match the encoding",
-                0,
             )
             .got_expected(written, info.stream_count())
             .into());
@@ -398,10 +391,10 @@ impl<S: Sink> ContainerWriter<S> {
     pub fn add_dedup(&mut self, name: &str, canonical: u32) -> core::result::Result<u32, S::Error> {
         self.check_new_name(name)?;
         let Some(c) = self.tensors.get(canonical as usize) else {
-            return Err(Error::new(ErrorKind::InvalidInput, "dedup canonical index", 0).into());
+            return Err(Error::bare(ErrorKind::InvalidInput, "dedup canonical index").into());
         };
         if c.encoding == Encoding::Dedup {
-            return Err(Error::new(ErrorKind::BadDedup, "dedup of a dedup tensor", 0).into());
+            return Err(Error::bare(ErrorKind::BadDedup, "dedup of a dedup tensor").into());
         }
         let info = TensorInfo {
             name: String::from(name),
@@ -428,7 +421,7 @@ impl<S: Sink> ContainerWriter<S> {
         let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
         keys.sort_unstable();
         if keys.windows(2).any(|w| w.first() == w.get(1)) {
-            return Err(Error::new(ErrorKind::DuplicateName, "metadata key", 0));
+            return Err(Error::bare(ErrorKind::DuplicateName, "metadata key"));
         }
         self.metadata = pairs;
         Ok(())
@@ -441,14 +434,14 @@ impl<S: Sink> ContainerWriter<S> {
         pack: &dyn Fn(Vec<u8>) -> StoredStream,
     ) -> core::result::Result<S, S::Error> {
         if self.pending.is_some() {
-            return Err(Error::new(ErrorKind::InvalidInput, "a tensor is still open", 0).into());
+            return Err(Error::bare(ErrorKind::InvalidInput, "a tensor is still open").into());
         }
         if self
             .tensors
             .iter()
             .any(|t| t.encoding != Encoding::Dedup && t.stream_count() == 0 && t.num_values() != 0)
         {
-            return Err(Error::new(ErrorKind::InvalidInput, "tensor without streams", 0).into());
+            return Err(Error::bare(ErrorKind::InvalidInput, "tensor without streams").into());
         }
         let table = pack(crate::tensor::table_to_bytes(&self.tensors));
         self.write_section(kind::TENSOR_TABLE, true, &table)?;
@@ -475,10 +468,9 @@ pub fn check_shape(dtype: DType, shape: &[u64], byte_len: usize) -> Result<()> {
         .iter()
         .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d));
     if want != Some(byte_len as u64) {
-        return Err(Error::new(
+        return Err(Error::bare(
             ErrorKind::InvalidInput,
             "data length does not match dtype and shape",
-            0,
         )
         .got_expected(byte_len as u64, want.unwrap_or(u64::MAX)));
     }

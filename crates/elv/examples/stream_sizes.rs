@@ -1,20 +1,19 @@
 //! Sums stored and decoded bytes per stream position and codec of an .elv file:
 //! `cargo run --release -p elv --example stream_sizes -- FILE.elv`.
-fn main() {
-    let a: Vec<String> = std::env::args().collect();
-    let r = elv::Reader::open(&a[1]).unwrap();
-    let idx = &r.catalog().index;
-    let mut by_pos: std::collections::BTreeMap<(usize, u8), (u64, u64, usize)> = Default::default();
-    for t in r.tensors() {
-        let s = t.encoding.streams_per_chunk(t.dtype) as u64;
-        if s == 0 {
-            continue;
-        }
-        for k in 0..(t.chunk_count() * s) {
-            let e = &idx.entries[(t.first_stream as u64 + k) as usize];
-            let v = by_pos.entry(((k % s) as usize, e.codec)).or_default();
-            v.0 += e.stored_len;
-            v.1 += e.decoded_len;
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: stream_sizes FILE.elv")?;
+    let r = elv::Reader::open(path)?;
+    let mut by_pos: std::collections::BTreeMap<(usize, String), (u64, u64, usize)> =
+        Default::default();
+    for t in r.iter().filter(|t| t.duplicate_of().is_none()) {
+        let per_chunk = t.encoding().streams_per_chunk(t.dtype()).max(1);
+        for (k, s) in t.sections().iter().enumerate() {
+            let codec = s.codec.map_or("unknown", |c| c.name()).to_string();
+            let v = by_pos.entry((k % per_chunk, codec)).or_default();
+            v.0 += s.stored_len;
+            v.1 += s.decoded_len;
             v.2 += 1;
         }
     }
@@ -24,4 +23,5 @@ fn main() {
             d as f64 / s as f64
         );
     }
+    Ok(())
 }

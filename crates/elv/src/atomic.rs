@@ -53,7 +53,7 @@ pub fn write_atomic<T>(
     if !overwrite && path.exists() {
         return Err(io::Error::new(
             io::ErrorKind::AlreadyExists,
-            format!("{} exists (use --force to overwrite)", path.display()),
+            format!("{} exists", path.display()),
         )
         .into());
     }

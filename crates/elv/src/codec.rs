@@ -20,7 +20,7 @@ impl SectionDecompressor for StdCodecs {
     ) -> elv_core::Result<()> {
         match codec {
             Codec::Zstd => {
-                let bad = |what| elv_core::Error::new(ErrorKind::Malformed, what, 0);
+                let bad = |what| elv_core::Error::bare(ErrorKind::Malformed, what);
                 let dec = zstd::stream::read::Decoder::with_buffer(stored)
                     .map_err(|_| bad("zstd frame"))?;
                 // Grow with the output actually produced, never from the declared size alone:
@@ -36,10 +36,9 @@ impl SectionDecompressor for StdCodecs {
                 }
                 Ok(())
             }
-            other => Err(elv_core::Error::new(
+            other => Err(elv_core::Error::bare(
                 ErrorKind::UnsupportedCodec,
                 other.name(),
-                0,
             )),
         }
     }

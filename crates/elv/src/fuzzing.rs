@@ -4,11 +4,10 @@
 #![doc(hidden)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::pipeline::{
-    compress_safetensors, decompress_to_safetensors_with, CompressOptions, DEFAULT_BATCH_BYTES,
-    DEFAULT_DECODE_BATCH_BYTES,
+use crate::{
+    compress_safetensors, decompress_to_safetensors_with, Choice, Reader, SeekSource, StdCodecs,
+    WriteOptions, Writer, DEFAULT_BATCH_BYTES, DEFAULT_DECODE_BATCH_BYTES,
 };
-use crate::{Reader, StdCodecs, WriteOptions, Writer};
 use elv_core::encoding::decode_chunk;
 use elv_core::writer::StoredStream;
 use elv_core::{
@@ -16,6 +15,7 @@ use elv_core::{
     TensorInfo,
 };
 use std::io::Cursor;
+use std::io::Read;
 
 /// Limits small enough that a fuzzer's inputs cannot make us allocate much.
 pub fn fuzz_options() -> ReadOptions {
@@ -73,8 +73,8 @@ pub fn run(name: &str, data: &[u8]) {
     }
 }
 
-/// The whole container from raw bytes, through both readers: they must agree, and agree on
-/// the decoded tensors.
+/// The whole container from raw bytes, through the slice reader and the std reader (whole
+/// tensors, and streamed in 7-byte reads): they must agree, and agree on the decoded tensors.
 pub fn container(data: &[u8]) {
     let opts = fuzz_options();
     let from_slice = Archive::parse(data, &StdCodecs, opts).and_then(|a| {
@@ -83,10 +83,27 @@ pub fn container(data: &[u8]) {
             .map(|i| a.decode(i))
             .collect::<elv_core::Result<Vec<_>>>()
     });
-    let from_stream = Reader::new(Cursor::new(data), opts).and_then(|mut r| {
+    let from_stream = Reader::new(SeekSource::new(Cursor::new(data)), opts).and_then(|r| {
         r.verify()?;
-        (0..r.tensors().len())
-            .map(|i| r.read_tensor(i))
+        r.iter()
+            .map(|t| {
+                let whole = t.to_vec()?;
+                let mut streamed = Vec::new();
+                let mut piece = [0u8; 7];
+                let mut s = t.stream();
+                loop {
+                    let n = s.read(&mut piece)?;
+                    if n == 0 {
+                        break;
+                    }
+                    streamed.extend_from_slice(&piece[..n]);
+                }
+                assert_eq!(
+                    whole, streamed,
+                    "streamed read differs from the whole tensor"
+                );
+                Ok(whole)
+            })
             .collect::<crate::Result<Vec<_>>>()
     });
     match (&from_slice, &from_stream) {
@@ -256,7 +273,8 @@ pub fn round_trip(data: &[u8]) {
             ..WriteOptions::default()
         };
         let mut w = Writer::new(Vec::new(), opts).unwrap();
-        w.add_tensor("t", dtype, &[n], values, enc).unwrap();
+        w.add_tensor("t", dtype, &[n], values, Choice::Exact(enc))
+            .unwrap();
         let file = w.finish().unwrap();
         let a = Archive::parse(&file, &StdCodecs, ReadOptions::default()).unwrap();
         let out = a.decode(0).unwrap();
@@ -284,14 +302,11 @@ pub fn round_trip(data: &[u8]) {
 /// is accepted.
 pub fn safetensors(data: &[u8]) {
     for batch_bytes in [DEFAULT_BATCH_BYTES, 64] {
-        let opts = CompressOptions {
+        let opts = WriteOptions {
             lossless: true,
             batch_bytes,
-            write: WriteOptions {
-                chunk_len: 64,
-                ..WriteOptions::default()
-            },
-            ..CompressOptions::default()
+            chunk_len: 64,
+            ..WriteOptions::default()
         };
         let file = match compress_safetensors(Cursor::new(data), Vec::new(), &opts, &mut |_, _| {})
         {
@@ -299,9 +314,9 @@ pub fn safetensors(data: &[u8]) {
             Err(_) if batch_bytes == DEFAULT_BATCH_BYTES => return,
             Err(e) => panic!("accepted with the default batches, not with {batch_bytes}: {e}"),
         };
-        let mut r = Reader::new(Cursor::new(&file), ReadOptions::default()).unwrap();
+        let r = Reader::from_bytes(file).unwrap();
         let back = decompress_to_safetensors_with(
-            &mut r,
+            &r,
             Vec::new(),
             batch_bytes.min(DEFAULT_DECODE_BATCH_BYTES),
             &mut |_, _| {},

@@ -1,41 +1,78 @@
 //! `elv`: read and write `.elv` compressed model weights with std.
 //!
 //! Built on [`elv_core`] (the `no_std` codecs and framing), this crate adds zstd sections,
-//! [`Reader`] over `Read + Seek` (decode one tensor without reading the others), [`Writer`]
-//! over `Write` (chunks encoded and compressed in parallel with rayon), and atomic output.
+//! a [`Writer`] that chooses each tensor's encoding (ELVES: ELF, DE, planes, dedup; SPEC.md
+//! §7, §9) and encodes chunks in parallel, a [`Reader`] over any [`Source`] whose `&self`
+//! methods decode one tensor without reading the others, and safetensors conversion.
 //!
 //! ```
-//! use elv::{Reader, Writer, WriteOptions};
-//! use elv_core::{DType, Encoding, ReadOptions};
-//! let data: Vec<u8> = (0..1000).flat_map(|i| ((i as f32) / 1000.0).to_le_bytes()).collect();
-//! let mut w = Writer::new(Vec::new(), WriteOptions::default())?;
-//! w.add_tensor("x", DType::F32, &[10, 100], &data, Encoding::FloatPlanes)?;
-//! let file = w.finish()?;
-//! let mut r = Reader::new(std::io::Cursor::new(file), ReadOptions::default())?;
-//! assert_eq!(r.read_tensor_by_name("x")?, data);
+//! use elv::{Choice, DType, Reader, TensorData, WriteOptions, Writer};
+//! let w: Vec<f32> = (0..1000).map(|i| i as f32 / 1000.0).collect();
+//! let mut writer = Writer::new(Vec::new(), WriteOptions::default())?;
+//! let bytes = TensorData::f32(&[10, 100], &w).data;
+//! writer.add_tensor("w", DType::F32, &[10, 100], &bytes, Choice::Auto)?;
+//! let file = writer.finish()?;
+//!
+//! let reader = Reader::from_bytes(file)?;
+//! let t = reader.get("w").expect("w is there");
+//! assert!(t.error_bound() <= 2f64.powi(-24)); // ELF: |error| ≤ 2^-24 for values in (-1, 1)
+//! assert_eq!(t.to_vec()?.len(), 4000);
 //! # Ok::<(), elv::Error>(())
 //! ```
+//!
+//! | module | what | SPEC.md |
+//! |---|---|---|
+//! | `writer`, `tensor_writer`, `serialize` | the public write API | §12 |
+//! | `policy` | per-tensor encoding choice (trials) | §12 (informative) |
+//! | `hd` | dedup of identical tensors | §9 |
+//! | `pack`, `codec` | chunk encoding and the entropy stage (`ans`, zstd) | §4.3, §4.4, §7 |
+//! | `reader`, `tensor`, `fetch`, `source` | the public read API over the core decode path | §13 |
+//! | `compress`, `decompress`, `verify` | safetensors drivers of the CLI | §10 |
+//! | `safetensors`, `atomic` | safetensors headers; atomic output files | |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod atomic;
-pub mod codec;
+mod codec;
+mod compress;
+mod decompress;
 mod error;
+mod fetch;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-pub mod pipeline;
-pub mod reader;
+mod hd;
+mod options;
+mod pack;
+mod policy;
+mod reader;
+mod report;
 pub mod safetensors;
-pub mod writer;
+mod serialize;
+mod source;
+mod tensor;
+mod tensor_writer;
+mod verify;
+mod writer;
 
 pub use codec::StdCodecs;
+pub use compress::{compress_safetensors, KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA};
+pub use decompress::{decompress_to_safetensors, decompress_to_safetensors_with};
 pub use elv_core;
-pub use error::{Error, Result};
-pub use pipeline::{
-    compress_safetensors, decompress_to_safetensors, CompressOptions, Report, TensorReport,
+pub use elv_core::{DType, Encoding, ErrorKind, Limits, ReadOptions};
+pub use error::{Error, InputError, Result, SafetensorsError, SafetensorsErrorKind};
+pub use half;
+pub use options::{
+    WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN, DEFAULT_DECODE_BATCH_BYTES,
 };
 pub use reader::Reader;
-pub use writer::{pack_tensor, PackedTensor, WriteOptions, Writer};
+pub use report::{Report, TensorReport};
+pub use serialize::{serialize, serialize_to_file, Element, TensorData};
+pub use source::{SeekSource, Source};
+pub use tensor::{SectionSpan, Tensor, TensorReader};
+pub use tensor_writer::TensorWriter;
+pub use verify::{verify_against, Comparison, TensorCheck};
+pub use writer::{Choice, NamedTensor, Writer};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

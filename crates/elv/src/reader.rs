@@ -1,77 +1,94 @@
-//! Reading `.elv` from any `Read + Seek` (SPEC.md §13): open reads the header, trailer,
-//! index and tables; a tensor is decoded by reading only its own sections.
+//! Reading `.elv` from any [`Source`] (SPEC.md §13): opening reads the header, trailer, index
+//! and tables; a tensor is decoded by reading only its own sections. Every method takes
+//! `&self`, and a `Reader` is `Send + Sync`: threads decode different tensors at once.
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use crate::codec::StdCodecs;
-use crate::error::Result;
-use elv_core::archive::{check_tensor_crc, check_tensor_crc_value, Catalog};
+use crate::error::{Error, Result};
+use crate::fetch::{decode_spans, Span};
+use crate::source::Source;
+use crate::tensor::{for_each_piece, Tensor};
+use elv_core::decode;
 use elv_core::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
-use elv_core::section::{decode_section, SectionEntry, ENTRY_LEN, INDEX_HEADER_LEN};
-use elv_core::{encoding, Error as CoreError, ErrorKind, ReadOptions, TensorInfo};
-use rayon::prelude::*;
+use elv_core::section::{decode_section, ENTRY_LEN, INDEX_HEADER_LEN};
+use elv_core::{Catalog, Error as CoreError, ErrorKind, ReadOptions};
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
-use std::ops::Range;
 use std::path::Path;
-
-/// A section's index, entry and stored bytes, as read from the file.
-type StoredSection = (u32, SectionEntry, Vec<u8>);
-
-/// One chunk to decode: tensor position in the request, chunk number, its stored streams.
-type ChunkJob = (usize, usize, Vec<StoredSection>);
 
 /// Piece size for [`Reader::verify`]: whole chunks of about 16 MiB at a time.
 const VERIFY_PIECE_BYTES: u64 = 16 << 20;
 
 /// A `.elv` file opened for reading.
-pub struct Reader<R> {
-    inner: R,
+///
+/// ```
+/// # fn main() -> Result<(), elv::Error> {
+/// # let file = elv::serialize([("w", elv::TensorData::f32(&[2], &[0.5, -0.25]))], None, &elv::WriteOptions::default())?;
+/// let reader = elv::Reader::from_bytes(file)?;
+/// let w = reader.get("w").expect("a tensor named w");
+/// assert_eq!((w.dtype(), w.shape()), (elv::DType::F32, &[2u64][..]));
+/// assert_eq!(w.to_vec()?.len(), 8);
+/// # Ok(()) }
+/// ```
+pub struct Reader<S = File> {
+    source: S,
     len: u64,
     catalog: Catalog,
+    by_name: HashMap<String, u32>,
     options: ReadOptions,
 }
 
-impl Reader<BufReader<File>> {
+impl Reader<File> {
     /// Opens the file at `path` with default options.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Reader::new(BufReader::new(File::open(path)?), ReadOptions::default())
+        Reader::open_with(path, ReadOptions::default())
+    }
+
+    /// Opens the file at `path` with `options`.
+    pub fn open_with(path: impl AsRef<Path>, options: ReadOptions) -> Result<Self> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| Error::io_at(path, e))?;
+        Reader::new(file, options)
     }
 }
 
-fn read_exact_at<R: Read + Seek>(
-    r: &mut R,
-    offset: u64,
-    len: u64,
-    file_len: u64,
-) -> Result<Vec<u8>> {
+impl Reader<Vec<u8>> {
+    /// Opens a file held in memory, with default options.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
+        Reader::new(bytes, ReadOptions::default())
+    }
+}
+
+/// Reads `len` bytes at `offset`, after checking they lie inside the file, so the buffer is
+/// never larger than bytes that are present.
+fn read_exact_at(source: &dyn Source, offset: u64, len: u64, file_len: u64) -> Result<Vec<u8>> {
     if offset.checked_add(len).is_none_or(|end| end > file_len) {
         return Err(
             CoreError::new(ErrorKind::OutOfRange, "read beyond end of file", offset).into(),
         );
     }
-    r.seek(SeekFrom::Start(offset))?;
-    // `len` fits the file (checked above), so reserving it is bounded by the file's size; it
-    // saves regrowing and copying a multi-MiB section.
-    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    r.by_ref().take(len).read_to_end(&mut buf)?;
-    if buf.len() as u64 != len {
-        return Err(
-            CoreError::new(ErrorKind::Truncated, "file shorter than it claims", offset).into(),
-        );
-    }
+    let mut buf = vec![0u8; len as usize];
+    source.read_exact_at(&mut buf, offset).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            CoreError::new(ErrorKind::Truncated, "file shorter than it claims", offset).into()
+        } else {
+            Error::Io(e)
+        }
+    })?;
     Ok(buf)
 }
 
-impl<R: Read + Seek> Reader<R> {
-    /// Opens a `.elv` stream: reads and checks the header, trailer, section index, tensor
+impl<S: Source> Reader<S> {
+    /// Opens a `.elv` source: reads and checks the header, trailer, section index, tensor
     /// table, dedup table and metadata. Tensor data is not read.
-    pub fn new(mut inner: R, options: ReadOptions) -> Result<Self> {
-        let len = inner.seek(SeekFrom::End(0))?;
+    pub fn new(source: S, options: ReadOptions) -> Result<Self> {
+        let len = source.size()?;
+        let src: &dyn Source = &source;
         if len < (HEADER_LEN + TRAILER_LEN) as u64 {
             // Report a bad magic before a short file, as the slice reader does.
-            let head = read_exact_at(&mut inner, 0, len.min(HEADER_LEN as u64), len)?;
+            let head = read_exact_at(src, 0, len.min(HEADER_LEN as u64), len)?;
             Header::parse(&head)?;
             return Err(CoreError::new(
                 ErrorKind::Truncated,
@@ -80,16 +97,9 @@ impl<R: Read + Seek> Reader<R> {
             )
             .into());
         }
-        let header = Header::parse(&read_exact_at(&mut inner, 0, HEADER_LEN as u64, len)?)?;
-        let trailer = Trailer::parse(
-            &read_exact_at(
-                &mut inner,
-                len - TRAILER_LEN as u64,
-                TRAILER_LEN as u64,
-                len,
-            )?,
-            len,
-        )?;
+        let header = Header::parse(&read_exact_at(src, 0, HEADER_LEN as u64, len)?)?;
+        let tail = TRAILER_LEN as u64;
+        let trailer = Trailer::parse(&read_exact_at(src, len - tail, tail, len)?, len)?;
         let max_index =
             u64::from(options.limits.max_sections) * ENTRY_LEN as u64 + INDEX_HEADER_LEN as u64;
         if trailer.index_len > max_index {
@@ -101,14 +111,18 @@ impl<R: Read + Seek> Reader<R> {
             .got_expected(trailer.index_len, max_index)
             .into());
         }
-        let index_bytes = read_exact_at(&mut inner, trailer.index_offset, trailer.index_len, len)?;
+        let index_bytes = read_exact_at(src, trailer.index_offset, trailer.index_len, len)?;
         let verify = options.verify_checksums;
         let mut io_err = None;
         let catalog = Catalog::load(header, &trailer, &index_bytes, &options, |index, i| {
             let e = index.get(i)?;
-            let stored = read_exact_at(&mut inner, e.offset, e.stored_len, len).map_err(|err| {
+            let stored = read_exact_at(src, e.offset, e.stored_len, len).map_err(|err| {
+                let core = match &err {
+                    Error::Format(c) => c.clone(),
+                    _ => CoreError::new(ErrorKind::Truncated, "section", e.offset),
+                };
                 io_err = Some(err);
-                CoreError::new(ErrorKind::Truncated, "section", e.offset)
+                core
             })?;
             Ok(Cow::Owned(
                 decode_section(i, e, &stored, &StdCodecs, verify)?.into_owned(),
@@ -117,290 +131,172 @@ impl<R: Read + Seek> Reader<R> {
         if let Some(e) = io_err {
             return Err(e);
         }
+        let catalog = catalog?;
+        let by_name = catalog
+            .tensors()
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i as u32))
+            .collect();
         Ok(Reader {
-            inner,
+            source,
             len,
-            catalog: catalog?,
+            catalog,
+            by_name,
             options,
         })
     }
 
-    /// The parsed tables.
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// Number of tensors.
+    pub fn len(&self) -> usize {
+        self.catalog.tensors().len()
+    }
+
+    /// Whether the file holds no tensor.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The tensor named `name`.
+    pub fn get(&self, name: &str) -> Option<Tensor<'_, S>> {
+        self.by_name
+            .get(name)
+            .and_then(|&i| Tensor::new(self, i as usize))
+    }
+
+    /// The `i`-th tensor, in file order.
+    pub fn tensor(&self, i: usize) -> Option<Tensor<'_, S>> {
+        Tensor::new(self, i)
     }
 
     /// The tensors, in file order.
-    pub fn tensors(&self) -> &[TensorInfo] {
-        &self.catalog.tensors
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = Tensor<'_, S>> + ExactSizeIterator + '_ {
+        self.catalog
+            .tensors()
+            .iter()
+            .enumerate()
+            .map(move |(i, info)| Tensor::from_parts(self, i, info))
     }
 
     /// File metadata pairs, in file order.
     pub fn metadata(&self) -> &[(String, String)] {
-        &self.catalog.metadata
+        self.catalog.metadata()
     }
 
     /// The value of metadata key `key`.
     pub fn metadata_value(&self, key: &str) -> Option<&str> {
-        self.catalog
-            .metadata
+        self.metadata()
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
 
-    /// Reads and checks the decoded bytes of section `i`.
-    pub fn section(&mut self, i: u32) -> Result<Vec<u8>> {
-        let e = *self.catalog.index.get(i)?;
-        let stored = read_exact_at(&mut self.inner, e.offset, e.stored_len, self.len)?;
-        Ok(decode_section(i, &e, &stored, &StdCodecs, self.options.verify_checksums)?.into_owned())
+    /// Size of the file in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.len
     }
 
-    /// Decodes tensor `i`, reading only its own stream sections (or its dedup original's).
-    /// Chunks decode in parallel.
-    pub fn read_tensor(&mut self, i: usize) -> Result<Vec<u8>> {
-        let mut v = self.read_tensors(&[i])?;
-        v.pop()
-            .ok_or_else(|| CoreError::new(ErrorKind::NotFound, "tensor index", 0).into())
+    /// Gives back the source.
+    pub fn into_source(self) -> S {
+        self.source
     }
 
-    /// Decodes several tensors: their stored streams are read in order (sequential I/O), then
-    /// every chunk of every tensor is decoded in parallel, and each tensor's CRC is checked.
-    pub fn read_tensors(&mut self, which: &[usize]) -> Result<Vec<Vec<u8>>> {
-        self.fetch_tensors(which)?.decode()
-    }
-
-    /// Reads the stored streams of whole tensors, to be decoded (and their CRCs checked) by
-    /// [`Fetched::decode`] without the file.
-    pub(crate) fn fetch_tensors(&mut self, which: &[usize]) -> Result<Fetched> {
-        let ranges = which
-            .iter()
-            .map(|&i| {
-                let info = self.catalog.storage_of(i)?.clone();
-                let all = 0..info.chunk_count();
-                Ok((info, all))
-            })
-            .collect::<elv_core::Result<_>>()?;
-        self.fetch(ranges, true)
-    }
-
-    /// Decodes chunks `chunks` of tensor `i` (the bytes of those chunks, in order), reading
-    /// only their sections. The tensor CRC is not checked: a caller streaming a large tensor
-    /// checks it over all chunks (see [`TensorInfo::crc32`]).
-    pub fn read_chunks(&mut self, i: usize, chunks: Range<u64>) -> Result<Vec<u8>> {
-        let mut v = self.fetch_chunks(i, chunks)?.decode()?;
-        v.pop()
-            .ok_or_else(|| CoreError::new(ErrorKind::NotFound, "chunk range", 0).into())
-    }
-
-    /// Reads the stored streams of chunks `chunks` of tensor `i`, to be decoded by
-    /// [`Fetched::decode`] (no CRC check).
-    fn fetch_chunks(&mut self, i: usize, chunks: Range<u64>) -> Result<Fetched> {
-        let info = self.catalog.storage_of(i)?.clone();
-        if chunks.end > info.chunk_count() || chunks.start > chunks.end {
-            return Err(CoreError::new(ErrorKind::OutOfRange, "chunk range", 0)
-                .got_expected(chunks.end, info.chunk_count())
-                .into());
+    /// Checks the whole file: zero padding, every section's CRC (ancillary ones too), and
+    /// that every tensor decodes and matches its CRC. Memory stays near 16 MiB of decoded
+    /// tensor data at a time, whatever the tensor sizes.
+    pub fn verify(&self) -> Result<()> {
+        self.check_padding()?;
+        let (sections, owners) = self.catalog.verify_plan();
+        for i in sections {
+            let e = self.catalog.index().get(i)?;
+            let stored = self.read_at(e.offset, e.stored_len)?;
+            decode_section(i, e, &stored, &StdCodecs, self.options.verify_checksums)?;
         }
-        self.fetch(vec![(info, chunks)], false)
-    }
-
-    /// Reads the stored streams of each (tensor, chunk range) in file order.
-    fn fetch(&mut self, ranges: Vec<(TensorInfo, Range<u64>)>, whole: bool) -> Result<Fetched> {
-        let mut sizes = Vec::with_capacity(ranges.len());
-        let mut jobs: Vec<ChunkJob> = Vec::new();
-        for (t, (info, range)) in ranges.iter().enumerate() {
-            let size = info.dtype.size() as u64;
-            let bytes: u64 = range.clone().map(|c| info.chunk_values(c) * size).sum();
-            sizes.push(
-                usize::try_from(bytes)
-                    .map_err(|_| CoreError::new(ErrorKind::LimitExceeded, "tensor bytes", 0))?,
-            );
-            let spc = info.encoding.streams_per_chunk(info.dtype) as u32;
-            for c in range.clone() {
-                let mut streams = Vec::with_capacity(spc as usize);
-                for s in 0..spc {
-                    let idx = info.first_stream + c as u32 * spc + s;
-                    let e = *self.catalog.index.get(idx)?;
-                    streams.push((
-                        idx,
-                        e,
-                        read_exact_at(&mut self.inner, e.offset, e.stored_len, self.len)?,
-                    ));
-                }
-                jobs.push((t, c as usize, streams));
-            }
+        for t in owners.into_iter().filter_map(|i| Tensor::new(self, i)) {
+            for_each_piece(&t, VERIFY_PIECE_BYTES, &mut |_| Ok(true))?;
         }
-        Ok(Fetched {
-            ranges,
-            sizes,
-            jobs,
-            whole,
-            verify: self.options.verify_checksums,
-        })
-    }
-
-    /// Decodes the tensor named `name`.
-    pub fn read_tensor_by_name(&mut self, name: &str) -> Result<Vec<u8>> {
-        let i = self.catalog.find(name)?;
-        self.read_tensor(i)
+        Ok(())
     }
 
     /// Checks that every padding byte between sections and before the index is zero
     /// (SPEC.md §4.1). Reads only the padding.
-    pub fn check_padding(&mut self) -> Result<()> {
-        let entries = &self.catalog.index.entries;
-        let index_offset =
-            self.len - TRAILER_LEN as u64 - (INDEX_HEADER_LEN + ENTRY_LEN * entries.len()) as u64;
-        let spans: Vec<(u64, u64)> = entries
-            .iter()
-            .map(|e| (e.offset, e.stored_len))
-            .chain(std::iter::once((index_offset, 0)))
-            .collect();
-        let mut end = HEADER_LEN as u64;
-        for (offset, stored_len) in spans {
-            let pad = read_exact_at(&mut self.inner, end, offset.saturating_sub(end), self.len)?;
-            if let Some(p) = pad.iter().position(|&b| b != 0) {
-                return Err(
-                    CoreError::new(ErrorKind::ReservedNonZero, "padding", end + p as u64).into(),
-                );
-            }
-            end = offset + stored_len;
-        }
-        Ok(())
-    }
-
-    /// Checks the whole file: zero padding, every section's CRC (ancillary ones too), and
-    /// that every tensor decodes and matches its CRC.
-    pub fn verify(&mut self) -> Result<()> {
-        self.check_padding()?;
-        let (sections, owners) = self.catalog.verify_plan();
-        for i in sections {
-            self.section(i)?;
-        }
-        for i in owners {
-            self.for_each_piece(i, VERIFY_PIECE_BYTES, &mut |_| Ok(true))?;
-        }
-        Ok(())
-    }
-
-    /// Decodes tensor `i` in pieces of whole chunks of about `piece_bytes` (at least two
-    /// chunks), handing each to `f` in order, and checks the tensor CRC over all of them at
-    /// the end. Memory stays near one piece whatever the tensor size. `f` returns `false` to
-    /// stop early (then nothing is checked). Gives whether it ran to the end.
-    pub fn for_each_piece(
-        &mut self,
-        i: usize,
-        piece_bytes: u64,
-        f: &mut dyn FnMut(Vec<u8>) -> Result<bool>,
-    ) -> Result<bool> {
-        let info = self.catalog.storage_of(i)?.clone();
-        let chunk_bytes = info.chunk_len.max(1) * info.dtype.size() as u64;
-        let per_piece = (piece_bytes / chunk_bytes).max(2);
-        let count = info.chunk_count();
-        let piece_at = |c: u64| c..(c + per_piece).min(count);
-        let mut crc = crc32fast::Hasher::new();
-        let mut next = if count > 0 {
-            Some(self.fetch_chunks(i, piece_at(0))?)
-        } else {
-            None
-        };
-        let mut c = 0;
-        while let Some(fetched) = next.take() {
-            c = (c + per_piece).min(count);
-            let (decoded, following) =
-                fetched.decode_while(|| (c < count).then(|| self.fetch_chunks(i, piece_at(c))));
-            let piece = decoded?
-                .pop()
-                .ok_or_else(|| CoreError::new(ErrorKind::NotFound, "chunk range", 0))?;
-            next = following.transpose()?;
-            crc.update(&piece);
-            if !f(piece)? {
-                return Ok(false);
-            }
-        }
-        check_tensor_crc_value(&info, crc.finalize(), self.options.verify_checksums)?;
-        Ok(true)
-    }
-
-    /// Gives back the underlying reader.
-    pub fn into_inner(self) -> R {
-        self.inner
-    }
-}
-
-/// Stored streams read from a file, decodable without it: fetching the next ones can then
-/// overlap decoding these.
-pub(crate) struct Fetched {
-    ranges: Vec<(TensorInfo, Range<u64>)>,
-    /// Output bytes per range.
-    sizes: Vec<usize>,
-    jobs: Vec<ChunkJob>,
-    /// Whether each range is a whole tensor, whose CRC is then checked.
-    whole: bool,
-    verify: bool,
-}
-
-impl Fetched {
-    /// [`Fetched::decode`] on the thread pool while this thread runs `read` (reading the next
-    /// streams): reading and decoding overlap without the reader having to be `Send`.
-    pub(crate) fn decode_while<T>(self, read: impl FnOnce() -> T) -> (Result<Vec<Vec<u8>>>, T) {
-        let mut decoded = None;
-        let other = rayon::in_place_scope(|s| {
-            s.spawn(|_| decoded = Some(self.decode()));
-            read()
-        });
-        // The scope returns only once the spawned decode has run.
-        let decoded = decoded
-            .unwrap_or_else(|| Err(CoreError::new(ErrorKind::NotFound, "decoded batch", 0).into()));
-        (decoded, other)
-    }
-
-    /// Decodes every chunk in parallel; one output per range (the tensor CRCs checked for
-    /// whole tensors).
-    pub(crate) fn decode(self) -> Result<Vec<Vec<u8>>> {
-        let Fetched {
-            ranges,
-            sizes,
-            jobs,
-            whole,
-            verify,
-        } = self;
-        let mut outs: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0u8; n]).collect();
-        // Split every output into its chunks, paired with the chunk's job.
-        let mut slots: Vec<(&TensorInfo, &mut [u8], &[StoredSection])> =
-            Vec::with_capacity(jobs.len());
-        let mut job_iter = jobs.iter().peekable();
-        for (t, ((info, _), out)) in ranges.iter().zip(outs.iter_mut()).enumerate() {
-            let chunk_bytes = (info.chunk_len as usize)
-                .saturating_mul(info.dtype.size())
-                .max(1);
-            for dst in out.chunks_mut(chunk_bytes) {
-                match job_iter.next_if(|j| j.0 == t) {
-                    Some(j) => slots.push((info, dst, &j.2)),
-                    None => {
-                        return Err(CoreError::new(ErrorKind::Malformed, "chunk count", 0).into())
+    pub fn check_padding(&self) -> Result<()> {
+        let mut io_err = None;
+        let checked = decode::check_padding(
+            self.catalog.index(),
+            self.catalog.index_offset(),
+            |at, n| {
+                self.read_at(at, n).map(Cow::Owned).map_err(|e| match e {
+                    Error::Format(c) => c,
+                    other => {
+                        io_err = Some(other);
+                        CoreError::new(ErrorKind::Truncated, "padding", at)
                     }
-                }
-            }
+                })
+            },
+        );
+        match io_err {
+            Some(e) => Err(e),
+            None => Ok(checked?),
         }
-        slots
-            .into_par_iter()
-            .try_for_each(|(info, dst, streams)| -> elv_core::Result<()> {
-                let decoded: Vec<Cow<[u8]>> = streams
-                    .iter()
-                    .map(|(idx, e, b)| decode_section(*idx, e, b, &StdCodecs, verify))
-                    .collect::<elv_core::Result<_>>()?;
-                let refs: Vec<&[u8]> = decoded.iter().map(|d| d.as_ref()).collect();
-                let base = streams.first().map(|s| s.0).unwrap_or(0);
-                let size = info.dtype.size();
-                encoding::decode_chunk(info.encoding, info.dtype, dst.len() / size, &refs, dst)
-                    .map_err(|e| e.rebase_section(base))
-            })?;
-        if whole {
-            outs.par_iter()
-                .zip(ranges.par_iter())
-                .try_for_each(|(out, (info, _))| check_tensor_crc(info, out, verify))?;
+    }
+
+    pub(crate) fn read_at(&self, offset: u64, len: u64) -> Result<Vec<u8>> {
+        read_exact_at(&self.source, offset, len, self.len)
+    }
+
+    pub(crate) fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub(crate) fn verify_checksums(&self) -> bool {
+        self.options.verify_checksums
+    }
+
+    /// Reads the stored streams of chunks `chunks` of the tensor whose streams hold tensor
+    /// `i` (itself or its dedup original).
+    pub(crate) fn span(&self, i: usize, chunks: std::ops::Range<u64>) -> Result<Span<'_>> {
+        let info = self.catalog.storage_of(i)?;
+        Span::read(&self.source, self.len, self.catalog.index(), info, chunks)
+    }
+
+    /// Reads the stored streams of whole tensors `which`, to be decoded by [`Batch::decode`]
+    /// (on another thread, while this one reads the next batch).
+    pub(crate) fn read_batch(&self, which: &[usize]) -> Result<Batch<'_>> {
+        let spans = which
+            .iter()
+            .map(|&i| {
+                let info = self.catalog.storage_of(i)?;
+                self.span(i, 0..info.chunk_count())
+            })
+            .collect::<Result<_>>()?;
+        Ok(Batch {
+            reader_index: self.catalog.index(),
+            verify: self.options.verify_checksums,
+            spans,
+        })
+    }
+}
+
+/// The stored streams of whole tensors, read and waiting to be decoded.
+pub(crate) struct Batch<'r> {
+    reader_index: &'r elv_core::section::SectionIndex,
+    verify: bool,
+    spans: Vec<Span<'r>>,
+}
+
+impl Batch<'_> {
+    /// Decodes every chunk of every tensor in parallel and checks each tensor's CRC.
+    pub(crate) fn decode(self) -> Result<Vec<Vec<u8>>> {
+        let mut outs = self
+            .spans
+            .iter()
+            .map(|s| elv_core::archive::zeroed(s.decoded_len()))
+            .collect::<elv_core::Result<Vec<_>>>()?;
+        let mut views: Vec<&mut [u8]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
+        let crcs = decode_spans(self.reader_index, &self.spans, &mut views, self.verify)?;
+        for (span, crc) in self.spans.iter().zip(crcs) {
+            decode::check_tensor_crc_value(span.info, crc, self.verify)?;
         }
         Ok(outs)
     }

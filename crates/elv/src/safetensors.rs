@@ -6,7 +6,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SafetensorsErrorKind};
 use elv_core::DType;
 use serde_json::{Map, Value};
 use std::io::{Read, Write};
@@ -62,36 +62,48 @@ impl Header {
     }
 }
 
-fn bad(msg: impl Into<String>) -> Error {
-    Error::Safetensors(msg.into())
+fn bad(kind: SafetensorsErrorKind, msg: impl Into<String>) -> Error {
+    Error::safetensors(kind, msg)
 }
 
 /// Reads and checks the header from the start of a safetensors stream. `file_len`, if
 /// known, is checked to equal header plus data.
 pub fn read_header(r: &mut impl Read, file_len: Option<u64>) -> Result<Header> {
     let mut n = [0u8; 8];
-    r.read_exact(&mut n)
-        .map_err(|_| bad("file shorter than the 8-byte header length"))?;
+    r.read_exact(&mut n).map_err(|_| {
+        bad(
+            SafetensorsErrorKind::Truncated,
+            "file shorter than the 8-byte header length",
+        )
+    })?;
     let n = u64::from_le_bytes(n);
     if n > MAX_HEADER_LEN || file_len.is_some_and(|l| n > l.saturating_sub(8)) {
-        return Err(bad(format!(
-            "header length {n} is larger than the file or the 100 MB limit"
-        )));
+        return Err(bad(
+            SafetensorsErrorKind::HeaderTooLarge,
+            format!("header length {n} is larger than the file or the 100 MB limit"),
+        ));
     }
     let mut raw = Vec::new();
     r.take(n).read_to_end(&mut raw)?;
     if raw.len() as u64 != n {
-        return Err(bad("file ends inside the header"));
+        return Err(bad(
+            SafetensorsErrorKind::Truncated,
+            "file ends inside the header",
+        ));
     }
-    let raw = String::from_utf8(raw).map_err(|_| bad("header is not UTF-8"))?;
+    let raw = String::from_utf8(raw)
+        .map_err(|_| bad(SafetensorsErrorKind::InvalidHeader, "header is not UTF-8"))?;
     let h = parse_header_json(raw)?;
     if let Some(l) = file_len {
         if h.file_len() != l {
-            return Err(bad(format!(
-                "data area is {} bytes but the header describes {}",
-                l - 8 - n,
-                h.data_len()
-            )));
+            return Err(bad(
+                SafetensorsErrorKind::Truncated,
+                format!(
+                    "data area is {} bytes but the header describes {}",
+                    l - 8 - n,
+                    h.data_len()
+                ),
+            ));
         }
     }
     Ok(h)
@@ -100,21 +112,34 @@ pub fn read_header(r: &mut impl Read, file_len: Option<u64>) -> Result<Header> {
 /// Parses and checks header JSON text: known dtypes, sizes matching shapes, offsets tiling
 /// the data area with no holes or overlaps.
 pub fn parse_header_json(raw: String) -> Result<Header> {
-    let v: Value = serde_json::from_str(raw.trim_end_matches(' '))
-        .map_err(|e| bad(format!("header JSON: {e}")))?;
+    let v: Value = serde_json::from_str(raw.trim_end_matches(' ')).map_err(|e| {
+        bad(
+            SafetensorsErrorKind::InvalidHeader,
+            format!("header JSON: {e}"),
+        )
+    })?;
     let Value::Object(map) = v else {
-        return Err(bad("header is not a JSON object"));
+        return Err(bad(
+            SafetensorsErrorKind::InvalidHeader,
+            "header is not a JSON object",
+        ));
     };
     let mut entries = Vec::with_capacity(map.len());
     let mut metadata = Vec::new();
     for (name, v) in map {
         if name == "__metadata__" {
             let Value::Object(m) = v else {
-                return Err(bad("__metadata__ is not an object"));
+                return Err(bad(
+                    SafetensorsErrorKind::InvalidHeader,
+                    "__metadata__ is not an object",
+                ));
             };
             for (k, v) in m {
                 let Value::String(s) = v else {
-                    return Err(bad(format!("__metadata__ value of {k:?} is not a string")));
+                    return Err(bad(
+                        SafetensorsErrorKind::InvalidHeader,
+                        format!("__metadata__ value of {k:?} is not a string"),
+                    ));
                 };
                 metadata.push((k, s));
             }
@@ -127,10 +152,13 @@ pub fn parse_header_json(raw: String) -> Result<Header> {
     let mut pos = 0u64;
     for e in &entries {
         if e.begin != pos {
-            return Err(bad(format!(
-                "tensor {:?} starts at {} but the previous ends at {pos} (holes or overlaps)",
-                e.name, e.begin
-            )));
+            return Err(bad(
+                SafetensorsErrorKind::BadOffsets,
+                format!(
+                    "tensor {:?} starts at {} but the previous ends at {pos} (holes or overlaps)",
+                    e.name, e.begin
+                ),
+            ));
         }
         pos = e.end;
     }
@@ -142,39 +170,63 @@ pub fn parse_header_json(raw: String) -> Result<Header> {
 }
 
 fn parse_entry(name: String, v: &Value) -> Result<Entry> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| bad(format!("entry {name:?} is not an object")))?;
-    let dtype_name = obj
-        .get("dtype")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad(format!("{name:?}: no dtype")))?;
-    let dtype = DType::from_name(dtype_name)
-        .ok_or_else(|| bad(format!("{name:?}: dtype {dtype_name} is not supported")))?;
+    let obj = v.as_object().ok_or_else(|| {
+        bad(
+            SafetensorsErrorKind::InvalidHeader,
+            format!("entry {name:?} is not an object"),
+        )
+    })?;
+    let dtype_name = obj.get("dtype").and_then(Value::as_str).ok_or_else(|| {
+        bad(
+            SafetensorsErrorKind::InvalidHeader,
+            format!("{name:?}: no dtype"),
+        )
+    })?;
+    let dtype = DType::from_name(dtype_name).ok_or_else(|| {
+        bad(
+            SafetensorsErrorKind::UnsupportedDtype,
+            format!("{name:?}: dtype {dtype_name} is not supported"),
+        )
+    })?;
     let nums = |key: &str| -> Result<Vec<u64>> {
         obj.get(key)
             .and_then(Value::as_array)
-            .ok_or_else(|| bad(format!("{name:?}: no {key}")))?
+            .ok_or_else(|| {
+                bad(
+                    SafetensorsErrorKind::InvalidHeader,
+                    format!("{name:?}: no {key}"),
+                )
+            })?
             .iter()
             .map(|x| {
-                x.as_u64()
-                    .ok_or_else(|| bad(format!("{name:?}: {key} holds a non-integer")))
+                x.as_u64().ok_or_else(|| {
+                    bad(
+                        SafetensorsErrorKind::InvalidHeader,
+                        format!("{name:?}: {key} holds a non-integer"),
+                    )
+                })
             })
             .collect()
     };
     let shape = nums("shape")?;
     let offsets = nums("data_offsets")?;
     let [begin, end] = offsets[..] else {
-        return Err(bad(format!("{name:?}: data_offsets must have two entries")));
+        return Err(bad(
+            SafetensorsErrorKind::BadOffsets,
+            format!("{name:?}: data_offsets must have two entries"),
+        ));
     };
     let want = shape
         .iter()
         .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d));
     if end < begin || want != Some(end - begin) {
-        return Err(bad(format!(
-            "{name:?}: {} bytes for dtype {dtype_name} and shape {shape:?}",
-            end.wrapping_sub(begin)
-        )));
+        return Err(bad(
+            SafetensorsErrorKind::BadOffsets,
+            format!(
+                "{name:?}: {} bytes for dtype {dtype_name} and shape {shape:?}",
+                end.wrapping_sub(begin)
+            ),
+        ));
     }
     Ok(Entry {
         name,

@@ -1,151 +1,64 @@
-//! Writing `.elv` to any `Write` (SPEC.md §12), chunks encoded and compressed in parallel.
+//! Writing `.elv` to any `Write` (SPEC.md §12): tensors are added with an encoding choice
+//! (automatic, by the mode's policy, with dedup across every tensor added; or explicit),
+//! then [`Writer::finish`] writes the tables, index and trailer.
 
 use crate::codec;
 use crate::error::{Error, Result};
-use elv_core::writer::{check_shape, effective_chunk_len, encode_chunk_checked, Sink};
+use crate::hd::{self, Seen};
+use crate::options::WriteOptions;
+use crate::pack::{pack_tensor, IoSink, PackedTensor};
+use crate::policy;
+use crate::report::TensorReport;
+use crate::tensor_writer::TensorWriter;
+use elv_core::writer::check_shape;
 use elv_core::{ContainerWriter, DType, Encoding, StoredStream};
 use rayon::prelude::*;
 use std::io::Write;
 
-/// Default values per chunk: 2^20 (4 MiB of f32), enough for zstd, small enough that a
-/// 2-core machine has work for both cores on any sizable tensor and memory stays bounded.
-pub const DEFAULT_CHUNK_LEN: u64 = 1 << 20;
-
-/// How a [`Writer`] lays out and compresses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WriteOptions {
-    /// zstd level for sections that shrink (default 3).
-    pub level: i32,
-    /// Values per chunk (default [`DEFAULT_CHUNK_LEN`]).
-    pub chunk_len: u64,
-    /// Sections align to 2^`align_log2` bytes (default 3: 8 bytes).
-    pub align_log2: u8,
-    /// Try zstd on every section (default true); false stores everything with codec `none`.
-    pub compress: bool,
+/// How a tensor's encoding is chosen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Choice {
+    /// The smallest stored size among the encodings the options allow (ELF only where the
+    /// mode permits it), and a reference to an identical earlier tensor when
+    /// [`WriteOptions::dedup`] is on.
+    #[default]
+    Auto,
+    /// This encoding, whatever its size (it must apply to the dtype, SPEC.md §7).
+    Exact(Encoding),
 }
 
-impl Default for WriteOptions {
-    fn default() -> Self {
-        WriteOptions {
-            level: 3,
-            chunk_len: DEFAULT_CHUNK_LEN,
-            align_log2: 3,
-            compress: true,
-        }
-    }
+/// One tensor given to [`Writer::add_batch`]: name, dtype, shape and little-endian,
+/// row-major bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct NamedTensor<'a> {
+    /// Name (unique in the file).
+    pub name: &'a str,
+    /// Element type.
+    pub dtype: DType,
+    /// Dimensions, outermost first.
+    pub shape: &'a [u64],
+    /// The values, `dtype.size()` × product of `shape` bytes.
+    pub data: &'a [u8],
 }
 
-/// Adapts `std::io::Write` to the core [`Sink`], counting the bytes written.
-pub struct IoSink<W>(pub W, pub u64);
-
-impl<W: Write> Sink for IoSink<W> {
-    type Error = Error;
-    fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        self.0.write_all(bytes)?;
-        self.1 += bytes.len() as u64;
-        Ok(())
-    }
-}
-
-/// One tensor's encoded, packed streams, ready to be written.
-pub struct PackedTensor {
-    /// Encoding used.
-    pub encoding: Encoding,
-    /// Values per chunk.
-    pub chunk_len: u64,
-    /// CRC32 of the bytes a decoder will produce.
-    pub crc32: u32,
-    /// Streams of all chunks, chunk-major, each with its chosen codec.
-    pub streams: Vec<StoredStream>,
-}
-
-impl PackedTensor {
-    /// Total stored bytes of the streams.
-    pub fn stored_len(&self) -> u64 {
-        self.streams.iter().map(|s| s.stored.len() as u64).sum()
-    }
-}
-
-/// Encodes `data` with `encoding`, chunks in parallel, and packs each stream (zstd if it
-/// shrinks, when `options.compress`).
-pub fn pack_tensor(
-    dtype: DType,
-    data: &[u8],
-    encoding: Encoding,
-    options: &WriteOptions,
-) -> Result<PackedTensor> {
-    pack_tensor_with(dtype, data, encoding, options, &[])
-}
-
-/// [`pack_tensor`] with a codec plan: `plan[k]` says which codecs to try for the `k`-th
-/// stream of every chunk (missing entries try both).
-pub fn pack_tensor_with(
-    dtype: DType,
-    data: &[u8],
-    encoding: Encoding,
-    options: &WriteOptions,
-    plan: &[codec::Try],
-) -> Result<PackedTensor> {
-    let chunk_len = effective_chunk_len(encoding, dtype, data.len(), options.chunk_len)?;
-    if chunk_len == 0 {
-        return Ok(PackedTensor {
-            encoding,
-            chunk_len,
-            crc32: crc32fast::hash(&[]),
-            streams: Vec::new(),
-        });
-    }
-    let per_chunk: Vec<(Vec<StoredStream>, u32, usize)> = data
-        .par_chunks(chunk_len as usize * dtype.size())
-        .map(|chunk| -> Result<_> {
-            let c = encode_chunk_checked(encoding, dtype, chunk)?;
-            let bytes = c.lossy_output.as_deref().unwrap_or(chunk);
-            let crc = crc32fast::hash(bytes);
-            let packed = c
-                .streams
-                .into_iter()
-                .enumerate()
-                .map(|(k, s)| {
-                    if options.compress {
-                        codec::pack_with(
-                            s,
-                            options.level,
-                            plan.get(k).copied().unwrap_or(codec::Try::Both),
-                        )
-                    } else {
-                        StoredStream::plain(s)
-                    }
-                })
-                .collect();
-            Ok((packed, crc, bytes.len()))
-        })
-        .collect::<Result<_>>()?;
-    let mut crc = crc32fast::Hasher::new();
-    let mut streams = Vec::new();
-    for (s, c, len) in per_chunk {
-        crc.combine(&crc32fast::Hasher::new_with_initial_len(c, len as u64));
-        streams.extend(s);
-    }
-    Ok(PackedTensor {
-        encoding,
-        chunk_len,
-        crc32: crc.finalize(),
-        streams,
-    })
-}
-
-/// Writes a `.elv` file tensor by tensor; call [`Writer::finish`] at the end.
+/// Writes a `.elv` file tensor by tensor; call [`Writer::finish`] at the end. Until then
+/// the output is not a valid file (its index is written last), so a writer dropped early
+/// leaves nothing a reader accepts.
 pub struct Writer<W: Write> {
     inner: ContainerWriter<IoSink<W>>,
     options: WriteOptions,
+    seen: Seen,
 }
 
 impl<W: Write> Writer<W> {
     /// Starts a file on `w` (writes the header).
     pub fn new(w: W, options: WriteOptions) -> Result<Self> {
+        let inner = ContainerWriter::new(IoSink(w, 0), options.align_log2)
+            .map_err(Error::from_writer(None))?;
         Ok(Writer {
-            inner: ContainerWriter::new(IoSink(w, 0), options.align_log2)?,
+            inner,
             options,
+            seen: Seen::default(),
         })
     }
 
@@ -154,44 +67,183 @@ impl<W: Write> Writer<W> {
         &self.options
     }
 
-    /// Encodes and writes a tensor with the given encoding. `data` is little-endian,
-    /// row-major, exactly dtype size × product of `shape` bytes.
+    /// Sets the values per chunk of the tensors added from now on.
+    pub fn set_chunk_len(&mut self, chunk_len: u64) {
+        self.options.chunk_len = chunk_len;
+    }
+
+    /// Encodes and writes a tensor. `data` is little-endian, row-major, exactly
+    /// `dtype.size()` × product of `shape` bytes. Chunks encode in parallel.
     pub fn add_tensor(
         &mut self,
         name: &str,
         dtype: DType,
         shape: &[u64],
         data: &[u8],
-        encoding: Encoding,
-    ) -> Result<u32> {
-        check_shape(dtype, shape, data.len())?;
-        let packed = pack_tensor(dtype, data, encoding, &self.options)?;
-        self.add_packed(name, dtype, shape, packed)
+        choice: Choice,
+    ) -> Result<TensorReport> {
+        let t = NamedTensor {
+            name,
+            dtype,
+            shape,
+            data,
+        };
+        let mut reports = self.add_batch(&[t], choice)?;
+        reports
+            .pop()
+            .ok_or(Error::Internal("a batch of one gave no report"))
+    }
+
+    /// Encodes several tensors in parallel (each with `choice`) and writes them in order:
+    /// for many small tensors, much faster than adding them one by one.
+    pub fn add_batch(
+        &mut self,
+        tensors: &[NamedTensor<'_>],
+        choice: Choice,
+    ) -> Result<Vec<TensorReport>> {
+        for t in tensors {
+            check_shape(t.dtype, t.shape, t.data.len())
+                .map_err(|e| Error::input(Some(t.name), e))?;
+        }
+        // Every tensor is hashed when dedup is on, so that a later automatic one can refer to
+        // it; only automatic ones look for an earlier twin.
+        let dedup = self.options.dedup;
+        let keys: Vec<Option<hd::ContentKey>> = tensors
+            .par_iter()
+            .map(|t| {
+                (dedup && !t.data.is_empty()).then(|| hd::content_key(t.dtype, t.shape, t.data))
+            })
+            .collect();
+        let look = choice == Choice::Auto;
+        // Duplicates are decided in order: a tensor may repeat one earlier in the batch. HD
+        // learns a tensor only once it is written, so a failed write leaves no reference to it.
+        let first = self.inner.tensors().len() as u32;
+        let mut in_batch: std::collections::HashMap<&hd::ContentKey, u32> = Default::default();
+        let mut dup_of = Vec::with_capacity(tensors.len());
+        for (k, key) in keys.iter().enumerate() {
+            let found = key
+                .as_ref()
+                .filter(|_| look)
+                .and_then(|key| self.seen.get(key).or_else(|| in_batch.get(key).copied()));
+            let t = tensors.get(k);
+            if let (None, Some(key), Some(t)) = (found, key, t) {
+                if self.may_share(t.dtype, choice) {
+                    in_batch.insert(key, first + k as u32);
+                }
+            }
+            dup_of.push(found);
+        }
+        let options = self.options;
+        let packed: Vec<Option<(PackedTensor, Option<&'static str>)>> = tensors
+            .par_iter()
+            .zip(dup_of.par_iter())
+            .map(|(t, dup)| match dup {
+                Some(_) => Ok(None),
+                None => pack_choice(t, choice, &options)
+                    .map(Some)
+                    .map_err(|e| Error::from_writer(Some(t.name))(e)),
+            })
+            .collect::<Result<_>>()?;
+        let mut reports = Vec::with_capacity(tensors.len());
+        for (((t, dup), p), key) in tensors.iter().zip(dup_of).zip(packed).zip(keys) {
+            reports.push(self.write_one(t.name, t.dtype, t.shape, dup, p)?);
+            if let (None, Some(key)) = (dup, key) {
+                if self.may_share(t.dtype, choice) {
+                    self.seen
+                        .insert(key, (self.inner.tensors().len() - 1) as u32);
+                }
+            }
+        }
+        Ok(reports)
+    }
+
+    /// Whether a later automatic tensor may refer to a `dtype` tensor written with `choice`:
+    /// only if that cannot make it lossier than the mode allows (an explicit ELF tensor in
+    /// lossless mode must not stand in for an exact one).
+    fn may_share(&self, dtype: DType, choice: Choice) -> bool {
+        match choice {
+            Choice::Auto => true,
+            Choice::Exact(e) => e.is_lossless() || policy::elf_allowed(dtype, &self.options),
+        }
+    }
+
+    /// Writes one tensor of a batch: as a reference to `dup`, or its packed streams.
+    pub(crate) fn write_one(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: &[u64],
+        dup: Option<u32>,
+        packed: Option<(PackedTensor, Option<&'static str>)>,
+    ) -> Result<TensorReport> {
+        match (dup, packed) {
+            (Some(canon), _) => {
+                self.add_dedup(name, canon)?;
+                Ok(self.dedup_report(name, dtype, shape, canon))
+            }
+            (None, Some((packed, note))) => {
+                let (encoding, stored) = (packed.encoding, packed.stored_len());
+                self.add_packed(name, dtype, shape, packed)?;
+                Ok(TensorReport::of(name, dtype, shape, encoding, stored, note))
+            }
+            (None, None) => Err(Error::Internal("tensor neither packed nor a duplicate")),
+        }
+    }
+
+    /// The report for a tensor written as a reference to `canon`: as lossy as its original.
+    pub(crate) fn dedup_report(
+        &self,
+        name: &str,
+        dtype: DType,
+        shape: &[u64],
+        canon: u32,
+    ) -> TensorReport {
+        let mut r = TensorReport::of(name, dtype, shape, Encoding::Dedup, 0, None);
+        r.error_bound_log2 = self
+            .inner
+            .tensors()
+            .get(canon as usize)
+            .map_or(0, |t| t.error_bound_log2);
+        r
+    }
+
+    /// A writer for a tensor given in pieces, for tensors larger than memory: write its
+    /// bytes in order (it implements [`std::io::Write`]), then call
+    /// [`TensorWriter::finish`]. Chunks encode in parallel, a group at a time. With
+    /// [`Choice::Auto`], the encoding is chosen on the first group of chunks.
+    pub fn tensor_writer(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: &[u64],
+        choice: Choice,
+    ) -> Result<TensorWriter<'_, W>> {
+        TensorWriter::new(self, name, dtype, shape, choice)
     }
 
     /// Writes a tensor packed by [`pack_tensor`].
-    pub fn add_packed(
+    pub(crate) fn add_packed(
         &mut self,
         name: &str,
         dtype: DType,
         shape: &[u64],
         packed: PackedTensor,
     ) -> Result<u32> {
-        self.inner.add_encoded_tensor(
-            name,
-            dtype,
-            shape,
-            packed.encoding,
-            packed.chunk_len,
-            packed.crc32,
-            packed.streams,
-        )
+        self.inner
+            .add_encoded_tensor(
+                name,
+                dtype,
+                shape,
+                packed.encoding,
+                packed.chunk_len,
+                packed.crc32,
+                packed.streams,
+            )
+            .map_err(Error::from_writer(Some(name)))
     }
 
-    /// Starts a tensor written chunk group by chunk group: [`push_packed`](Self::push_packed)
-    /// each group's streams, then [`end_tensor`](Self::end_tensor) with the CRC of all decoded
-    /// bytes. For tensors too large to hold in memory.
-    pub fn begin_tensor(
+    /// Starts a tensor written chunk group by chunk group.
+    pub(crate) fn begin_tensor(
         &mut self,
         name: &str,
         dtype: DType,
@@ -201,40 +253,49 @@ impl<W: Write> Writer<W> {
     ) -> Result<()> {
         self.inner
             .begin_tensor(name, dtype, shape, encoding, chunk_len)
+            .map_err(Error::from_writer(Some(name)))
     }
 
     /// Writes the streams of the next group of whole chunks of the open tensor.
-    pub fn push_packed(&mut self, packed: &PackedTensor) -> Result<()> {
+    pub(crate) fn push_packed(&mut self, packed: &PackedTensor) -> Result<()> {
         for s in &packed.streams {
-            self.inner.push_stream(s)?;
+            self.inner
+                .push_stream(s)
+                .map_err(Error::from_writer(None))?;
         }
         Ok(())
     }
 
     /// Completes the open tensor.
-    pub fn end_tensor(&mut self, crc32: u32) -> Result<u32> {
-        self.inner.end_tensor(crc32)
+    pub(crate) fn end_tensor(&mut self, crc32: u32) -> Result<u32> {
+        self.inner
+            .end_tensor(crc32)
+            .map_err(Error::from_writer(None))
     }
 
     /// Adds `name` as a reference to the earlier tensor `canonical` (SPEC.md §9); the caller
     /// has checked the bytes are identical.
-    pub fn add_dedup(&mut self, name: &str, canonical: u32) -> Result<u32> {
-        self.inner.add_dedup(name, canonical)
+    pub(crate) fn add_dedup(&mut self, name: &str, canonical: u32) -> Result<u32> {
+        self.inner
+            .add_dedup(name, canonical)
+            .map_err(Error::from_writer(Some(name)))
     }
 
-    /// Index of an already written tensor.
-    pub fn find(&self, name: &str) -> Option<u32> {
-        self.inner.find(name)
+    /// What HD knows of the tensors written so far.
+    pub(crate) fn seen(&mut self) -> &mut Seen {
+        &mut self.seen
     }
 
-    /// The tensors written so far.
-    pub fn tensors(&self) -> &[elv_core::TensorInfo] {
-        self.inner.tensors()
+    /// The number of tensors written so far.
+    pub fn tensor_count(&self) -> usize {
+        self.inner.tensors().len()
     }
 
     /// Sets the file metadata (keys unique; written in this order).
     pub fn set_metadata(&mut self, pairs: Vec<(String, String)>) -> Result<()> {
-        Ok(self.inner.set_metadata(pairs)?)
+        self.inner
+            .set_metadata(pairs)
+            .map_err(|e| Error::input(None, e))
     }
 
     /// Bytes written so far.
@@ -257,8 +318,27 @@ impl<W: Write> Writer<W> {
                 StoredStream::plain(b)
             }
         };
-        let mut sink = self.inner.finish_with(&pack)?;
+        let mut sink = self
+            .inner
+            .finish_with(&pack)
+            .map_err(Error::from_writer(None))?;
         sink.0.flush()?;
         Ok((sink.0, sink.1))
+    }
+}
+
+/// Packs one tensor with `choice`: the policy's pick, or the given encoding.
+fn pack_choice(
+    t: &NamedTensor<'_>,
+    choice: Choice,
+    options: &WriteOptions,
+) -> Result<(PackedTensor, Option<&'static str>)> {
+    match choice {
+        Choice::Exact(e) => Ok((pack_tensor(t.dtype, t.data, e, options)?, None)),
+        Choice::Auto => {
+            let (cands, note) = policy::candidates(t.dtype, t.data, options)?;
+            let packed = policy::choose_and_pack(t.dtype, t.data, &cands, options)?;
+            Ok((packed, note))
+        }
     }
 }

@@ -6,7 +6,7 @@
 mod vectors;
 
 use elv::{Reader, StdCodecs};
-use elv_core::{Archive, ErrorKind, ReadOptions};
+use elv_core::{Archive, DType, Encoding, ErrorKind, ReadOptions};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -24,38 +24,38 @@ fn describe_slice(bytes: &[u8]) -> Described {
     let mut rows = Vec::new();
     for (i, t) in a.tensors().iter().enumerate() {
         let d = a.decode(i).map_err(|e| e.kind())?;
-        rows.push(row(t, &d));
+        rows.push(row(&t.name, t.dtype, &t.shape, t.encoding, &d));
     }
     Ok((rows, a.metadata().to_vec()))
 }
 
 fn describe_stream(bytes: &[u8]) -> Described {
     let kind = |e: elv::Error| e.kind().expect("a format error, not I/O");
-    let mut r = Reader::new(std::io::Cursor::new(bytes), ReadOptions::default()).map_err(kind)?;
+    let r = Reader::new(bytes, ReadOptions::default()).map_err(kind)?;
     let mut rows = Vec::new();
-    for i in 0..r.tensors().len() {
-        let d = r.read_tensor(i).map_err(kind)?;
-        rows.push(row(&r.tensors()[i], &d));
+    for t in r.iter() {
+        let d = t.to_vec().map_err(kind)?;
+        rows.push(row(t.name(), t.dtype(), t.shape(), t.encoding(), &d));
     }
     r.verify().map_err(kind)?;
     Ok((rows, r.metadata().to_vec()))
 }
 
-fn row(t: &elv_core::TensorInfo, d: &[u8]) -> Row {
-    let shape = if t.shape.is_empty() {
+fn row(name: &str, dtype: DType, shape: &[u64], encoding: Encoding, d: &[u8]) -> Row {
+    let shape = if shape.is_empty() {
         "-".to_string()
     } else {
-        t.shape
+        shape
             .iter()
             .map(|x| x.to_string())
             .collect::<Vec<_>>()
             .join("x")
     };
     (
-        t.name.clone(),
-        t.dtype.name().to_string(),
+        name.to_string(),
+        dtype.name().to_string(),
         shape,
-        t.encoding.name().to_string(),
+        encoding.name().to_string(),
         d.len(),
         format!("{:016x}", vectors::fnv1a64(d)),
     )

@@ -1,9 +1,8 @@
 //! Corruption is always caught: every single-bit flip of a small valid file, and every
 //! truncation, gives an error from both readers, never different tensors and never a panic.
 
-use elv::{Reader, StdCodecs, WriteOptions, Writer};
+use elv::{Choice, Reader, StdCodecs, WriteOptions, Writer};
 use elv_core::{Archive, DType, Encoding, ReadOptions};
-use std::io::Cursor;
 
 fn small_file() -> Vec<u8> {
     let w32: Vec<u8> = (0..40u32)
@@ -17,21 +16,29 @@ fn small_file() -> Vec<u8> {
         },
     )
     .unwrap();
-    let a = w
-        .add_tensor("elf", DType::F32, &[40], &w32, Encoding::Elf)
+    w.add_tensor("elf", DType::F32, &[40], &w32, Choice::Exact(Encoding::Elf))
         .unwrap();
-    w.add_tensor("de", DType::F32, &[40], &w32, Encoding::De)
+    w.add_tensor("de", DType::F32, &[40], &w32, Choice::Exact(Encoding::De))
         .unwrap();
-    w.add_tensor("planes", DType::F32, &[8, 5], &w32, Encoding::FloatPlanes)
-        .unwrap();
+    w.add_tensor(
+        "planes",
+        DType::F32,
+        &[8, 5],
+        &w32,
+        Choice::Exact(Encoding::FloatPlanes),
+    )
+    .unwrap();
     let z: Vec<u8> = [0u8; 200]
         .iter()
         .enumerate()
         .map(|(i, _)| (i % 3) as u8)
         .collect();
-    w.add_tensor("zstd", DType::U8, &[200], &z, Encoding::Raw)
+    w.add_tensor("zstd", DType::U8, &[200], &z, Choice::Exact(Encoding::Raw))
         .unwrap();
-    w.add_dedup("again", a).unwrap();
+    let again = w
+        .add_tensor("again", DType::F32, &[40], &w32, Choice::Auto)
+        .unwrap();
+    assert_eq!(again.encoding, Encoding::Dedup);
     w.set_metadata(vec![("k".into(), "v".into())]).unwrap();
     w.finish().unwrap()
 }
@@ -46,10 +53,11 @@ fn decode_slice(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
 }
 
 fn decode_stream(b: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let mut r = Reader::new(Cursor::new(b), ReadOptions::default()).map_err(|e| e.to_string())?;
+    let r = Reader::new(b, ReadOptions::default()).map_err(|e| e.to_string())?;
     r.verify().map_err(|e| e.to_string())?;
-    let t = (0..r.tensors().len())
-        .map(|i| r.read_tensor(i))
+    let t = r
+        .iter()
+        .map(|t| t.to_vec())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
     Ok(t)

@@ -519,12 +519,9 @@ pub fn all() -> Vec<Vector> {
         )
         .unwrap();
         for (n, d, sh, data, e, ch) in &zspec {
-            let opts = WriteOptions {
-                chunk_len: *ch,
-                ..WriteOptions::default()
-            };
-            let packed = elv::pack_tensor(*d, data, *e, &opts).unwrap();
-            w.add_packed(n, *d, sh, packed).unwrap();
+            w.set_chunk_len(*ch);
+            w.add_tensor(n, *d, sh, data, elv::Choice::Exact(*e))
+                .unwrap();
         }
         w.set_metadata(zmeta.clone()).unwrap();
         w.finish().unwrap()

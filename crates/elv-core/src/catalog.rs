@@ -1,0 +1,180 @@
+//! Opening a file: the tables that describe it, read and checked before any tensor data
+//! (SPEC.md §3–§6, §9, §10; the open steps of §13).
+
+#![deny(clippy::indexing_slicing)]
+
+use crate::header::{Header, Trailer};
+use crate::limits::Limits;
+use crate::section::SectionIndex;
+use crate::tensor::TensorInfo;
+use crate::{dedup, metadata, tensor, Error, ErrorKind, Result};
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// What a reader checks and how far it trusts the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Bounds on what the file may declare.
+    pub limits: Limits,
+    /// Check section and tensor CRCs (default true). Compiled out under `cfg(fuzzing)`.
+    pub verify_checksums: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            limits: Limits::default(),
+            verify_checksums: true,
+        }
+    }
+}
+
+/// The parsed tables of a file: everything but the tensor data.
+#[derive(Clone, Debug)]
+pub struct Catalog {
+    header: Header,
+    index: SectionIndex,
+    index_offset: u64,
+    tensors: Vec<TensorInfo>,
+    /// Tensor indices sorted by name, for lookups.
+    by_name: Vec<u32>,
+    metadata: Vec<(String, String)>,
+}
+
+impl Catalog {
+    /// Parses the tables given the index bytes and a way to fetch decoded sections: the
+    /// shared open procedure of the slice and stream readers (SPEC.md §13).
+    pub fn load<'s>(
+        header: Header,
+        trailer: &Trailer,
+        index_bytes: &[u8],
+        options: &ReadOptions,
+        mut fetch: impl FnMut(&SectionIndex, u32) -> Result<Cow<'s, [u8]>>,
+    ) -> Result<Catalog> {
+        if options.verify_checksums && !cfg!(fuzzing) {
+            let crc = crc32fast::hash(index_bytes);
+            if crc != trailer.index_crc {
+                return Err(Error::new(
+                    ErrorKind::ChecksumMismatch,
+                    "section index CRC",
+                    trailer.index_offset,
+                )
+                .got_expected(crc.into(), trailer.index_crc.into()));
+            }
+        }
+        let index = SectionIndex::parse(
+            index_bytes,
+            trailer.index_offset,
+            header.alignment(),
+            &options.limits,
+        )?;
+        let table = fetch(&index, index.tensor_table)?;
+        let mut tensors = tensor::parse_table(&table, index.stream_count, &options.limits)
+            .map_err(|e| e.in_section(index.tensor_table))?;
+        drop(table);
+        match index.dedup_table {
+            Some(d) => {
+                let bytes = fetch(&index, d)?;
+                dedup::apply_table(Some(&bytes), &mut tensors).map_err(|e| e.in_section(d))?
+            }
+            None => dedup::apply_table(None, &mut tensors)?,
+        }
+        let metadata = match index.metadata {
+            Some(m) => {
+                metadata::parse(&fetch(&index, m)?, &options.limits).map_err(|e| e.in_section(m))?
+            }
+            None => Vec::new(),
+        };
+        let mut by_name: Vec<u32> = (0..tensors.len() as u32).collect();
+        by_name.sort_unstable_by(|&a, &b| name_of(&tensors, a).cmp(name_of(&tensors, b)));
+        Ok(Catalog {
+            header,
+            index,
+            index_offset: trailer.index_offset,
+            tensors,
+            by_name,
+            metadata,
+        })
+    }
+
+    /// The file header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The section index.
+    pub fn index(&self) -> &SectionIndex {
+        &self.index
+    }
+
+    /// File offset of the section index.
+    pub fn index_offset(&self) -> u64 {
+        self.index_offset
+    }
+
+    /// The tensors, in file order.
+    pub fn tensors(&self) -> &[TensorInfo] {
+        &self.tensors
+    }
+
+    /// File metadata pairs, in file order.
+    pub fn metadata(&self) -> &[(String, String)] {
+        &self.metadata
+    }
+
+    /// Index of the tensor named `name` (a binary search over the names).
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.by_name
+            .binary_search_by(|&i| name_of(&self.tensors, i).cmp(name))
+            .ok()
+            .and_then(|k| self.by_name.get(k))
+            .map(|&i| i as usize)
+    }
+
+    /// What a whole-file check must still read after [`load`](Self::load): the sections that
+    /// decoding tensors does not cover (ancillary ones; the tables were checked by `load`), and
+    /// the tensors that own streams (a dedup reference decodes its original).
+    pub fn verify_plan(&self) -> (core::ops::Range<u32>, Vec<usize>) {
+        let sections = self.index.stream_count..self.index.entries.len() as u32;
+        let owners = (0..self.tensors.len())
+            .filter(|&i| self.tensors.get(i).is_some_and(|t| t.dedup_of.is_none()))
+            .collect();
+        (sections, owners)
+    }
+
+    /// The tensor whose streams hold tensor `i`'s values: itself, or its dedup original.
+    pub fn storage_of(&self, i: usize) -> Result<&TensorInfo> {
+        let t = self
+            .tensors
+            .get(i)
+            .ok_or_else(|| Error::bare(ErrorKind::NotFound, "tensor index"))?;
+        match t.dedup_of {
+            Some(c) => self
+                .tensors
+                .get(c as usize)
+                .ok_or_else(|| Error::bare(ErrorKind::BadDedup, "dedup target")),
+            None => Ok(t),
+        }
+    }
+
+    /// Stored bytes of the stream sections of tensor `i` (0 for a dedup reference).
+    pub fn stored_len(&self, i: usize) -> u64 {
+        let Some(t) = self.tensors.get(i) else {
+            return 0;
+        };
+        let first = t.first_stream as usize;
+        let count = usize::try_from(t.stream_count()).unwrap_or(0);
+        self.index
+            .entries
+            .get(first..first.saturating_add(count))
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.stored_len)
+            .sum()
+    }
+}
+
+fn name_of(tensors: &[TensorInfo], i: u32) -> &str {
+    tensors.get(i as usize).map_or("", |t| t.name.as_str())
+}

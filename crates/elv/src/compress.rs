@@ -1,0 +1,349 @@
+//! safetensors in, `.elv` out: the `elv compress` driver. Tensors go through the
+//! [`Writer`] in batches encoded in parallel, reading the next batch and writing the previous
+//! one while a batch encodes; a tensor larger than a batch is streamed in chunk groups.
+
+use crate::error::{Error, Result};
+use crate::hd::{self, probe_hash};
+use crate::options::{piece_bytes, WriteOptions};
+use crate::pack::{pack_tensor_with, PackedTensor};
+use crate::policy::{
+    candidates, candidates_with, choose_and_pack, choose_by_trial, de_only_if_repeating,
+    elf_allowed, trial_sample,
+};
+use crate::report::{Report, TensorReport};
+use crate::safetensors::{self, Entry};
+use crate::writer::Writer;
+use elv_core::elf;
+use elv_core::writer::effective_chunk_len;
+use rayon::prelude::*;
+use std::io::{Read, Seek, SeekFrom, Write};
+
+/// Metadata key holding the original safetensors header text verbatim (SPEC.md §10).
+pub const KEY_SAFETENSORS_HEADER: &str = "safetensors.header";
+/// Prefix of metadata keys carrying `__metadata__` entries.
+pub const KEY_SAFETENSORS_METADATA: &str = "safetensors.metadata.";
+
+/// A batch packed and waiting to be written: its entries, duplicate decisions and packings.
+type PackedBatch<'a> = (
+    &'a [Entry],
+    Vec<Option<u32>>,
+    Vec<Option<(PackedTensor, Option<&'static str>)>>,
+);
+
+/// Writes a packed batch in file order and gives its report lines.
+fn write_batch<W: Write>(w: &mut Writer<W>, batch: PackedBatch<'_>) -> Result<Vec<TensorReport>> {
+    let (entries, dup_of, packed) = batch;
+    entries
+        .iter()
+        .zip(dup_of)
+        .zip(packed)
+        .map(|((e, dup), p)| w.write_one(&e.name, e.dtype, &e.shape, dup, p))
+        .collect()
+}
+
+/// Splits the entries into batches of about `batch_bytes`; a larger tensor is a batch alone
+/// (streamed by [`compress_large`]).
+fn batches(entries: &[Entry], batch_bytes: u64) -> Vec<&[Entry]> {
+    let mut out = Vec::new();
+    let mut rest = entries;
+    while let Some(first) = rest.first() {
+        let mut take = 1;
+        let mut bytes = first.len();
+        if first.len() <= batch_bytes {
+            while take < rest.len() && bytes + rest[take].len() <= batch_bytes {
+                bytes += rest[take].len();
+                take += 1;
+            }
+        }
+        let (batch, after) = rest.split_at(take);
+        out.push(batch);
+        rest = after;
+    }
+    out
+}
+
+/// Compresses a safetensors stream into `.elv`. Tensors are read in batches of about 32 MiB
+/// and encoded in parallel; reading the next batch and writing the previous one overlap the
+/// encoding, and tensors are written in file order. The original header is kept in the
+/// metadata so that a lossless file decompresses to the same bytes. `progress` is called with
+/// (bytes done, bytes total).
+pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
+    mut input: R,
+    output: W,
+    opts: &WriteOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(W, Report)> {
+    let len = input.seek(SeekFrom::End(0))?;
+    input.seek(SeekFrom::Start(0))?;
+    let header = safetensors::read_header(&mut input, Some(len))?;
+    let data_start = 8 + header.raw.len() as u64;
+    let mut w = Writer::new(output, *opts)?;
+    let mut meta = vec![(KEY_SAFETENSORS_HEADER.to_string(), header.raw.clone())];
+    meta.extend(
+        header
+            .metadata
+            .iter()
+            .map(|(k, v)| (format!("{KEY_SAFETENSORS_METADATA}{k}"), v.clone())),
+    );
+    let mut report = Report {
+        input_bytes: len,
+        ..Report::default()
+    };
+    let total = header.data_len();
+    let is_large = |b: &[Entry]| matches!(b, [e] if e.len() > opts.batch_bytes);
+    let list = batches(&header.entries, opts.batch_bytes);
+    let mut pending: Option<PackedBatch<'_>> = None;
+    let mut next_data: Option<Vec<Vec<u8>>> = None;
+    for (bi, &batch) in list.iter().enumerate() {
+        if is_large(batch) {
+            if let Some(p) = pending.take() {
+                report.tensors.extend(write_batch(&mut w, p)?);
+            }
+            let following = list.get(bi + 1).copied().filter(|b| !is_large(b));
+            for e in batch {
+                let (r, ahead) =
+                    compress_large(&mut input, data_start, e, &mut w, opts, following)?;
+                report.tensors.push(r);
+                next_data = ahead;
+                progress(e.end, total);
+            }
+            continue;
+        }
+        let data = match next_data.take() {
+            Some(d) => d,
+            None => read_batch(&mut input, data_start, batch)?,
+        };
+        // HD: decide duplicates in order (a duplicate may repeat a tensor of this batch).
+        // This batch's first tensor index: those written plus those still pending.
+        let first_index =
+            w.tensor_count() as u32 + pending.as_ref().map_or(0, |p| p.0.len() as u32);
+        let keys: Vec<Option<hd::ContentKey>> = batch
+            .par_iter()
+            .zip(data.par_iter())
+            .map(|(e, d)| {
+                (opts.dedup && !d.is_empty()).then(|| hd::content_key(e.dtype, &e.shape, d))
+            })
+            .collect();
+        let mut dup_of: Vec<Option<u32>> = vec![None; batch.len()];
+        for (k, key) in keys.into_iter().enumerate() {
+            let Some(key) = key else { continue };
+            match w.seen().get(&key) {
+                Some(canon) => dup_of[k] = Some(canon),
+                None => w.seen().insert(key, first_index + k as u32),
+            }
+        }
+        let following = list.get(bi + 1).copied().filter(|b| !is_large(b));
+        let to_write = pending.take();
+        let (packed, (read, written)) = rayon::join(
+            || -> Result<Vec<_>> {
+                batch
+                    .par_iter()
+                    .zip(data.par_iter())
+                    .zip(dup_of.par_iter())
+                    .map(|((e, d), dup)| -> Result<_> {
+                        if dup.is_some() {
+                            return Ok(None);
+                        }
+                        let (cands, note) = candidates(e.dtype, d, opts)?;
+                        Ok(Some((choose_and_pack(e.dtype, d, &cands, opts)?, note)))
+                    })
+                    .collect()
+            },
+            || {
+                let read = following
+                    .map(|b| read_batch(&mut input, data_start, b))
+                    .transpose();
+                let written = to_write.map(|p| write_batch(&mut w, p)).transpose();
+                (read, written)
+            },
+        );
+        report.tensors.extend(written?.unwrap_or_default());
+        next_data = read?;
+        pending = Some((batch, dup_of, packed?));
+        drop(data);
+        if let Some(e) = batch.last() {
+            progress(e.end, total);
+        }
+    }
+    if let Some(p) = pending.take() {
+        report.tensors.extend(write_batch(&mut w, p)?);
+    }
+    progress(total, total);
+    w.set_metadata(meta)?;
+    let (out, written) = w.finish_len()?;
+    report.output_bytes = written;
+    Ok((out, report))
+}
+
+fn read_range<R: Read + Seek>(input: &mut R, at: u64, len: u64) -> Result<Vec<u8>> {
+    let mut data = Vec::new();
+    read_range_into(input, at, len, &mut data)?;
+    Ok(data)
+}
+
+/// Reads `len` bytes at `at` into `buf`, reusing its memory. The pieces of a large tensor are
+/// read this way: a fresh multi-MiB buffer per piece is memory the kernel must fault in and
+/// zero on first touch, which costs about 1 ms per MiB on this kind of VM.
+fn read_range_into<R: Read + Seek>(
+    input: &mut R,
+    at: u64,
+    len: u64,
+    buf: &mut Vec<u8>,
+) -> Result<()> {
+    let len = usize::try_from(len)
+        .map_err(|_| Error::input(None, "tensor too large for this platform"))?;
+    input.seek(SeekFrom::Start(at))?;
+    buf.resize(len, 0);
+    input.read_exact(buf)?;
+    Ok(())
+}
+
+/// A tensor larger than a batch, streamed so memory does not grow with it: a first pass,
+/// when needed, hashes it (if an earlier tensor shares its [`probe_hash`]) and counts ELF
+/// flushes; a duplicate is confirmed piece by piece; encodings are tried on two slices; then
+/// groups of whole chunks are read, encoded in parallel and written. The tensors of
+/// `following` (the next batch) are read while the last group is encoded, and returned.
+fn compress_large<R: Read + Seek + Send, W: Write + Send>(
+    input: &mut R,
+    data_start: u64,
+    e: &Entry,
+    w: &mut Writer<W>,
+    opts: &WriteOptions,
+    following: Option<&[Entry]>,
+) -> Result<(TensorReport, Option<Vec<Vec<u8>>>)> {
+    let base = data_start + e.begin;
+    let piece = piece_bytes(opts.batch_bytes);
+    let size = e.dtype.size() as u64;
+    // A first pass over the tensor, only when something needs the whole of it before
+    // encoding: the flush guard, or HD when an earlier large tensor has the same dtype, shape
+    // and probe (otherwise the hash is taken while encoding). Most large tensors of a
+    // half-precision model need neither, and are then read once.
+    let count_flush = elf_allowed(e.dtype, opts);
+    let probe = if opts.dedup {
+        Some((e.dtype, e.shape.clone(), probe_hash(input, base, e.len())?))
+    } else {
+        None
+    };
+    let may_repeat = probe.as_ref().is_some_and(|p| w.seen().probed(p));
+    let mut hasher = blake3::Hasher::new();
+    let mut counts = (0u64, 0u64);
+    let mut off = 0;
+    // One buffer for every piece of the first pass, then for every other group encoded.
+    let mut spare = Vec::new();
+    while (count_flush || may_repeat) && off < e.len() {
+        read_range_into(input, base + off, piece.min(e.len() - off), &mut spare)?;
+        let piece = &spare;
+        // The hash is sequential; the flush count runs beside it on the other cores.
+        let ((), flush) = rayon::join(
+            || {
+                if may_repeat {
+                    hasher.update(piece);
+                }
+            },
+            || -> Result<(u64, u64)> {
+                if !count_flush {
+                    return Ok((0, 0));
+                }
+                piece
+                    .par_chunks(size as usize * (1 << 18))
+                    .map(|c| elf::flush_count(e.dtype, c).map_err(Error::from))
+                    .try_reduce(|| (0, 0), |a, b| Ok((a.0 + b.0, a.1 + b.1)))
+            },
+        );
+        let (n, f) = flush?;
+        counts = (counts.0 + n, counts.1 + f);
+        off += piece.len() as u64;
+    }
+    let report = |encoding, stored, note| {
+        TensorReport::of(&e.name, e.dtype, &e.shape, encoding, stored, note)
+    };
+    if may_repeat {
+        let key = (e.dtype, e.shape.clone(), *hasher.finalize().as_bytes());
+        if let Some(idx) = w.seen().get(&key) {
+            w.add_dedup(&e.name, idx)?;
+            return Ok((w.dedup_report(&e.name, e.dtype, &e.shape, idx), None));
+        }
+    }
+    // Without a first pass, the hash is taken while encoding.
+    let hash_while_encoding = opts.dedup && !may_repeat;
+    let (cands, note) = candidates_with(e.dtype, opts, || Ok(counts))?;
+    let sample = trial_sample(e.len(), size, opts.chunk_len)
+        .into_iter()
+        .map(|r| read_range(input, base + r.start, r.end - r.start))
+        .collect::<Result<Vec<_>>>()?;
+    let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
+    let cands = de_only_if_repeating(e.dtype, &sample, cands.into_iter());
+    let (best, plan) = choose_by_trial(e.dtype, &sample, &cands, opts.level)?;
+    let chunk_len = effective_chunk_len(
+        best,
+        e.dtype,
+        usize::try_from(e.len()).unwrap_or(usize::MAX),
+        opts.chunk_len,
+    )?;
+    // Groups of whole chunks, about a piece, at least two chunks so both cores work.
+    let group = (piece / (chunk_len * size)).max(2) * chunk_len * size;
+    w.begin_tensor(&e.name, e.dtype, &e.shape, best, chunk_len)?;
+    let mut crc = crc32fast::Hasher::new();
+    let mut stored = 0;
+    // While one group is encoded, the next is read and the previous one written.
+    let mut off = group.min(e.len());
+    let mut data = read_range(input, base, off)?;
+    let mut pending: Option<PackedTensor> = None;
+    let mut ahead = None;
+    while !data.is_empty() {
+        let next_len = group.min(e.len() - off);
+        let to_write = pending.take();
+        // The next group goes into the buffer of the group before this one.
+        let (packed, (next, written)) = rayon::join(
+            || pack_tensor_with(e.dtype, &data, best, opts, &plan),
+            || {
+                if hash_while_encoding {
+                    hasher.update(&data);
+                }
+                let next = read_range_into(input, base + off, next_len, &mut spare);
+                if next_len == 0 {
+                    ahead = following.map(|b| read_batch(input, data_start, b));
+                }
+                let written = to_write.map(|p| w.push_packed(&p)).transpose();
+                (next, written)
+            },
+        );
+        written?;
+        let packed = packed?;
+        crc.combine(&crc32fast::Hasher::new_with_initial_len(
+            packed.crc32,
+            data.len() as u64,
+        ));
+        stored += packed.stored_len();
+        pending = Some(packed);
+        next?;
+        std::mem::swap(&mut data, &mut spare);
+        off += next_len;
+    }
+    if let Some(p) = pending {
+        w.push_packed(&p)?;
+    }
+    let index = w.end_tensor(crc.finalize())?;
+    if opts.dedup {
+        let key = (e.dtype, e.shape.clone(), *hasher.finalize().as_bytes());
+        w.seen().insert(key, index);
+    }
+    if let Some(p) = probe {
+        w.seen().insert_probe(p);
+    }
+    Ok((report(best, stored, note), ahead.transpose()?))
+}
+
+/// The bytes of every tensor of batch `b`, in order.
+fn read_batch<R: Read + Seek>(input: &mut R, data_start: u64, b: &[Entry]) -> Result<Vec<Vec<u8>>> {
+    b.iter().map(|e| read_entry(input, data_start, e)).collect()
+}
+
+fn read_entry<R: Read + Seek>(input: &mut R, data_start: u64, e: &Entry) -> Result<Vec<u8>> {
+    let len = usize::try_from(e.len())
+        .map_err(|_| Error::input(Some(&e.name), "too large for this platform"))?;
+    input.seek(SeekFrom::Start(data_start + e.begin))?;
+    let mut data = vec![0u8; len];
+    input.read_exact(&mut data)?;
+    Ok(data)
+}

@@ -1,0 +1,179 @@
+//! `.elv` in, safetensors out: the `elv decompress` driver. Batches of tensors decode in
+//! parallel while the next batch is read and a writer thread writes the previous one; a
+//! tensor larger than a batch is decoded in chunk groups.
+
+use crate::compress::{KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA};
+use crate::error::{Error, Result};
+use crate::options::{piece_bytes, DEFAULT_DECODE_BATCH_BYTES};
+use crate::reader::Reader;
+use crate::safetensors;
+use crate::source::Source;
+use crate::tensor::{for_each_piece, Tensor};
+use elv_core::DType;
+use std::collections::HashMap;
+use std::io::Write;
+
+/// Writes the tensors of an `.elv` as a safetensors file. If the `.elv` carries the original
+/// header and it still describes these tensors, it is written verbatim, so a lossless file
+/// comes back byte for byte; otherwise a fresh header is built (tensors in file order).
+pub fn decompress_to_safetensors<S: Source, W: Write + Send>(
+    reader: &Reader<S>,
+    out: W,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<W> {
+    decompress_to_safetensors_with(reader, out, DEFAULT_DECODE_BATCH_BYTES, progress)
+}
+
+/// [`decompress_to_safetensors`] with `batch_bytes` of tensors decoded together; a larger
+/// tensor is decoded in pieces of half this, so memory stays a few times `batch_bytes`.
+pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
+    reader: &Reader<S>,
+    mut out: W,
+    batch_bytes: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<W> {
+    let mut out_slot: Option<W> = None;
+    reader.check_padding()?;
+    let tensors: Vec<Tensor<'_, S>> = reader.iter().collect();
+    let by_name: HashMap<&str, usize> = tensors
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name(), i))
+        .collect();
+    let original = reader
+        .metadata_value(KEY_SAFETENSORS_HEADER)
+        .and_then(|raw| safetensors::parse_header_json(raw.to_string()).ok());
+    let matches = |h: &safetensors::Header| {
+        h.entries.len() == tensors.len()
+            && h.entries.iter().all(|e| {
+                by_name.get(e.name.as_str()).is_some_and(|&i| {
+                    tensors[i].dtype() == e.dtype && tensors[i].shape() == e.shape
+                })
+            })
+    };
+    let (raw, order): (String, Vec<usize>) = match original {
+        Some(h) if matches(&h) => {
+            let order = h
+                .entries
+                .iter()
+                .filter_map(|e| by_name.get(e.name.as_str()).copied())
+                .collect();
+            (h.raw, order)
+        }
+        _ => {
+            let meta: Vec<(String, String)> = reader
+                .metadata()
+                .iter()
+                .filter_map(|(k, v)| {
+                    k.strip_prefix(KEY_SAFETENSORS_METADATA)
+                        .map(|k| (k.to_string(), v.clone()))
+                })
+                .collect();
+            let list: Vec<(String, DType, Vec<u64>)> = tensors
+                .iter()
+                .map(|t| (t.name().to_owned(), t.dtype(), t.shape().to_vec()))
+                .collect();
+            (
+                safetensors::build_header(&list, &meta),
+                (0..tensors.len()).collect(),
+            )
+        }
+    };
+    safetensors::write_header(&mut out, &raw)?;
+    let total: u64 = tensors.iter().map(|t| t.byte_len()).sum();
+    // Decode batches of about `batch_bytes` in parallel while a writer thread writes the
+    // previous batch: decoding and output overlap, and memory stays near two batches.
+    // Small tensors go in batches; a tensor larger than a batch is streamed by chunk groups.
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut bytes = 0u64;
+    for i in order {
+        let len = tensors[i].byte_len();
+        match batches.last_mut() {
+            Some(b) if bytes + len <= batch_bytes && len <= batch_bytes => b.push(i),
+            _ => {
+                batches.push(vec![i]);
+                bytes = 0;
+            }
+        }
+        bytes += len;
+        if len > batch_bytes {
+            bytes = batch_bytes + 1; // nothing joins a streamed tensor's batch
+        }
+    }
+    let mut done = 0u64;
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
+        let writer = scope.spawn(move || -> Result<W> {
+            for batch in rx {
+                for t in batch {
+                    out.write_all(&t)?;
+                }
+            }
+            Ok(out)
+        });
+        let mut send_err = None;
+        let large_of = |b: &[usize]| match b {
+            [i] if tensors[*i].byte_len() > batch_bytes => Some(*i),
+            _ => None,
+        };
+        // The stored streams of the next batch, read while this one decodes.
+        let mut prefetched = None;
+        'batches: for (bi, b) in batches.iter().enumerate() {
+            if let Some(i) = large_of(b) {
+                let sent = for_each_piece(&tensors[i], piece_bytes(batch_bytes), &mut |p| {
+                    done += p.len() as u64;
+                    let sent = tx.send(vec![p]).is_ok();
+                    progress(done, total);
+                    Ok(sent)
+                });
+                match sent {
+                    Ok(true) => continue,
+                    Ok(false) => break 'batches, // the writer failed
+                    Err(e) => {
+                        send_err = Some(e);
+                        break;
+                    }
+                }
+            }
+            let fetched = match prefetched.take().map_or_else(|| reader.read_batch(b), Ok) {
+                Ok(f) => f,
+                Err(e) => {
+                    send_err = Some(e);
+                    break;
+                }
+            };
+            let following = batches.get(bi + 1).filter(|nb| large_of(nb).is_none());
+            let (decoded, next) = rayon::join(
+                || fetched.decode(),
+                || following.map(|nb| reader.read_batch(nb)).transpose(),
+            );
+            let decoded = match (decoded, next) {
+                (Ok(d), Ok(n)) => {
+                    prefetched = n;
+                    d
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    send_err = Some(e);
+                    break;
+                }
+            };
+            done += decoded.iter().map(|d| d.len() as u64).sum::<u64>();
+            if tx.send(decoded).is_err() {
+                break; // the writer failed; its error is reported below
+            }
+            progress(done, total);
+        }
+        drop(tx);
+        let written = writer
+            .join()
+            .map_err(|_| Error::Io(std::io::Error::other("writer thread panicked")))?;
+        if let Some(e) = send_err {
+            return Err(e);
+        }
+        out_slot = Some(written?);
+        Ok(())
+    })?;
+    let mut out = out_slot.ok_or_else(|| Error::Io(std::io::Error::other("no output")))?;
+    out.flush()?;
+    Ok(out)
+}

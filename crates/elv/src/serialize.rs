@@ -1,0 +1,165 @@
+//! One-shot writing, shaped like `safetensors::serialize`: named tensors in, a whole `.elv`
+//! out, as bytes or as a file written atomically.
+
+use crate::atomic;
+use crate::error::Result;
+use crate::options::WriteOptions;
+use crate::report::TensorReport;
+use crate::writer::{Choice, NamedTensor, Writer};
+use elv_core::DType;
+use std::borrow::Cow;
+use std::path::Path;
+
+/// A tensor to write: dtype, shape and its little-endian, row-major bytes (borrowed where it
+/// can be).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorData<'a> {
+    /// Element type.
+    pub dtype: DType,
+    /// Dimensions, outermost first.
+    pub shape: Vec<u64>,
+    /// `dtype.size()` × product of `shape` bytes.
+    pub data: Cow<'a, [u8]>,
+}
+
+/// A Rust type that is a dtype of the format: its values can be written as they are.
+pub trait Element: bytemuck::Pod + sealed::Sealed {
+    /// The dtype these values have.
+    const DTYPE: DType;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+macro_rules! elements {
+    ($($t:ty => $d:ident),*) => {$(
+        impl sealed::Sealed for $t {}
+        impl Element for $t {
+            const DTYPE: DType = DType::$d;
+        }
+    )*};
+}
+elements!(u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32, u64 => U64,
+    i64 => I64, f32 => F32, f64 => F64, half::f16 => F16, half::bf16 => BF16);
+
+impl<'a> TensorData<'a> {
+    /// A tensor of `dtype` and `shape` over raw little-endian bytes.
+    pub fn new(dtype: DType, shape: &[u64], data: impl Into<Cow<'a, [u8]>>) -> Self {
+        TensorData {
+            dtype,
+            shape: shape.to_vec(),
+            data: data.into(),
+        }
+    }
+
+    /// A tensor of `shape` over typed values (borrowed on little-endian machines).
+    pub fn from_values<T: Element>(shape: &[u64], values: &'a [T]) -> Self {
+        let data = if cfg!(target_endian = "little") {
+            Cow::Borrowed(bytemuck::cast_slice(values))
+        } else {
+            let mut v: Vec<u8> = bytemuck::cast_slice(values).to_vec();
+            for c in v.chunks_exact_mut(std::mem::size_of::<T>()) {
+                c.reverse();
+            }
+            Cow::Owned(v)
+        };
+        TensorData {
+            dtype: T::DTYPE,
+            shape: shape.to_vec(),
+            data,
+        }
+    }
+
+    /// An f32 tensor of `shape` (shorthand for [`from_values`](Self::from_values)).
+    pub fn f32(shape: &[u64], values: &'a [f32]) -> Self {
+        Self::from_values(shape, values)
+    }
+}
+
+/// Writes `tensors` (with automatic choice: the options' mode, trials and dedup) and
+/// `metadata` as a whole `.elv` file in memory. Tensors are written in the order given;
+/// names must be unique.
+///
+/// ```
+/// let w = [0.5f32, -0.25, 0.125, 3.0];
+/// let ids = [7i64, 8, 9];
+/// let file = elv::serialize(
+///     [("w", elv::TensorData::f32(&[2, 2], &w)), ("ids", elv::TensorData::from_values(&[3], &ids))],
+///     Some(vec![("source".into(), "example".into())]),
+///     &elv::WriteOptions::default(),
+/// )?;
+/// let r = elv::Reader::from_bytes(file)?;
+/// assert_eq!(r.get("ids").unwrap().to_vec()?, bytemuck_ids(&ids));
+/// # fn bytemuck_ids(v: &[i64]) -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() }
+/// # Ok::<(), elv::Error>(())
+/// ```
+pub fn serialize<'a, N: AsRef<str>>(
+    tensors: impl IntoIterator<Item = (N, TensorData<'a>)>,
+    metadata: Option<Vec<(String, String)>>,
+    options: &WriteOptions,
+) -> Result<Vec<u8>> {
+    let mut w = Writer::new(Vec::new(), *options)?;
+    write_all(&mut w, tensors, metadata)?;
+    w.finish()
+}
+
+/// [`serialize`] into the file at `path`, written atomically: to a temporary file beside it,
+/// then renamed over it, so a reader of `path` sees the old file or the new one, never a
+/// part, and a failure leaves `path` as it was. An existing file is replaced, as
+/// `safetensors::serialize_to_file` and [`std::fs::write`] do.
+pub fn serialize_to_file<'a, N: AsRef<str>>(
+    tensors: impl IntoIterator<Item = (N, TensorData<'a>)>,
+    metadata: Option<Vec<(String, String)>>,
+    path: impl AsRef<Path>,
+    options: &WriteOptions,
+) -> Result<Vec<TensorReport>> {
+    let path = path.as_ref();
+    atomic::write_atomic(path, true, |out| {
+        let mut w = Writer::new(out, *options)?;
+        let reports = write_all(&mut w, tensors, metadata)?;
+        w.finish()?;
+        Ok(reports)
+    })
+}
+
+/// Adds `tensors` in batches of about `options.batch_bytes`, encoded in parallel.
+fn write_all<'a, N: AsRef<str>, W: std::io::Write>(
+    w: &mut Writer<W>,
+    tensors: impl IntoIterator<Item = (N, TensorData<'a>)>,
+    metadata: Option<Vec<(String, String)>>,
+) -> Result<Vec<TensorReport>> {
+    let batch_bytes = w.options().batch_bytes;
+    let mut reports = Vec::new();
+    let mut pending: Vec<(N, TensorData<'a>)> = Vec::new();
+    let mut bytes = 0u64;
+    let flush =
+        |w: &mut Writer<W>, pending: &mut Vec<(N, TensorData<'a>)>| -> Result<Vec<TensorReport>> {
+            let batch: Vec<NamedTensor<'_>> = pending
+                .iter()
+                .map(|(n, t)| NamedTensor {
+                    name: n.as_ref(),
+                    dtype: t.dtype,
+                    shape: &t.shape,
+                    data: &t.data,
+                })
+                .collect();
+            let r = w.add_batch(&batch, Choice::Auto)?;
+            pending.clear();
+            Ok(r)
+        };
+    for (name, t) in tensors {
+        let len = t.data.len() as u64;
+        if !pending.is_empty() && bytes + len > batch_bytes {
+            reports.extend(flush(w, &mut pending)?);
+            bytes = 0;
+        }
+        bytes += len;
+        pending.push((name, t));
+    }
+    reports.extend(flush(w, &mut pending)?);
+    if let Some(m) = metadata {
+        w.set_metadata(m)?;
+    }
+    Ok(reports)
+}

@@ -1,0 +1,134 @@
+//! Where a [`Reader`](crate::Reader) reads from: anything that serves positioned reads from
+//! shared references, so one open file can be decoded from several threads at once.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
+
+/// Bytes a [`Reader`](crate::Reader) can read at any offset through `&self`.
+///
+/// Implemented for [`File`] (positioned reads: `pread` on Unix, `seek_read` on Windows, no
+/// shared cursor), for bytes in memory (`Vec<u8>`, `Arc<[u8]>`, `&[u8]`), and through
+/// [`SeekSource`] for any `Read + Seek` (one read at a time, behind a lock).
+pub trait Source: Send + Sync {
+    /// Total length in bytes.
+    fn size(&self) -> io::Result<u64>;
+    /// Fills `buf` from `offset`; fails with `UnexpectedEof` if the source ends first.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+}
+
+impl Source for File {
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+
+    #[cfg(unix)]
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        std::os::unix::fs::FileExt::read_exact_at(self, buf, offset)
+    }
+
+    #[cfg(windows)]
+    fn read_exact_at(&self, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
+        use std::os::windows::fs::FileExt;
+        while !buf.is_empty() {
+            match self.seek_read(buf, offset) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    offset += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_from_slice(bytes: &[u8], buf: &mut [u8], offset: u64) -> io::Result<()> {
+    let src = usize::try_from(offset)
+        .ok()
+        .and_then(|start| bytes.get(start..start.checked_add(buf.len())?))
+        .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+    buf.copy_from_slice(src);
+    Ok(())
+}
+
+impl Source for [u8] {
+    fn size(&self) -> io::Result<u64> {
+        Ok(<[u8]>::len(self) as u64)
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        read_from_slice(self, buf, offset)
+    }
+}
+
+impl<S: Source + ?Sized> Source for &S {
+    fn size(&self) -> io::Result<u64> {
+        (**self).size()
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        (**self).read_exact_at(buf, offset)
+    }
+}
+
+impl<S: Source + ?Sized> Source for Arc<S> {
+    fn size(&self) -> io::Result<u64> {
+        (**self).size()
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        (**self).read_exact_at(buf, offset)
+    }
+}
+
+impl<S: Source + ?Sized> Source for Box<S> {
+    fn size(&self) -> io::Result<u64> {
+        (**self).size()
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        (**self).read_exact_at(buf, offset)
+    }
+}
+
+impl Source for Vec<u8> {
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.as_slice().len() as u64)
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        read_from_slice(self, buf, offset)
+    }
+}
+
+/// A [`Source`] over any `Read + Seek` (a pipe read into a cursor, a custom stream): reads
+/// take a lock, so threads sharing it read one at a time.
+#[derive(Debug)]
+pub struct SeekSource<R>(Mutex<R>);
+
+impl<R: Read + Seek + Send> SeekSource<R> {
+    /// Wraps `inner`.
+    pub fn new(inner: R) -> Self {
+        SeekSource(Mutex::new(inner))
+    }
+
+    /// Gives back the wrapped reader.
+    pub fn into_inner(self) -> R {
+        self.0.into_inner().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, R> {
+        // A panic while holding the lock leaves only a cursor position behind: every read
+        // seeks first, so the reader is still usable.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<R: Read + Seek + Send> Source for SeekSource<R> {
+    fn size(&self) -> io::Result<u64> {
+        self.lock().seek(SeekFrom::End(0))
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let mut r = self.lock();
+        r.seek(SeekFrom::Start(offset))?;
+        r.read_exact(buf)
+    }
+}

@@ -1,0 +1,290 @@
+//! One tensor of an open file: what it is (name, dtype, shape, encoding, error bound) and
+//! its decoded bytes, whole, into a caller's buffer, or streamed in bounded memory.
+
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
+use crate::error::Result;
+use crate::fetch::{decode_spans, Span};
+use crate::reader::Reader;
+use crate::source::Source;
+use elv_core::decode::check_tensor_crc_value;
+use elv_core::{Codec, DType, Encoding, Error as CoreError, ErrorKind, TensorInfo};
+use std::io;
+
+/// Bytes of decoded data a [`TensorReader`] holds at a time (whole chunks, at least one).
+const STREAM_PIECE_BYTES: u64 = 16 << 20;
+
+/// A tensor of a [`Reader`]: a cheap handle, `Copy`, that decodes on request.
+pub struct Tensor<'r, S> {
+    reader: &'r Reader<S>,
+    index: usize,
+    info: &'r TensorInfo,
+}
+
+impl<S> Clone for Tensor<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S> Copy for Tensor<'_, S> {}
+
+/// Where one stored section of a tensor lies in the file, and how it is coded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionSpan {
+    /// File offset of the stored bytes.
+    pub offset: u64,
+    /// Stored bytes.
+    pub stored_len: u64,
+    /// Bytes once the codec is undone.
+    pub decoded_len: u64,
+    /// The section codec, if this build knows it.
+    pub codec: Option<Codec>,
+}
+
+impl<'r, S: Source> Tensor<'r, S> {
+    /// The `index`-th tensor of `reader`, if there is one.
+    pub(crate) fn new(reader: &'r Reader<S>, index: usize) -> Option<Self> {
+        let info = reader.catalog().tensors().get(index)?;
+        Some(Tensor::from_parts(reader, index, info))
+    }
+
+    pub(crate) fn from_parts(reader: &'r Reader<S>, index: usize, info: &'r TensorInfo) -> Self {
+        Tensor {
+            reader,
+            index,
+            info,
+        }
+    }
+
+    fn info(&self) -> &'r TensorInfo {
+        self.info
+    }
+
+    /// Position in the file's tensor order.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+    /// Name.
+    pub fn name(&self) -> &'r str {
+        &self.info().name
+    }
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.info().dtype
+    }
+    /// Dimensions, outermost first; empty for a scalar.
+    pub fn shape(&self) -> &'r [u64] {
+        &self.info().shape
+    }
+    /// Number of values (1 for a scalar).
+    pub fn value_count(&self) -> u64 {
+        self.info().num_values()
+    }
+    /// Decoded size in bytes (little-endian, row-major).
+    pub fn byte_len(&self) -> u64 {
+        self.info().byte_len()
+    }
+    /// How the values are stored (SPEC.md §7): [`Encoding::Dedup`] for a reference to an
+    /// identical earlier tensor (see [`duplicate_of`](Self::duplicate_of)).
+    pub fn encoding(&self) -> Encoding {
+        self.info().encoding
+    }
+    /// The earlier tensor this one repeats (SPEC.md §9), if it is stored as a reference.
+    pub fn duplicate_of(&self) -> Option<Tensor<'r, S>> {
+        let c = self.info().dedup_of?;
+        self.reader.tensor(c as usize)
+    }
+    /// `k` where every decoded value is within 2^-k of the original (values in (-1, 1); all
+    /// others exact); 0 means bit-exact.
+    pub fn error_bound_log2(&self) -> u8 {
+        self.info().error_bound_log2
+    }
+    /// The largest absolute error of a decoded value: 0 for a bit-exact tensor.
+    pub fn error_bound(&self) -> f64 {
+        match self.error_bound_log2() {
+            0 => 0.0,
+            k => 2f64.powi(-i32::from(k)),
+        }
+    }
+    /// Whether every value decodes bit for bit.
+    pub fn is_lossless(&self) -> bool {
+        self.error_bound_log2() == 0
+    }
+    /// Stored bytes of this tensor's own sections (0 for a reference to an earlier tensor).
+    pub fn stored_len(&self) -> u64 {
+        self.reader.catalog().stored_len(self.index)
+    }
+    /// Where this tensor's own stream sections lie in the file (none for a reference): for
+    /// fetching a tensor by byte ranges, or inspecting which codec each stream got.
+    pub fn sections(&self) -> Vec<SectionSpan> {
+        let t = self.info();
+        let first = t.first_stream as usize;
+        let count = usize::try_from(t.stream_count()).unwrap_or(0);
+        let entries = &self.reader.catalog().index().entries;
+        entries
+            .get(first..first.saturating_add(count))
+            .unwrap_or_default()
+            .iter()
+            .map(|e| SectionSpan {
+                offset: e.offset,
+                stored_len: e.stored_len,
+                decoded_len: e.decoded_len,
+                codec: Codec::from_code(e.codec),
+            })
+            .collect()
+    }
+
+    fn storage(&self) -> Result<&'r TensorInfo> {
+        Ok(self.reader.catalog().storage_of(self.index)?)
+    }
+
+    /// Decodes the tensor into `out`, which must be exactly [`byte_len`](Self::byte_len)
+    /// bytes: its sections are read in one positioned read, chunks decode in parallel, and
+    /// the tensor CRC is checked.
+    pub fn decode_into(&self, out: &mut [u8]) -> Result<()> {
+        let info = self.storage()?;
+        if out.len() as u64 != info.byte_len() {
+            return Err(
+                CoreError::bare(ErrorKind::InvalidInput, "output buffer length")
+                    .got_expected(out.len() as u64, info.byte_len())
+                    .into(),
+            );
+        }
+        let span = self.reader.span(self.index, 0..info.chunk_count())?;
+        let verify = self.reader.verify_checksums();
+        let crcs = decode_spans(self.reader.catalog().index(), &[span], &mut [out], verify)?;
+        let crc = crcs.first().copied().unwrap_or_default();
+        Ok(check_tensor_crc_value(info, crc, verify)?)
+    }
+
+    /// Decodes the tensor into a new vector; memory is reserved fallibly, so a tensor this
+    /// machine cannot hold is an error (`LimitExceeded`), not an abort.
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
+        let mut out = elv_core::archive::zeroed(self.byte_len())?;
+        self.decode_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// A reader of the decoded bytes that holds about 16 MiB of them at a time (whole
+    /// chunks), whatever the tensor's size. The tensor CRC is checked when the end is
+    /// reached: a mismatch is an `InvalidData` error from the last `read`.
+    pub fn stream(&self) -> TensorReader<'r, S> {
+        TensorReader {
+            tensor: *self,
+            next_chunk: 0,
+            piece: Vec::new(),
+            pos: 0,
+            crc: crc32fast::Hasher::new(),
+            done: false,
+        }
+    }
+}
+
+/// Chunks per piece of about `piece_bytes` decoded bytes (at least one).
+fn chunks_per_piece(info: &TensorInfo, piece_bytes: u64) -> u64 {
+    let chunk_bytes = info.chunk_len.max(1) * info.dtype.size() as u64;
+    (piece_bytes / chunk_bytes).max(1)
+}
+
+/// Decodes `t` in pieces of whole chunks of about `piece_bytes` (at least two chunks, so
+/// both cores work), handing each to `f` in order, reading the next piece while one
+/// decodes, and checks the tensor CRC over all of them at the end. `f` returns `false` to
+/// stop early (then nothing is checked). Gives whether it ran to the end.
+pub(crate) fn for_each_piece<S: Source>(
+    t: &Tensor<'_, S>,
+    piece_bytes: u64,
+    f: &mut dyn FnMut(Vec<u8>) -> Result<bool>,
+) -> Result<bool> {
+    let info = t.storage()?;
+    let per_piece = chunks_per_piece(info, piece_bytes).max(2);
+    let count = info.chunk_count();
+    let piece_at = |c: u64| c..(c + per_piece).min(count);
+    let reader = t.reader;
+    let verify = reader.verify_checksums();
+    let mut crc = crc32fast::Hasher::new();
+    let mut next: Option<Span<'_>> = match count {
+        0 => None,
+        _ => Some(reader.span(t.index, piece_at(0))?),
+    };
+    while let Some(span) = next.take() {
+        let after = span.chunks.end;
+        let decode = || -> Result<(Vec<u8>, u32)> {
+            let mut out = elv_core::archive::zeroed(span.decoded_len())?;
+            let crcs = decode_spans(reader.catalog().index(), &[span], &mut [&mut out], verify)?;
+            Ok((out, crcs.first().copied().unwrap_or_default()))
+        };
+        let read_next = || (after < count).then(|| reader.span(t.index, piece_at(after)));
+        let (decoded, following) = rayon::join(decode, read_next);
+        let (piece, piece_crc) = decoded?;
+        next = following.transpose()?;
+        crc.combine(&crc32fast::Hasher::new_with_initial_len(
+            piece_crc,
+            piece.len() as u64,
+        ));
+        if !f(piece)? {
+            return Ok(false);
+        }
+    }
+    check_tensor_crc_value(info, crc.finalize(), verify)?;
+    Ok(true)
+}
+
+/// The decoded bytes of one tensor as an [`io::Read`], from [`Tensor::stream`].
+pub struct TensorReader<'r, S> {
+    tensor: Tensor<'r, S>,
+    next_chunk: u64,
+    piece: Vec<u8>,
+    pos: usize,
+    crc: crc32fast::Hasher,
+    done: bool,
+}
+
+impl<S: Source> TensorReader<'_, S> {
+    /// Decodes the next piece into the reused buffer; at the end, checks the tensor CRC.
+    fn refill(&mut self) -> Result<()> {
+        let reader = self.tensor.reader;
+        let info = self.tensor.storage()?;
+        let count = info.chunk_count();
+        if self.next_chunk >= count {
+            self.done = true;
+            let crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
+            return Ok(check_tensor_crc_value(
+                info,
+                crc,
+                reader.verify_checksums(),
+            )?);
+        }
+        let end = (self.next_chunk + chunks_per_piece(info, STREAM_PIECE_BYTES)).min(count);
+        let span = reader.span(self.tensor.index, self.next_chunk..end)?;
+        crate::fetch::resize_fallibly(&mut self.piece, span.decoded_len())?;
+        let verify = reader.verify_checksums();
+        let index = reader.catalog().index();
+        let crcs = decode_spans(index, &[span], &mut [self.piece.as_mut_slice()], verify)?;
+        let crc = crcs.first().copied().unwrap_or_default();
+        self.crc.combine(&crc32fast::Hasher::new_with_initial_len(
+            crc,
+            self.piece.len() as u64,
+        ));
+        self.next_chunk = end;
+        self.pos = 0;
+        Ok(())
+    }
+}
+
+impl<S: Source> io::Read for TensorReader<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos >= self.piece.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.refill().map_err(io::Error::from)?;
+        }
+        let rest = self.piece.get(self.pos..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), rest.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.pos += n;
+        Ok(n)
+    }
+}
