@@ -1,5 +1,5 @@
 //! Reading a `.elv` file held in memory (SPEC.md §3–§10, §13): [`Archive`] borrows the
-//! bytes and decodes tensors through the shared [`decode`](crate::decode) path.
+//! bytes and decodes tensors through the shared [`decode`](crate::decode::decode_chunk) path.
 
 #![deny(clippy::indexing_slicing)]
 

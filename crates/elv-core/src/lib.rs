@@ -8,6 +8,22 @@
 //! Every length and count read from a file is checked against the bytes present and the
 //! [`Limits`] before anything is allocated; decoders return [`Error`], never panic.
 //!
+//! | SPEC.md | module |
+//! |---|---|
+//! | §2.1–§2.2 CRC, ULEB128, bitstreams | `varint`, `bits` |
+//! | §2.3 errors | [`Error`], [`ErrorKind`] |
+//! | §3, §5 header and trailer | [`header`] |
+//! | §4 sections, index, codecs | [`section`]; §4.4 `ans`: [`ans`] |
+//! | §6 tensor table, §6.2 dtypes | [`tensor`], [`dtype`] |
+//! | §7 encodings | [`encoding`]; §7.1 `planes`, §7.2 [`elf`], §7.3 `float_planes`, §7.4 `de` |
+//! | §9 dedup, §10 metadata | `dedup`, `metadata` |
+//! | §11 limits | [`Limits`] |
+//! | §12 writers | [`writer`] |
+//! | §13 reading | [`catalog`] (the tables), [`decode`] (the one decode path), [`archive`] (slices) |
+//!
+//! Modules not linked above are public for the `elv` crate, the fuzz targets and the
+//! benches; they are not meant as API and are hidden from the docs.
+//!
 //! ```
 //! use elv_core::{Archive, ContainerWriter, DType, Encoding, NoCodecs, ReadOptions};
 //! let values: Vec<u8> = [0.25f32, -0.5, 3.0].iter().flat_map(|v| v.to_le_bytes()).collect();
@@ -30,23 +46,30 @@ extern crate alloc;
 
 pub mod ans;
 pub mod archive;
+#[doc(hidden)]
 pub mod bits;
 pub mod catalog;
 mod cursor;
+#[doc(hidden)]
 pub mod de;
 pub mod decode;
+#[doc(hidden)]
 pub mod dedup;
 pub mod dtype;
 pub mod elf;
 pub mod encoding;
 mod error;
+#[doc(hidden)]
 pub mod float_planes;
 pub mod header;
 mod limits;
+#[doc(hidden)]
 pub mod metadata;
+#[doc(hidden)]
 pub mod planes;
 pub mod section;
 pub mod tensor;
+#[doc(hidden)]
 pub mod varint;
 pub mod writer;
 

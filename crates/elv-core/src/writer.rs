@@ -5,6 +5,7 @@
 use crate::dtype::DType;
 use crate::encoding::{self, Encoding};
 use crate::header::{align_up, Header, Trailer, HEADER_LEN, MAX_ALIGN_LOG2};
+use crate::limits::Limits;
 use crate::section::{kind, Codec, SectionEntry, SectionIndex};
 use crate::tensor::{TensorInfo, MAX_CHUNK_LEN};
 use crate::{dedup, metadata, Error, ErrorKind, Result};
@@ -157,6 +158,7 @@ pub struct ContainerWriter<S: Sink> {
     dedup: Vec<(u32, u32)>,
     metadata: Vec<(String, String)>,
     pending: Option<TensorInfo>,
+    limits: Limits,
 }
 
 impl<S: Sink> ContainerWriter<S> {
@@ -177,12 +179,19 @@ impl<S: Sink> ContainerWriter<S> {
             dedup: Vec::new(),
             metadata: Vec::new(),
             pending: None,
+            limits: Limits::default(),
         })
     }
 
     /// Bytes written so far.
     pub fn position(&self) -> u64 {
         self.pos
+    }
+
+    /// Sets the reader limits the file must keep within (default: [`Limits::default`], what
+    /// the reference reader accepts). Whatever exceeds them is refused before it is written.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
     }
 
     /// The tensors added so far.
@@ -236,8 +245,17 @@ impl<S: Sink> ContainerWriter<S> {
         critical: bool,
         s: &StoredStream,
     ) -> core::result::Result<u32, S::Error> {
+        let limit = self.limits.max_sections;
         let index = u32::try_from(self.entries.len())
-            .map_err(|_| Error::new(ErrorKind::InvalidInput, "too many sections", self.pos))?;
+            .ok()
+            .filter(|&n| n < limit)
+            .ok_or_else(|| {
+                Error::bare(
+                    ErrorKind::InvalidInput,
+                    "more sections than a reader accepts (SPEC.md §11; use longer chunks)",
+                )
+                .got_expected(self.entries.len() as u64 + 1, limit.into())
+            })?;
         self.pad()?;
         self.entries.push(SectionEntry {
             offset: self.pos,
@@ -269,8 +287,13 @@ impl<S: Sink> ContainerWriter<S> {
         if self.names.contains_key(name) {
             return Err(Error::bare(ErrorKind::DuplicateName, "tensor name"));
         }
-        if self.tensors.len() >= u32::MAX as usize {
-            return Err(Error::bare(ErrorKind::InvalidInput, "too many tensors"));
+        let max_tensors = self.limits.max_tensors;
+        if self.tensors.len() >= max_tensors as usize {
+            return Err(Error::bare(
+                ErrorKind::InvalidInput,
+                "more tensors than a reader accepts (SPEC.md §11)",
+            )
+            .got_expected(self.tensors.len() as u64 + 1, max_tensors.into()));
         }
         Ok(())
     }
@@ -309,9 +332,7 @@ impl<S: Sink> ContainerWriter<S> {
             return Err(Error::bare(ErrorKind::InvalidInput, "a tensor is already open").into());
         }
         self.check_new_name(name)?;
-        if shape.len() > u8::MAX as usize {
-            return Err(Error::bare(ErrorKind::InvalidInput, "rank above 255").into());
-        }
+        check_layout(dtype, shape, &self.limits)?;
         let first_stream = self.entries.len() as u32;
         self.pending = Some(TensorInfo {
             name: String::from(name),
@@ -416,8 +437,27 @@ impl<S: Sink> ContainerWriter<S> {
         self.names.get(name).copied()
     }
 
-    /// Sets the file metadata (written in this order; keys must be unique).
+    /// Sets the file metadata (written in this order; keys must be unique, and within what a
+    /// reader accepts: SPEC.md §11).
     pub fn set_metadata(&mut self, pairs: Vec<(String, String)>) -> Result<()> {
+        let limits = self.limits;
+        if pairs.len() > limits.max_metadata_entries as usize {
+            return Err(Error::bare(
+                ErrorKind::InvalidInput,
+                "more metadata entries than a reader accepts (SPEC.md §11)",
+            )
+            .got_expected(pairs.len() as u64, limits.max_metadata_entries.into()));
+        }
+        if let Some((k, _)) = pairs
+            .iter()
+            .find(|(k, _)| k.len() > limits.max_name_len as usize)
+        {
+            return Err(Error::bare(
+                ErrorKind::InvalidInput,
+                "metadata key longer than a reader accepts (SPEC.md §11)",
+            )
+            .got_expected(k.len() as u64, limits.max_name_len.into()));
+        }
         let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
         keys.sort_unstable();
         if keys.windows(2).any(|w| w.first() == w.get(1)) {
@@ -460,6 +500,29 @@ impl<S: Sink> ContainerWriter<S> {
     pub fn finish(self) -> core::result::Result<S, S::Error> {
         self.finish_with(&StoredStream::plain)
     }
+}
+
+/// Checks a tensor's rank and size against what a reader accepts (SPEC.md §6.1, §11).
+pub fn check_layout(dtype: DType, shape: &[u64], limits: &Limits) -> Result<()> {
+    if shape.len() > limits.max_rank as usize {
+        return Err(Error::bare(
+            ErrorKind::InvalidInput,
+            "rank above what a reader accepts (SPEC.md §11)",
+        )
+        .got_expected(shape.len() as u64, limits.max_rank.into()));
+    }
+    let bytes = shape
+        .iter()
+        .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d))
+        .unwrap_or(u64::MAX);
+    if bytes > limits.max_tensor_bytes {
+        return Err(Error::bare(
+            ErrorKind::InvalidInput,
+            "tensor larger than a reader accepts (SPEC.md §11)",
+        )
+        .got_expected(bytes, limits.max_tensor_bytes));
+    }
+    Ok(())
 }
 
 /// Checks that `byte_len` is exactly the size of a `dtype` tensor of `shape`.

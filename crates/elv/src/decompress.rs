@@ -35,6 +35,14 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
     let mut out_slot: Option<W> = None;
     reader.check_padding()?;
     let tensors: Vec<Tensor<'_, S>> = reader.iter().collect();
+    // `__metadata__` is the header's metadata key: safetensors cannot hold such a tensor.
+    if let Some(t) = tensors.iter().find(|t| t.name() == "__metadata__") {
+        return Err(Error::input(
+            Some(t.name()),
+            "a safetensors file cannot hold a tensor of this name (it is the metadata key); \
+             read it with the library or `elv extract`",
+        ));
+    }
     let by_name: HashMap<&str, usize> = tensors
         .iter()
         .enumerate()

@@ -1,5 +1,7 @@
 //! How a [`Writer`](crate::Writer) chooses encodings and lays out a file.
 
+use elv_core::Limits;
+
 /// Default values per chunk: 2^20 (4 MiB of f32), enough for zstd, small enough that a
 /// 2-core machine has work for both cores on any sizable tensor and memory stays bounded.
 pub const DEFAULT_CHUNK_LEN: u64 = 1 << 20;
@@ -38,6 +40,9 @@ pub struct WriteOptions {
     /// Input bytes encoded together (default [`DEFAULT_BATCH_BYTES`]); a larger tensor is
     /// streamed in pieces of half this. Peak memory is a few times this.
     pub batch_bytes: u64,
+    /// The reader limits the file must keep within (default: what the reference reader
+    /// accepts); a tensor, name or count beyond them is refused before it is written.
+    pub limits: Limits,
 }
 
 impl Default for WriteOptions {
@@ -52,6 +57,7 @@ impl Default for WriteOptions {
             align_log2: 3,
             compress: true,
             batch_bytes: DEFAULT_BATCH_BYTES,
+            limits: Limits::default(),
         }
     }
 }

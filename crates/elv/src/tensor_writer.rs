@@ -24,8 +24,8 @@ struct Open {
 /// A tensor being written piece by piece, from [`Writer::tensor_writer`].
 ///
 /// Write exactly `dtype.size()` × product of `shape` bytes, then call
-/// [`finish`](Self::finish). Dropping it unfinished leaves the tensor open: every later call
-/// on the [`Writer`], [`Writer::finish`] included, then fails, so no file that passes as
+/// [`finish`](Self::finish). Dropping it unfinished (or finishing it short) makes every
+/// later call on the [`Writer`], [`Writer::finish`] included, fail: no file that passes as
 /// valid can come of it.
 pub struct TensorWriter<'w, W: Write> {
     writer: &'w mut Writer<W>,
@@ -41,6 +41,7 @@ pub struct TensorWriter<'w, W: Write> {
     hash: Option<blake3::Hasher>,
     stored: u64,
     note: Option<&'static str>,
+    finished: bool,
 }
 
 impl<'w, W: Write> TensorWriter<'w, W> {
@@ -70,6 +71,7 @@ impl<'w, W: Write> TensorWriter<'w, W> {
             hash,
             stored: 0,
             note: None,
+            finished: false,
         })
     }
 
@@ -172,7 +174,9 @@ impl<'w, W: Write> TensorWriter<'w, W> {
     /// Completes the tensor: checks that all its bytes arrived, writes the last group, and
     /// gives its report.
     pub fn finish(mut self) -> Result<TensorReport> {
+        self.finished = true;
         if self.received != self.total {
+            self.writer.abandon(&self.name);
             return Err(Error::input(
                 Some(&self.name),
                 format!("got {} of {} bytes", self.received, self.total),
@@ -204,6 +208,14 @@ impl<'w, W: Write> TensorWriter<'w, W> {
             self.stored,
             self.note,
         ))
+    }
+}
+
+impl<W: Write> Drop for TensorWriter<'_, W> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.writer.abandon(&self.name);
+        }
     }
 }
 

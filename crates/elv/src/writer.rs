@@ -48,17 +48,21 @@ pub struct Writer<W: Write> {
     inner: ContainerWriter<IoSink<W>>,
     options: WriteOptions,
     seen: Seen,
+    /// A tensor whose [`TensorWriter`] was dropped unfinished: every later call fails.
+    abandoned: Option<String>,
 }
 
 impl<W: Write> Writer<W> {
     /// Starts a file on `w` (writes the header).
     pub fn new(w: W, options: WriteOptions) -> Result<Self> {
-        let inner = ContainerWriter::new(IoSink(w, 0), options.align_log2)
+        let mut inner = ContainerWriter::new(IoSink(w, 0), options.align_log2)
             .map_err(Error::from_writer(None))?;
+        inner.set_limits(options.limits);
         Ok(Writer {
             inner,
             options,
             seen: Seen::default(),
+            abandoned: None,
         })
     }
 
@@ -101,6 +105,7 @@ impl<W: Write> Writer<W> {
         tensors: &[NamedTensor<'_>],
         choice: Choice,
     ) -> Result<Vec<TensorReport>> {
+        self.check_usable()?;
         for t in tensors {
             check_shape(t.dtype, t.shape, t.data.len())
                 .map_err(|e| Error::input(Some(t.name), e))?;
@@ -218,7 +223,23 @@ impl<W: Write> Writer<W> {
         shape: &[u64],
         choice: Choice,
     ) -> Result<TensorWriter<'_, W>> {
+        self.check_usable()?;
         TensorWriter::new(self, name, dtype, shape, choice)
+    }
+
+    /// Marks the writer unusable: a [`TensorWriter`] for `name` was dropped unfinished.
+    pub(crate) fn abandon(&mut self, name: &str) {
+        self.abandoned.get_or_insert_with(|| name.to_owned());
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        match &self.abandoned {
+            Some(name) => Err(Error::input(
+                Some(name),
+                "its tensor writer was dropped before finish; the file cannot be completed",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Writes a tensor packed by [`pack_tensor`].
@@ -293,6 +314,7 @@ impl<W: Write> Writer<W> {
 
     /// Sets the file metadata (keys unique; written in this order).
     pub fn set_metadata(&mut self, pairs: Vec<(String, String)>) -> Result<()> {
+        self.check_usable()?;
         self.inner
             .set_metadata(pairs)
             .map_err(|e| Error::input(None, e))
@@ -310,6 +332,7 @@ impl<W: Write> Writer<W> {
 
     /// Like [`finish`](Self::finish), also giving the total bytes written.
     pub fn finish_len(self) -> Result<(W, u64)> {
+        self.check_usable()?;
         let (level, compress) = (self.options.level, self.options.compress);
         let pack = move |b: Vec<u8>| {
             if compress {

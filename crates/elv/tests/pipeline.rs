@@ -232,15 +232,34 @@ fn flush_guard_keeps_tiny_values_exact_and_half_floats_stay_lossless() {
         "f16 is lossless by default"
     );
     assert_eq!(decompress(&file), st);
-    let (_, report) = compress(
+    // With --elf-half, ELF joins the candidates. On small f16 values of full mantissa
+    // entropy it wins by far (a code of |p|·2^10 needs few bits), within f16's 2^-11.
+    let mut x = 7u32;
+    let small: Vec<u8> = (0..1000)
+        .flat_map(|_| {
+            x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            // |p| in [0.01, 0.05): none so small that ELF would flush it to zero.
+            let m = 0.01 + (x >> 9) as f32 / (1 << 23) as f32 * 0.04;
+            half::f16::from_f32(if x & 1 == 0 { m } else { -m }).to_le_bytes()
+        })
+        .collect();
+    let st = safetensors_file(&[("small", DType::F16, vec![1000], small.clone())]);
+    let (_, report) = compress(&st, &CompressOptions::default());
+    let (half_file, half_report) = compress(
         &st,
         &CompressOptions {
             elf_half: true,
             ..CompressOptions::default()
         },
     );
-    let half_choice = report.tensors[1].encoding;
-    assert!(half_choice == Encoding::Elf || half_choice.is_lossless());
+    let (without, with) = (&report.tensors[0], &half_report.tensors[0]);
+    assert!(without.encoding.is_lossless(), "{without:?}");
+    assert_eq!((with.encoding, with.error_bound_log2), (Encoding::Elf, 11));
+    assert!(with.stored < without.stored, "{with:?} vs {without:?}");
+    let r = Reader::new(&half_file[..], ReadOptions::default()).unwrap();
+    let back = r.get("small").unwrap().to_vec().unwrap();
+    let (err, _) = compare_floats(DType::F16, &small, &back).unwrap();
+    assert!(err <= 2f64.powi(-11), "{err}");
 }
 
 #[test]
