@@ -6,7 +6,7 @@
 
 use crate::codec::StdCodecs;
 use crate::error::{Error, Result};
-use crate::source::Source;
+use crate::source::{read_exact_at, Source};
 use elv_core::decode::{self, StoredSection};
 use elv_core::section::SectionIndex;
 use elv_core::{Error as CoreError, ErrorKind, TensorInfo};
@@ -45,23 +45,12 @@ impl<'c> Span<'c> {
                 (first.offset, last.offset.saturating_add(last.stored_len))
             }
         };
-        if start > end || end > file_len {
-            return Err(CoreError::new(
-                ErrorKind::OutOfRange,
-                "sections beyond end of file",
-                start,
-            )
-            .into());
+        if start > end {
+            return Err(
+                CoreError::new(ErrorKind::OutOfRange, "sections out of order", start).into(),
+            );
         }
-        // The span lies inside the file (checked above): its size is bounded by bytes present.
-        let mut bytes = vec![0u8; (end - start) as usize];
-        source.read_exact_at(&mut bytes, start).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                CoreError::new(ErrorKind::Truncated, "file shorter than it claims", start).into()
-            } else {
-                Error::Io(e)
-            }
-        })?;
+        let bytes = read_exact_at(source, start, end - start, file_len)?;
         Ok(Span {
             info,
             chunks,

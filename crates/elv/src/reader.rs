@@ -7,7 +7,7 @@
 use crate::codec::StdCodecs;
 use crate::error::{Error, Result};
 use crate::fetch::{decode_spans, Span};
-use crate::source::Source;
+use crate::source::{read_exact_at, Source};
 use crate::tensor::{for_each_piece, Tensor};
 use elv_core::decode;
 use elv_core::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
@@ -59,25 +59,6 @@ impl Reader<Vec<u8>> {
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Self> {
         Reader::new(bytes, ReadOptions::default())
     }
-}
-
-/// Reads `len` bytes at `offset`, after checking they lie inside the file, so the buffer is
-/// never larger than bytes that are present.
-fn read_exact_at(source: &dyn Source, offset: u64, len: u64, file_len: u64) -> Result<Vec<u8>> {
-    if offset.checked_add(len).is_none_or(|end| end > file_len) {
-        return Err(
-            CoreError::new(ErrorKind::OutOfRange, "read beyond end of file", offset).into(),
-        );
-    }
-    let mut buf = vec![0u8; len as usize];
-    source.read_exact_at(&mut buf, offset).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            CoreError::new(ErrorKind::Truncated, "file shorter than it claims", offset).into()
-        } else {
-            Error::Io(e)
-        }
-    })?;
-    Ok(buf)
 }
 
 impl<S: Source> Reader<S> {

@@ -5,6 +5,9 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
 
+use crate::error::{Error, Result};
+use elv_core::{Error as CoreError, ErrorKind};
+
 /// Bytes a [`Reader`](crate::Reader) can read at any offset through `&self`.
 ///
 /// Implemented for [`File`] (positioned reads: `pread` on Unix, `seek_read` on Windows, no
@@ -131,4 +134,29 @@ impl<R: Read + Seek + Send> Source for SeekSource<R> {
         r.seek(SeekFrom::Start(offset))?;
         r.read_exact(buf)
     }
+}
+
+/// Reads `len` bytes at `offset` of a source of `file_len` bytes, after checking they lie
+/// inside it, so the buffer is never larger than bytes that are present. A source that ends
+/// early is `Truncated`.
+pub(crate) fn read_exact_at(
+    source: &dyn Source,
+    offset: u64,
+    len: u64,
+    file_len: u64,
+) -> Result<Vec<u8>> {
+    if offset.checked_add(len).is_none_or(|end| end > file_len) {
+        return Err(
+            CoreError::new(ErrorKind::OutOfRange, "read beyond end of file", offset).into(),
+        );
+    }
+    let mut buf = vec![0u8; len as usize];
+    source.read_exact_at(&mut buf, offset).map_err(|e| {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            CoreError::new(ErrorKind::Truncated, "file shorter than it claims", offset).into()
+        } else {
+            Error::Io(e)
+        }
+    })?;
+    Ok(buf)
 }
