@@ -4,7 +4,7 @@
 #![deny(clippy::indexing_slicing)]
 
 use crate::header::{Header, Trailer};
-use crate::limits::Limits;
+use crate::limits::{self, Limits};
 use crate::section::SectionIndex;
 use crate::tensor::TensorInfo;
 use crate::{dedup, metadata, tensor, Error, ErrorKind, Result};
@@ -69,6 +69,18 @@ impl Catalog {
             header.alignment(),
             &options.limits,
         )?;
+        // Table sections are checked against their limit before they are decoded.
+        let mut fetch = |index: &SectionIndex, i: u32| {
+            let e = index.get(i)?;
+            limits::check(
+                e.decoded_len,
+                options.limits.max_table_bytes,
+                "table section decoded length",
+                0,
+            )
+            .map_err(|err| err.in_section(i))?;
+            fetch(index, i)
+        };
         let table = fetch(&index, index.tensor_table)?;
         let mut tensors = tensor::parse_table(&table, index.stream_count, &options.limits)
             .map_err(|e| e.in_section(index.tensor_table))?;
@@ -86,6 +98,16 @@ impl Catalog {
             }
             None => Vec::new(),
         };
+        let decoded = tensors
+            .iter()
+            .fold(0u64, |a, t| a.saturating_add(t.byte_len()));
+        limits::check(
+            decoded,
+            options.limits.max_decoded_bytes,
+            "decoded bytes of all tensors",
+            0,
+        )
+        .map_err(|e| e.in_section(index.tensor_table))?;
         let mut by_name: Vec<u32> = (0..tensors.len() as u32).collect();
         by_name.sort_unstable_by(|&a, &b| name_of(&tensors, a).cmp(name_of(&tensors, b)));
         Ok(Catalog {

@@ -101,6 +101,17 @@ impl Encoding {
         }
     }
 
+    /// Whether a decoded length `len` is possible for stream `k` of a chunk of `n` values:
+    /// exact for raw bytes and for `planes` and `bytes` planes, at most
+    /// [`max_stream_len`](Self::max_stream_len) for ELF (its planes hold only the in-range
+    /// values) and DE (SPEC.md §7).
+    pub fn stream_len_ok(self, dtype: DType, n: u64, k: usize, len: u64) -> bool {
+        match self {
+            Encoding::Elf | Encoding::De => len <= self.max_stream_len(dtype, n, k),
+            _ => len == self.max_stream_len(dtype, n, k),
+        }
+    }
+
     /// The most decoded bytes stream `k` of a chunk of `n` values can hold in a valid file
     /// (SPEC.md §7): a reader checks a section's declared length against it before decoding.
     pub fn max_stream_len(self, dtype: DType, n: u64, k: usize) -> u64 {

@@ -133,6 +133,12 @@ impl Error {
         self
     }
 
+    /// Sets the byte offset (for a check made apart from where its field lies).
+    pub fn at(mut self, offset: u64) -> Self {
+        self.offset = Some(offset);
+        self
+    }
+
     /// Places the error in section `index` (offset then counts from that section's start).
     pub fn in_section(mut self, index: u32) -> Self {
         self.section = Some(index);

@@ -74,6 +74,32 @@ impl TensorInfo {
     }
 }
 
+/// Checks a tensor's chunk length (SPEC.md §6.4, §11): 0 for an empty or dedup tensor,
+/// otherwise 1..=min(values, 2^31), and at most `limits.max_chunk_bytes` decoded. The one
+/// rule for readers and writers.
+pub fn check_chunk_len(
+    encoding: Encoding,
+    dtype: DType,
+    values: u64,
+    chunk_len: u64,
+    limits: &Limits,
+) -> Result<()> {
+    let ok = match (encoding, values) {
+        (Encoding::Dedup, _) | (_, 0) => chunk_len == 0,
+        _ => chunk_len >= 1 && chunk_len <= values.min(MAX_CHUNK_LEN),
+    };
+    if !ok {
+        return Err(Error::bare(ErrorKind::Malformed, "chunk length")
+            .got_expected(chunk_len, values.min(MAX_CHUNK_LEN)));
+    }
+    limits::check(
+        chunk_len.saturating_mul(dtype.size() as u64),
+        limits.max_chunk_bytes,
+        "chunk bytes",
+        0,
+    )
+}
+
 /// Serializes the tensor table.
 pub fn table_to_bytes(tensors: &[TensorInfo]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -186,14 +212,7 @@ pub fn parse_table(bytes: &[u8], stream_sections: u32, limits: &Limits) -> Resul
             first_stream,
             dedup_of: None,
         };
-        let chunk_ok = match (encoding, values) {
-            (Encoding::Dedup, _) | (_, 0) => chunk_len == 0,
-            _ => chunk_len >= 1 && chunk_len <= values.min(MAX_CHUNK_LEN),
-        };
-        if !chunk_ok {
-            return Err(Error::new(ErrorKind::Malformed, "chunk length", chunk_at)
-                .got_expected(chunk_len, values.min(MAX_CHUNK_LEN)));
-        }
+        check_chunk_len(encoding, dtype, values, chunk_len, limits).map_err(|e| e.at(chunk_at))?;
         if u64::from(first_stream) != next_stream {
             return Err(Error::new(
                 ErrorKind::Malformed,

@@ -333,6 +333,13 @@ impl<S: Sink> ContainerWriter<S> {
         }
         self.check_new_name(name)?;
         check_layout(dtype, shape, &self.limits)?;
+        let values = shape.iter().product::<u64>();
+        crate::tensor::check_chunk_len(encoding, dtype, values, chunk_len, &self.limits).map_err(
+            |e| {
+                Error::bare(ErrorKind::InvalidInput, e.what())
+                    .got_expected(e.got().unwrap_or(chunk_len), e.expected().unwrap_or(0))
+            },
+        )?;
         let first_stream = self.entries.len() as u32;
         self.pending = Some(TensorInfo {
             name: String::from(name),
@@ -350,8 +357,26 @@ impl<S: Sink> ContainerWriter<S> {
 
     /// Writes the next stream of the open tensor.
     pub fn push_stream(&mut self, s: &StoredStream) -> core::result::Result<(), S::Error> {
-        if self.pending.is_none() {
+        let Some(t) = &self.pending else {
             return Err(Error::bare(ErrorKind::InvalidInput, "no tensor is open").into());
+        };
+        // The stream's decoded length must be one a reader accepts for its chunk (§7).
+        let spc = t.encoding.streams_per_chunk(t.dtype) as u64;
+        let rel = self.entries.len() as u64 - u64::from(t.first_stream);
+        let (c, k) = (rel / spc.max(1), (rel % spc.max(1)) as usize);
+        if c >= t.chunk_count() {
+            return Err(
+                Error::bare(ErrorKind::InvalidInput, "more streams than the tensor has").into(),
+            );
+        }
+        let n = t.chunk_values(c);
+        if !t.encoding.stream_len_ok(t.dtype, n, k, s.decoded_len) {
+            return Err(Error::bare(
+                ErrorKind::InvalidInput,
+                "stream length impossible for its chunk (SPEC.md §7)",
+            )
+            .got_expected(s.decoded_len, t.encoding.max_stream_len(t.dtype, n, k))
+            .into());
         }
         self.write_section(kind::STREAM, true, s)?;
         Ok(())

@@ -892,6 +892,30 @@ pub fn all() -> Vec<Vector> {
         ErrorKind::LimitExceeded,
     ));
     let mut b = base.clone();
+    let p = entry_field(&b, 0, 16);
+    let c = entry_field(&b, 0, 29);
+    b[p..p + 8].copy_from_slice(&(1u64 << 30).to_le_bytes());
+    b[c] = Codec::Ans.code();
+    reseal_index(&mut b);
+    v.push(invalid(
+        "stream_longer_than_chunk.elv",
+        "an 8-value f32 raw chunk whose ans stream declares 2^30 decoded bytes",
+        b,
+        ErrorKind::Malformed,
+    ));
+    let mut b = base.clone();
+    let t = entry_field(&b, 1, 16);
+    let c = entry_field(&b, 1, 29);
+    b[t..t + 8].copy_from_slice(&(1u64 << 30).to_le_bytes());
+    b[c] = Codec::Ans.code();
+    reseal_index(&mut b);
+    v.push(invalid(
+        "table_section_limit.elv",
+        "a tensor table whose ans section declares 2^30 decoded bytes",
+        b,
+        ErrorKind::LimitExceeded,
+    ));
+    let mut b = base.clone();
     let c = entry_field(&b, 0, 29);
     b[c] = 9;
     reseal_index(&mut b);
@@ -934,6 +958,16 @@ pub fn all() -> Vec<Vector> {
         "huge_tensor.elv",
         "a tensor claiming 2^39 f32 values (2 TiB) in a tiny file",
         table_variant(&|t| t[0].shape = vec![1 << 39]),
+        ErrorKind::LimitExceeded,
+    ));
+    v.push(invalid(
+        "chunk_bytes_limit.elv",
+        "a u8 tensor of 2^31 values in one 2^31-byte chunk, beyond the 2^25-byte chunk limit",
+        table_variant(&|t| {
+            t[0].dtype = DType::U8;
+            t[0].shape = vec![1 << 31];
+            t[0].chunk_len = 1 << 31;
+        }),
         ErrorKind::LimitExceeded,
     ));
     v.push(invalid(
