@@ -12,11 +12,11 @@ use clap::{Args, Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use elv::{
     atomic, compress_safetensors, decompress_to_safetensors, Encoding, ReadOptions, Reader, Report,
-    Source, WriteOptions,
+    WriteOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
-use std::io::{self, BufReader, Cursor, IsTerminal, Read, Seek, Write};
+use std::io::{self, BufReader, IsTerminal, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -248,37 +248,24 @@ fn setup_threads(c: &Common) -> Fallible<()> {
     Ok(())
 }
 
-/// A readable, seekable safetensors input: a file, or stdin read into memory.
-enum Input {
-    File(BufReader<File>),
-    Memory(Cursor<Vec<u8>>),
-}
-
-impl Read for Input {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Input::File(f) => f.read(buf),
-            Input::Memory(m) => m.read(buf),
-        }
+/// Copies stdin into an unnamed temporary file (removed by the OS when closed, whatever
+/// happens), so a piped input is read like a file in bounded memory: both formats need
+/// random access (safetensors for trials and large tensors, `.elv` for its trailing index).
+fn spool_stdin() -> Fallible<File> {
+    let mut stdin = io::stdin().lock();
+    if stdin.is_terminal() {
+        return Err("stdin is a terminal; pipe a file in, or name one".into());
     }
-}
-
-impl Seek for Input {
-    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        match self {
-            Input::File(f) => f.seek(pos),
-            Input::Memory(m) => m.seek(pos),
-        }
-    }
-}
-
-fn stdin_bytes() -> Fallible<Vec<u8>> {
-    let mut buf = Vec::new();
-    io::stdin().lock().read_to_end(&mut buf)?;
-    Ok(buf)
+    let mut f = tempfile::tempfile().map_err(|e| format!("temporary file for stdin: {e}"))?;
+    io::copy(&mut stdin, &mut f).map_err(|e| format!("copying stdin: {e}"))?;
+    f.seek(io::SeekFrom::Start(0))?;
+    Ok(f)
 }
 
 fn open_file(p: &Path) -> Fallible<File> {
+    if p.as_os_str() == "-" {
+        return spool_stdin();
+    }
     let f = File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
     if f.metadata()?.is_dir() {
         return Err(format!("{} is a directory", p.display()).into());
@@ -286,21 +273,14 @@ fn open_file(p: &Path) -> Fallible<File> {
     Ok(f)
 }
 
-fn open_input(p: &Path) -> Fallible<Input> {
-    if p.as_os_str() == "-" {
-        return Ok(Input::Memory(Cursor::new(stdin_bytes()?)));
-    }
-    Ok(Input::File(BufReader::new(open_file(p)?)))
+/// A safetensors input: a file, or stdin spooled to a temporary file.
+fn open_input(p: &Path) -> Fallible<BufReader<File>> {
+    Ok(BufReader::new(open_file(p)?))
 }
 
-/// An `.elv` reader over a file (positioned reads) or stdin (read into memory).
-fn open_reader(p: &Path) -> Fallible<Reader<Box<dyn Source>>> {
-    let source: Box<dyn Source> = if p.as_os_str() == "-" {
-        Box::new(stdin_bytes()?)
-    } else {
-        Box::new(open_file(p)?)
-    };
-    Ok(Reader::new(source, ReadOptions::default())?)
+/// An `.elv` reader over a file (positioned reads), or stdin spooled to a temporary file.
+fn open_reader(p: &Path) -> Fallible<Reader<File>> {
+    Ok(Reader::new(open_file(p)?, ReadOptions::default())?)
 }
 
 fn output_path(input: &Path, output: Option<PathBuf>, ext: &str) -> PathBuf {

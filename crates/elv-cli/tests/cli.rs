@@ -346,3 +346,67 @@ fn a_failed_write_to_a_file_leaves_nothing_behind() {
         "no partial or temporary output"
     );
 }
+
+/// A 300-byte file with valid CRCs declaring one 4 GiB u8 tensor in a 2^31-value chunk.
+fn crafted_4_gib_claim() -> Vec<u8> {
+    use elv_core::section::kind;
+    use elv_core::tensor::table_to_bytes;
+    use elv_core::{Codec, ContainerWriter, DType, Encoding, StoredStream, TensorInfo};
+    let claim = StoredStream {
+        codec: Codec::Ans,
+        stored: vec![0x5a; 16],
+        decoded_len: 1 << 31,
+    };
+    let t = TensorInfo {
+        name: "t".into(),
+        dtype: DType::U8,
+        shape: vec![1 << 32],
+        encoding: Encoding::Raw,
+        error_bound_log2: 0,
+        crc32: 0,
+        chunk_len: 1 << 31,
+        first_stream: 0,
+        dedup_of: None,
+    };
+    let mut w = ContainerWriter::new(Vec::new(), 3).unwrap();
+    w.add_section(kind::STREAM, true, &claim).unwrap();
+    w.add_section(kind::STREAM, true, &claim).unwrap();
+    w.add_section(
+        kind::TENSOR_TABLE,
+        true,
+        &StoredStream::plain(table_to_bytes(&[t])),
+    )
+    .unwrap();
+    w.finish_sections_only().unwrap()
+}
+
+/// Under a 1 GiB address-space limit, every command on a file declaring 4 GiB fails with one
+/// line naming the limit and leaves no output (#14: 7.9-9.7 GB before).
+#[test]
+fn a_file_declaring_gigabytes_fails_cleanly_under_a_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("claim.elv");
+    std::fs::write(&f, crafted_4_gib_claim()).unwrap();
+    let out = dir.path().join("out");
+    for args in [
+        vec!["verify", s(&f)],
+        vec!["decompress", s(&f), "-o", s(&out)],
+        vec!["extract", s(&f), "t", "-o", s(&out)],
+        vec!["info", s(&f)],
+    ] {
+        let o = Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -v 1048576; exec \"$0\" \"$@\"")
+            .arg(env!("CARGO_BIN_EXE_elv"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_one_line_error(&o);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("LimitExceeded: chunk bytes"),
+            "{args:?}: {err}"
+        );
+        assert!(!out.exists(), "{args:?} left output");
+    }
+}

@@ -50,6 +50,7 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
         .collect();
     let original = reader
         .metadata_value(KEY_SAFETENSORS_HEADER)
+        .filter(|raw| raw.len() as u64 <= safetensors::MAX_HEADER_LEN)
         .and_then(|raw| safetensors::parse_header_json(raw.to_string()).ok());
     let matches = |h: &safetensors::Header| {
         h.entries.len() == tensors.len()
