@@ -200,6 +200,17 @@ fn run(cli: Cli) -> Fallible<ExitCode> {
                 Ok(())
             })?;
             bar.finish_and_clear();
+            if !common.quiet {
+                let tensors: u64 = reader.iter().map(|t| t.byte_len()).sum();
+                eprintln!(
+                    "elv: {} ({}) -> {}: {} tensors, {} of tensor data",
+                    display_path(&input),
+                    human(reader.file_len()),
+                    display_path(&out),
+                    reader.len(),
+                    human(tensors)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Info { input } => {
@@ -308,7 +319,12 @@ fn write_output<T>(
         w.flush()?;
         return Ok(v);
     }
-    Ok(atomic::write_atomic(out, force, |w| fill(w))?)
+    atomic::write_atomic(out, force, |w| fill(w)).map_err(|e| match e {
+        elv::Error::Io(io) if io.kind() == io::ErrorKind::AlreadyExists => {
+            format!("{io} (use -f to overwrite)").into()
+        }
+        other => other.into(),
+    })
 }
 
 fn progress_bar(c: &Common) -> ProgressBar {
@@ -390,6 +406,14 @@ fn summarize(r: &Report, c: &Common, out: &Path, lossless: bool) {
     let kept = r.tensors.iter().filter(|t| t.note.is_some()).count();
     if kept > 0 && !lossless {
         eprintln!("elv: {kept} tensors kept lossless because ELF would flush too many small values to zero (see --max-flush)");
+    }
+}
+
+fn display_path(p: &Path) -> String {
+    if p.as_os_str() == "-" {
+        "stdin/stdout".into()
+    } else {
+        p.display().to_string()
     }
 }
 

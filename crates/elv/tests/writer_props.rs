@@ -70,7 +70,11 @@ fn case() -> impl Strategy<Value = Case> {
 /// Checks decoded `out` against `input` under the tensor's stated bound.
 fn within_bound(dtype: DType, bound_log2: u8, input: &[u8], out: &[u8]) -> Result<(), String> {
     if bound_log2 == 0 {
-        return if input == out { Ok(()) } else { Err("not bit-exact".into()) };
+        return if input == out {
+            Ok(())
+        } else {
+            Err("not bit-exact".into())
+        };
     }
     let fmt = dtype.float_format().ok_or("a bound on a non-float dtype")?;
     let bound = 2f64.powi(-i32::from(bound_log2));
