@@ -5,7 +5,8 @@
 use crate::error::{Error, Result};
 use crate::hd::{self, probe_hash};
 use crate::options::{piece_bytes, WriteOptions};
-use crate::pack::{pack_tensor_with, PackedTensor};
+use crate::overlap::overlapped;
+use crate::pack::{pack_tensor_with, Packed, PackedTensor};
 use crate::policy::{
     candidates, candidates_with, choose_and_pack, choose_by_trial, de_only_if_repeating,
     elf_allowed, trial_sample,
@@ -24,11 +25,58 @@ pub const KEY_SAFETENSORS_HEADER: &str = "safetensors.header";
 pub const KEY_SAFETENSORS_METADATA: &str = "safetensors.metadata.";
 
 /// A batch packed and waiting to be written: its entries, duplicate decisions and packings.
-type PackedBatch<'a> = (
-    &'a [Entry],
-    Vec<Option<u32>>,
-    Vec<Option<(PackedTensor, Option<&'static str>)>>,
-);
+type PackedBatch<'a> = (&'a [Entry], Vec<Option<u32>>, Vec<Packed>);
+
+/// A batch read and waiting to be encoded: its entries, their bytes, and for each the
+/// earlier tensor it repeats, if any.
+type Batch<'a> = (&'a [Entry], Vec<Vec<u8>>, Vec<Option<u32>>);
+
+/// HD for a batch whose first tensor will have index `first`: decides in order which
+/// tensors repeat an earlier one (of this batch too) and records the others.
+fn decide_duplicates<W: Write>(
+    w: &mut Writer<W>,
+    batch: &[Entry],
+    data: &[Vec<u8>],
+    first: u32,
+    opts: &WriteOptions,
+) -> Vec<Option<u32>> {
+    let keys: Vec<Option<hd::ContentKey>> = batch
+        .par_iter()
+        .zip(data.par_iter())
+        .map(|(e, d)| (opts.dedup && !d.is_empty()).then(|| hd::content_key(e.dtype, &e.shape, d)))
+        .collect();
+    let mut dup_of: Vec<Option<u32>> = vec![None; batch.len()];
+    for (k, key) in keys.into_iter().enumerate() {
+        let Some(key) = key else { continue };
+        match w.seen().get(&key) {
+            Some(canon) => dup_of[k] = Some(canon),
+            None => w.seen().insert(key, first + k as u32),
+        }
+    }
+    dup_of
+}
+
+/// Encodes the tensors of a batch that are not duplicates, in parallel, each with the
+/// encoding the policy chooses.
+fn pack_batch(
+    batch: &[Entry],
+    data: &[Vec<u8>],
+    dup_of: &[Option<u32>],
+    opts: &WriteOptions,
+) -> Result<Vec<Packed>> {
+    batch
+        .par_iter()
+        .zip(data.par_iter())
+        .zip(dup_of.par_iter())
+        .map(|((e, d), dup)| -> Result<_> {
+            if dup.is_some() {
+                return Ok(None);
+            }
+            let (cands, note) = candidates(e.dtype, d, opts)?;
+            Ok(Some((choose_and_pack(e.dtype, d, &cands, opts)?, note)))
+        })
+        .collect()
+}
 
 /// Writes a packed batch in file order and gives its report lines.
 fn write_batch<W: Write>(w: &mut Writer<W>, batch: PackedBatch<'_>) -> Result<Vec<TensorReport>> {
@@ -92,14 +140,12 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
     let total = header.data_len();
     let is_large = |b: &[Entry]| matches!(b, [e] if e.len() > opts.batch_bytes);
     let list = batches(&header.entries, opts.batch_bytes);
-    let mut pending: Option<PackedBatch<'_>> = None;
     let mut next_data: Option<Vec<Vec<u8>>> = None;
-    for (bi, &batch) in list.iter().enumerate() {
+    let mut bi = 0;
+    while let Some(&batch) = list.get(bi) {
+        bi += 1;
         if is_large(batch) {
-            if let Some(p) = pending.take() {
-                report.tensors.extend(write_batch(&mut w, p)?);
-            }
-            let following = list.get(bi + 1).copied().filter(|b| !is_large(b));
+            let following = list.get(bi).copied().filter(|b| !is_large(b));
             for e in batch {
                 let (r, ahead) =
                     compress_large(&mut input, data_start, e, &mut w, opts, following)?;
@@ -109,64 +155,44 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
             }
             continue;
         }
+        // A run of batches of small tensors: each is encoded in parallel while the next is
+        // read (and its duplicates decided) and the one before is written.
         let data = match next_data.take() {
             Some(d) => d,
             None => read_batch(&mut input, data_start, batch)?,
         };
-        // HD: decide duplicates in order (a duplicate may repeat a tensor of this batch).
-        // This batch's first tensor index: those written plus those still pending.
-        let first_index =
-            w.tensor_count() as u32 + pending.as_ref().map_or(0, |p| p.0.len() as u32);
-        let keys: Vec<Option<hd::ContentKey>> = batch
-            .par_iter()
-            .zip(data.par_iter())
-            .map(|(e, d)| {
-                (opts.dedup && !d.is_empty()).then(|| hd::content_key(e.dtype, &e.shape, d))
-            })
-            .collect();
-        let mut dup_of: Vec<Option<u32>> = vec![None; batch.len()];
-        for (k, key) in keys.into_iter().enumerate() {
-            let Some(key) = key else { continue };
-            match w.seen().get(&key) {
-                Some(canon) => dup_of[k] = Some(canon),
-                None => w.seen().insert(key, first_index + k as u32),
+        let first = w.tensor_count() as u32;
+        let dup_of = decide_duplicates(&mut w, batch, &data, first, opts);
+        let mut write = |w: &mut Writer<W>, (b, _, dup): Batch<'_>, packed| -> Result<()> {
+            report.tensors.extend(write_batch(w, (b, dup, packed))?);
+            if let Some(e) = b.last() {
+                progress(e.end, total);
             }
-        }
-        let following = list.get(bi + 1).copied().filter(|b| !is_large(b));
-        let to_write = pending.take();
-        let (packed, (read, written)) = rayon::join(
-            || -> Result<Vec<_>> {
-                batch
-                    .par_iter()
-                    .zip(data.par_iter())
-                    .zip(dup_of.par_iter())
-                    .map(|((e, d), dup)| -> Result<_> {
-                        if dup.is_some() {
-                            return Ok(None);
-                        }
-                        let (cands, note) = candidates(e.dtype, d, opts)?;
-                        Ok(Some((choose_and_pack(e.dtype, d, &cands, opts)?, note)))
-                    })
-                    .collect()
+            Ok(())
+        };
+        let last = overlapped(
+            (batch, data, dup_of),
+            |previous, current| {
+                if let Some((b, packed)) = previous {
+                    write(&mut w, b, packed)?;
+                }
+                match list.get(bi) {
+                    Some(&next) if !is_large(next) => {
+                        bi += 1;
+                        let data = read_batch(&mut input, data_start, next)?;
+                        // Its tensors follow those written and those of `current`.
+                        let first = (w.tensor_count() + current.0.len()) as u32;
+                        let dup_of = decide_duplicates(&mut w, next, &data, first, opts);
+                        Ok(Some((next, data, dup_of)))
+                    }
+                    _ => Ok(None),
+                }
             },
-            || {
-                let read = following
-                    .map(|b| read_batch(&mut input, data_start, b))
-                    .transpose();
-                let written = to_write.map(|p| write_batch(&mut w, p)).transpose();
-                (read, written)
-            },
-        );
-        report.tensors.extend(written?.unwrap_or_default());
-        next_data = read?;
-        pending = Some((batch, dup_of, packed?));
-        drop(data);
-        if let Some(e) = batch.last() {
-            progress(e.end, total);
+            |(b, data, dup_of)| pack_batch(b, data, dup_of, opts),
+        )?;
+        if let Some((b, packed)) = last {
+            write(&mut w, b, packed)?;
         }
-    }
-    if let Some(p) = pending.take() {
-        report.tensors.extend(write_batch(&mut w, p)?);
     }
     progress(total, total);
     w.set_metadata(meta)?;
@@ -285,43 +311,46 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     w.begin_tensor(&e.name, e.dtype, &e.shape, best, chunk_len)?;
     let mut crc = crc32fast::Hasher::new();
     let mut stored = 0;
-    // While one group is encoded, the next is read and the previous one written.
-    let mut off = group.min(e.len());
-    let mut data = read_range(input, base, off)?;
-    let mut pending: Option<PackedTensor> = None;
+    // While one group is encoded, the next is read (into the buffer of the group before)
+    // and the one before is written.
+    let first_len = group.min(e.len());
+    read_range_into(input, base, first_len, &mut spare)?;
+    let mut off = first_len;
     let mut ahead = None;
-    while !data.is_empty() {
-        let next_len = group.min(e.len() - off);
-        let to_write = pending.take();
-        // The next group goes into the buffer of the group before this one.
-        let (packed, (next, written)) = rayon::join(
-            || pack_tensor_with(e.dtype, &data, best, opts, &plan),
-            || {
-                if hash_while_encoding {
-                    hasher.update(&data);
-                }
-                let next = read_range_into(input, base + off, next_len, &mut spare);
-                if next_len == 0 {
-                    ahead = following.map(|b| read_batch(input, data_start, b));
-                }
-                let written = to_write.map(|p| w.push_packed(&p)).transpose();
-                (next, written)
-            },
-        );
-        written?;
-        let packed = packed?;
+    let mut add = |w: &mut Writer<W>, data: &[u8], packed: &PackedTensor| -> Result<()> {
         crc.combine(&crc32fast::Hasher::new_with_initial_len(
             packed.crc32,
             data.len() as u64,
         ));
         stored += packed.stored_len();
-        pending = Some(packed);
-        next?;
-        std::mem::swap(&mut data, &mut spare);
-        off += next_len;
-    }
-    if let Some(p) = pending {
-        w.push_packed(&p)?;
+        w.push_packed(packed)
+    };
+    let last = overlapped(
+        std::mem::take(&mut spare),
+        |previous, current| {
+            if hash_while_encoding {
+                hasher.update(current);
+            }
+            let mut buf = match previous {
+                Some((data, packed)) => {
+                    add(w, &data, &packed)?;
+                    data
+                }
+                None => Vec::new(),
+            };
+            let next_len = group.min(e.len() - off);
+            if next_len == 0 {
+                ahead = following.map(|b| read_batch(input, data_start, b));
+                return Ok(None);
+            }
+            read_range_into(input, base + off, next_len, &mut buf)?;
+            off += next_len;
+            Ok(Some(buf))
+        },
+        |data| pack_tensor_with(e.dtype, data, best, opts, &plan),
+    )?;
+    if let Some((data, packed)) = last {
+        add(w, &data, &packed)?;
     }
     let index = w.end_tensor(crc.finalize())?;
     if opts.dedup {

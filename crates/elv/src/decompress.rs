@@ -5,6 +5,7 @@
 use crate::compress::{KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA};
 use crate::error::{Error, Result};
 use crate::options::{piece_bytes, DEFAULT_DECODE_BATCH_BYTES};
+use crate::overlap::overlapped;
 use crate::reader::Reader;
 use crate::safetensors;
 use crate::source::Source;
@@ -120,58 +121,63 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
             }
             Ok(out)
         });
-        let mut send_err = None;
         let large_of = |b: &[usize]| match b {
             [i] if tensors[*i].byte_len() > batch_bytes => Some(*i),
             _ => None,
         };
-        // The stored streams of the next batch, read while this one decodes.
-        let mut prefetched = None;
-        'batches: for (bi, b) in batches.iter().enumerate() {
-            if let Some(i) = large_of(b) {
-                let sent = for_each_piece(&tensors[i], piece_bytes(batch_bytes), &mut |p| {
-                    done += p.len() as u64;
-                    let sent = tx.send(vec![p]).is_ok();
-                    progress(done, total);
-                    Ok(sent)
-                });
-                match sent {
-                    Ok(true) => continue,
-                    Ok(false) => break 'batches, // the writer failed
-                    Err(e) => {
-                        send_err = Some(e);
-                        break;
+        // Hands decoded tensors to the writer thread; false once it has gone (its error is
+        // reported below).
+        let mut send = |decoded: Vec<Vec<u8>>| -> bool {
+            done += decoded.iter().map(|d| d.len() as u64).sum::<u64>();
+            let sent = tx.send(decoded).is_ok();
+            progress(done, total);
+            sent
+        };
+        let decoded = (|| -> Result<()> {
+            let mut bi = 0;
+            while let Some(b) = batches.get(bi) {
+                bi += 1;
+                if let Some(i) = large_of(b) {
+                    let piece = piece_bytes(batch_bytes);
+                    if !for_each_piece(&tensors[i], piece, &mut |p| Ok(send(vec![p])))? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                // A run of batches of small tensors: each decodes while the next is read and
+                // the one before goes to the writer.
+                let mut gone = false;
+                let last = overlapped(
+                    reader.read_batch(b)?,
+                    |previous, _| {
+                        if let Some((_, decoded)) = previous {
+                            if !send(decoded) {
+                                gone = true;
+                                return Ok(None);
+                            }
+                        }
+                        match batches.get(bi) {
+                            Some(nb) if large_of(nb).is_none() => {
+                                bi += 1;
+                                reader.read_batch(nb).map(Some)
+                            }
+                            _ => Ok(None),
+                        }
+                    },
+                    |batch| batch.decode(),
+                )?;
+                if gone {
+                    return Ok(());
+                }
+                if let Some((_, decoded)) = last {
+                    if !send(decoded) {
+                        return Ok(());
                     }
                 }
             }
-            let fetched = match prefetched.take().map_or_else(|| reader.read_batch(b), Ok) {
-                Ok(f) => f,
-                Err(e) => {
-                    send_err = Some(e);
-                    break;
-                }
-            };
-            let following = batches.get(bi + 1).filter(|nb| large_of(nb).is_none());
-            let (decoded, next) = rayon::join(
-                || fetched.decode(),
-                || following.map(|nb| reader.read_batch(nb)).transpose(),
-            );
-            let decoded = match (decoded, next) {
-                (Ok(d), Ok(n)) => {
-                    prefetched = n;
-                    d
-                }
-                (Err(e), _) | (_, Err(e)) => {
-                    send_err = Some(e);
-                    break;
-                }
-            };
-            done += decoded.iter().map(|d| d.len() as u64).sum::<u64>();
-            if tx.send(decoded).is_err() {
-                break; // the writer failed; its error is reported below
-            }
-            progress(done, total);
-        }
+            Ok(())
+        })();
+        let send_err = decoded.err();
         drop(tx);
         let written = writer
             .join()

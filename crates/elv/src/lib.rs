@@ -43,6 +43,7 @@ mod fetch;
 pub mod fuzzing;
 mod hd;
 mod options;
+mod overlap;
 mod pack;
 mod policy;
 mod reader;

@@ -21,6 +21,10 @@ impl<W: Write> Sink for IoSink<W> {
     }
 }
 
+/// A tensor of a batch as packed: its streams and why ELF was ruled out (if it was), or
+/// `None` for a duplicate, which has no streams.
+pub(crate) type Packed = Option<(PackedTensor, Option<&'static str>)>;
+
 /// One tensor's encoded, packed streams, ready to be written.
 pub(crate) struct PackedTensor {
     /// Encoding used.

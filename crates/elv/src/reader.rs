@@ -268,7 +268,7 @@ pub(crate) struct Batch<'r> {
 
 impl Batch<'_> {
     /// Decodes every chunk of every tensor in parallel and checks each tensor's CRC.
-    pub(crate) fn decode(self) -> Result<Vec<Vec<u8>>> {
+    pub(crate) fn decode(&self) -> Result<Vec<Vec<u8>>> {
         let mut outs = self
             .spans
             .iter()

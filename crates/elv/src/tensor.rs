@@ -4,7 +4,8 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use crate::error::Result;
-use crate::fetch::{decode_spans, Span};
+use crate::fetch::decode_spans;
+use crate::overlap::overlapped;
 use crate::reader::Reader;
 use crate::source::Source;
 use elv_core::decode::check_tensor_crc_value;
@@ -202,27 +203,46 @@ pub(crate) fn for_each_piece<S: Source>(
     let reader = t.reader;
     let verify = reader.verify_checksums();
     let mut crc = crc32fast::Hasher::new();
-    let mut next: Option<Span<'_>> = match count {
-        0 => None,
-        _ => Some(reader.span(t.index, piece_at(0))?),
-    };
-    while let Some(span) = next.take() {
-        let after = span.chunks.end;
-        let decode = || -> Result<(Vec<u8>, u32)> {
-            let mut out = elv_core::archive::zeroed(span.decoded_len())?;
-            let crcs = decode_spans(reader.catalog().index(), &[span], &mut [&mut out], verify)?;
-            Ok((out, crcs.first().copied().unwrap_or_default()))
-        };
-        let read_next = || (after < count).then(|| reader.span(t.index, piece_at(after)));
-        let (decoded, following) = rayon::join(decode, read_next);
-        let (piece, piece_crc) = decoded?;
-        next = following.transpose()?;
+    let mut stopped = false;
+    // Hands a decoded piece to `f`, its CRC to the tensor's; false once `f` stops.
+    let mut deliver = |(piece, piece_crc): (Vec<u8>, u32)| -> Result<bool> {
         crc.combine(&crc32fast::Hasher::new_with_initial_len(
             piece_crc,
             piece.len() as u64,
         ));
-        if !f(piece)? {
+        f(piece)
+    };
+    if count > 0 {
+        let first = reader.span(t.index, piece_at(0))?;
+        let last = overlapped(
+            first,
+            |previous, span| {
+                if let Some((_, decoded)) = previous {
+                    if !deliver(decoded)? {
+                        stopped = true;
+                        return Ok(None);
+                    }
+                }
+                let after = span.chunks.end;
+                (after < count)
+                    .then(|| reader.span(t.index, piece_at(after)))
+                    .transpose()
+            },
+            |span| -> Result<(Vec<u8>, u32)> {
+                let mut out = elv_core::archive::zeroed(span.decoded_len())?;
+                let index = reader.catalog().index();
+                let crcs =
+                    decode_spans(index, std::slice::from_ref(span), &mut [&mut out], verify)?;
+                Ok((out, crcs.first().copied().unwrap_or_default()))
+            },
+        )?;
+        if stopped {
             return Ok(false);
+        }
+        if let Some((_, decoded)) = last {
+            if !deliver(decoded)? {
+                return Ok(false);
+            }
         }
     }
     check_tensor_crc_value(info, crc.finalize(), verify)?;

@@ -6,7 +6,7 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::hd::{self, Seen};
 use crate::options::WriteOptions;
-use crate::pack::{pack_tensor, IoSink, PackedTensor};
+use crate::pack::{pack_tensor, IoSink, Packed, PackedTensor};
 use crate::policy;
 use crate::report::TensorReport;
 use crate::tensor_writer::TensorWriter;
@@ -139,7 +139,7 @@ impl<W: Write> Writer<W> {
             dup_of.push(found);
         }
         let options = self.options;
-        let packed: Vec<Option<(PackedTensor, Option<&'static str>)>> = tensors
+        let packed: Vec<Packed> = tensors
             .par_iter()
             .zip(dup_of.par_iter())
             .map(|(t, dup)| match dup {
@@ -179,7 +179,7 @@ impl<W: Write> Writer<W> {
         dtype: DType,
         shape: &[u64],
         dup: Option<u32>,
-        packed: Option<(PackedTensor, Option<&'static str>)>,
+        packed: Packed,
     ) -> Result<TensorReport> {
         match (dup, packed) {
             (Some(canon), _) => {
