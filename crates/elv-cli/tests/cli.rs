@@ -82,7 +82,8 @@ fn default_mode_says_it_is_lossy_and_verify_checks_the_bound() {
     let o = run(&["compress", s(&sample()), "-o", s(&z)]);
     assert!(o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("LOSSY") && err.contains("2^-24"), "{err}");
+    assert!(err.contains("lossy: |error| <= 2^-24 (F32)"), "{err}");
+    assert!(err.contains(" -> ") && err.contains("ratio 1."), "{err}");
     let o = run(&["verify", s(&z), "--against", s(&sample())]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
@@ -288,35 +289,49 @@ fn an_interrupt_leaves_no_partial_output() {
     }
     drop(f);
     let out = dir.path().join("big.elv");
-    let mut child = elv()
-        .args(["compress", s(&input), "-o", s(&out), "-q", "-T", "1"])
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let temp_seen = loop {
-        if entries(dir.path()).iter().any(|e| e.contains(".tmp")) {
-            break true;
-        }
-        if child.try_wait().unwrap().is_some() || started.elapsed().as_secs() > 60 {
-            break false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
+    // SIGINT runs the handler; SIGKILL runs nothing: the output must have no name until it
+    // is complete (O_TMPFILE), so there is nothing to remove.
+    for signal in ["-INT", "-KILL"] {
+        let mut child = elv()
+            .args(["compress", s(&input), "-o", s(&out), "-q", "-T", "1"])
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let writing = loop {
+            if writes_unnamed_file_in(child.id(), dir.path()) {
+                break true;
+            }
+            if child.try_wait().unwrap().is_some() || started.elapsed().as_secs() > 60 {
+                break false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        };
+        assert!(
+            writing,
+            "the output should be open, unnamed, while compressing"
+        );
+        Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert_eq!(
+            entries(dir.path()),
+            ["big.safetensors"],
+            "no partial or temporary output after {signal}"
+        );
+    }
+}
+
+/// Whether process `pid` has open a file of `dir` that has no name (Linux shows an
+/// O_TMPFILE as `DIR/#INODE (deleted)`).
+fn writes_unnamed_file_in(pid: u32, dir: &Path) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
     };
-    assert!(
-        temp_seen,
-        "the temporary output file should exist while compressing"
-    );
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert!(!status.success());
-    assert_eq!(
-        entries(dir.path()),
-        ["big.safetensors"],
-        "no partial or temporary output"
-    );
+    fds.filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|t| t.starts_with(dir) && t.to_string_lossy().ends_with("(deleted)"))
 }
 
 #[test]
@@ -409,4 +424,345 @@ fn a_file_declaring_gigabytes_fails_cleanly_under_a_memory_limit() {
         );
         assert!(!out.exists(), "{args:?} left output");
     }
+}
+
+/// A copy of the sample model at `dir/name`.
+fn sample_copy(dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::copy(sample(), &p).unwrap();
+    p
+}
+
+#[test]
+fn several_inputs_each_get_their_own_output_and_d_decompresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = sample_copy(dir.path(), "a.safetensors");
+    let b = sample_copy(dir.path(), "b.safetensors");
+    let o = run(&["compress", s(&a), s(&b), "-q", "--lossless"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(dir.path().join("a.elv").exists() && dir.path().join("b.elv").exists());
+    // -o names one output: refused with two inputs, before anything is written.
+    let o = run(&["compress", s(&a), s(&b), "-o", s(&dir.path().join("x.elv"))]);
+    assert_one_line_error(&o);
+    std::fs::remove_file(&a).unwrap();
+    std::fs::remove_file(&b).unwrap();
+    let o = run(&[
+        "-d",
+        s(&dir.path().join("a.elv")),
+        s(&dir.path().join("b.elv")),
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for n in ["a.safetensors", "b.safetensors"] {
+        assert_eq!(
+            std::fs::read(dir.path().join(n)).unwrap(),
+            std::fs::read(sample()).unwrap()
+        );
+    }
+}
+
+#[test]
+fn a_failing_input_is_reported_and_the_others_still_convert() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("notes.txt");
+    std::fs::write(&bad, "not a model\n").unwrap();
+    let good = sample_copy(dir.path(), "good.safetensors");
+    let o = run(&["compress", s(&bad), s(&good), "-q"]);
+    assert_one_line_error(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("notes.txt: a text file"), "{err}");
+    assert!(dir.path().join("good.elv").exists());
+}
+
+#[test]
+fn the_input_is_never_written_over_even_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = sample_copy(dir.path(), "x.safetensors");
+    let o = run(&["compress", s(&x), "-o", s(&x), "-f"]);
+    assert_one_line_error(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is the input"));
+    // A hard link is the same file under another name.
+    let y = dir.path().join("y.elv");
+    std::fs::hard_link(&x, &y).unwrap();
+    let o = run(&["compress", s(&x), "-o", s(&y), "-f"]);
+    assert_one_line_error(&o);
+    assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(sample()).unwrap());
+}
+
+#[cfg(unix)]
+#[test]
+fn outputs_keep_the_inputs_permissions_and_mtime() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let x = sample_copy(dir.path(), "private.safetensors");
+    std::fs::set_permissions(&x, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let then = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    std::fs::File::options()
+        .write(true)
+        .open(&x)
+        .unwrap()
+        .set_modified(then)
+        .unwrap();
+    let z = dir.path().join("private.elv");
+    assert!(run(&["compress", s(&x), "-q"]).status.success());
+    let back = dir.path().join("back.safetensors");
+    assert!(run(&["decompress", s(&z), "-o", s(&back), "-q"])
+        .status
+        .success());
+    for p in [&z, &back] {
+        let m = std::fs::metadata(p).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o600, "{}", p.display());
+        assert_eq!(m.modified().unwrap(), then, "{}", p.display());
+    }
+}
+
+#[test]
+fn rm_removes_the_input_only_once_the_output_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = sample_copy(dir.path(), "m.safetensors");
+    // The output exists and -f is not given: the compress fails and the input stays.
+    std::fs::write(dir.path().join("m.elv"), b"keep me").unwrap();
+    assert_one_line_error(&run(&["compress", s(&x), "--rm", "-q"]));
+    assert!(x.exists());
+    std::fs::remove_file(dir.path().join("m.elv")).unwrap();
+    let o = run(&["compress", s(&x), "--rm", "-q", "--lossless"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!x.exists() && dir.path().join("m.elv").exists());
+    let o = run(&["-d", s(&dir.path().join("m.elv")), "--rm", "-q"]);
+    assert!(o.status.success());
+    assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(sample()).unwrap());
+    assert!(!dir.path().join("m.elv").exists());
+}
+
+#[test]
+fn stdout_threads_and_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = dir.path().join("m.elv");
+    assert!(
+        run(&["compress", s(&sample()), "-o", s(&z), "-q", "-T", "0"])
+            .status
+            .success()
+    );
+    let o = run(&["compress", s(&sample()), "-c", "-q", "-T", "2"]);
+    assert!(o.status.success());
+    assert_eq!(
+        o.stdout,
+        std::fs::read(&z).unwrap(),
+        "-c writes the same bytes"
+    );
+    for level in ["100", "-1000", "23"] {
+        let o = run(&["compress", s(&sample()), "-c", "-l", level]);
+        assert!(!o.status.success(), "level {level} accepted");
+        assert!(o.stdout.is_empty());
+    }
+    assert!(run(&["compress", s(&sample()), "-c", "-q", "-l", "-3"])
+        .status
+        .success());
+}
+
+#[test]
+fn wrong_inputs_are_named_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 6] = [
+        (
+            "pytorch_model.bin",
+            b"PK\x03\x04\x14\x00\x00\x00",
+            "PyTorch",
+        ),
+        ("model.pt", b"\x80\x02}q\x00(X", "pickle"),
+        ("m.gguf", b"GGUF\x03\x00\x00\x00\x00\x00", "GGUF"),
+        ("a.npy", b"\x93NUMPY\x01\x00v\x00", "NumPy"),
+        (
+            "model.safetensors.index.json",
+            b"{\"metadata\": {}}",
+            "JSON",
+        ),
+        ("m.elv", b"\x89ELV\r\n\x1a\n\x01\x00", "already .elv"),
+    ];
+    for (name, bytes, says) in cases {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let o = run(&["compress", s(&p), "-c"]);
+        assert_one_line_error(&o);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(name) && err.contains(says), "{name}: {err}");
+    }
+    let o = run(&["info", s(&sample())]);
+    assert_one_line_error(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("a safetensors file, not .elv"));
+    // A truncated .elv says so, with where it ends.
+    let z = dir.path().join("whole.elv");
+    assert!(run(&["compress", s(&sample()), "-o", s(&z), "-q"])
+        .status
+        .success());
+    let bytes = std::fs::read(&z).unwrap();
+    let cut = dir.path().join("cut.elv");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let o = run(&["info", s(&cut)]);
+    assert_one_line_error(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("truncated") && err.contains(&format!("byte {}", bytes.len() / 2)),
+        "{err}"
+    );
+    // A missing output folder names the path.
+    let o = run(&[
+        "compress",
+        s(&sample()),
+        "-o",
+        s(&dir.path().join("no/such/dir/m.elv")),
+    ]);
+    assert_one_line_error(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no/such/dir"));
+}
+
+/// A safetensors file with one f32 tensor named `name`.
+fn one_tensor_file(name: &str) -> Vec<u8> {
+    let header =
+        serde_json::json!({ name: {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]} })
+            .to_string();
+    let mut f = (header.len() as u64).to_le_bytes().to_vec();
+    f.extend_from_slice(header.as_bytes());
+    f.extend_from_slice(&[0, 0, 0, 63, 0, 0, 128, 62]);
+    f
+}
+
+#[test]
+fn names_reach_the_terminal_escaped_and_json_exact() {
+    let evil = "w\u{1b}[8m\nOK: every tensor within its stated bound\u{202e}";
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("evil.safetensors");
+    std::fs::write(&st, one_tensor_file(evil)).unwrap();
+    let z = dir.path().join("evil.elv");
+    let o = run(&["compress", s(&st), "-o", s(&z), "-v"]);
+    assert!(o.status.success());
+    let outputs = [
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        String::from_utf8_lossy(&run(&["info", s(&z)]).stdout).into_owned(),
+        String::from_utf8_lossy(&run(&["verify", s(&z), "--against", s(&st)]).stdout).into_owned(),
+        String::from_utf8_lossy(&run(&["-d", s(&z), "-c", "-v"]).stderr).into_owned(),
+    ];
+    for text in &outputs {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{202e}'),
+            "{text:?}"
+        );
+        assert!(text.contains("w\\u{1b}[8m\\u{a}OK"), "{text:?}");
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.starts_with("OK: every tensor within its stated bound\\")),
+            "{text:?}"
+        );
+    }
+    let json = run(&["info", s(&z), "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["tensors"][0]["name"], evil);
+}
+
+#[test]
+fn decompress_verbose_prints_a_line_per_tensor() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = dir.path().join("m.elv");
+    assert!(run(&["compress", s(&sample()), "-o", s(&z), "-q"])
+        .status
+        .success());
+    let o = run(&["decompress", s(&z), "-c", "-v"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success());
+    assert_eq!(err.lines().count(), 7 + 1, "{err}");
+    assert!(err.contains("encoder.layer.0.attention.self.query.weight"));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_block_device_output_needs_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let blk = dir.path().join("blk");
+    let made = Command::new("mknod")
+        .args([s(&blk), "b", "7", "250"])
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("skipped: mknod needs root here");
+        return;
+    }
+    let o = run(&["compress", s(&sample()), "-o", s(&blk)]);
+    assert_one_line_error(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("block device"));
+    // /dev/null needs no -f.
+    assert!(run(&["compress", s(&sample()), "-o", "/dev/null", "-q"])
+        .status
+        .success());
+}
+
+#[test]
+fn output_names_up_to_255_bytes_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("{}.elv", "m".repeat(251));
+    let out = dir.path().join(&name);
+    let o = run(&["compress", s(&sample()), "-o", s(&out), "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(entries(dir.path()), [name]);
+}
+
+#[test]
+fn completions_and_examples_in_help() {
+    let o = run(&["completions", "bash"]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("_elv"));
+    let o = run(&["--help"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("Examples:") && out.contains("elv -d model.elv"),
+        "{out}"
+    );
+}
+
+/// The fsync-family calls `elv ARGS` makes, seen by strace (None without strace).
+fn syncs_of(args: &[&str], dir: &Path) -> Option<Vec<String>> {
+    let trace = dir.join("trace.txt");
+    let status = Command::new("strace")
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=fsync,fdatasync,syncfs,sync_file_range",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_elv"))
+        .args(args)
+        .status()
+        .ok()?;
+    assert!(status.success());
+    let text = std::fs::read_to_string(&trace).ok()?;
+    std::fs::remove_file(&trace).ok()?;
+    Some(text.lines().map(str::to_owned).collect())
+}
+
+/// Like gzip, zstd and xz, no fsync by default; `--sync` (and `--rm`, which must not lose the
+/// only copy) syncs the output file and then its folder.
+#[test]
+fn sync_is_an_option_and_rm_always_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.elv");
+    let Some(plain) = syncs_of(&["compress", s(&sample()), "-o", s(&out), "-q"], dir.path()) else {
+        eprintln!("skipped: no strace on this machine (.ci/run installs it)");
+        return;
+    };
+    assert!(plain.is_empty(), "synced without --sync: {plain:?}");
+    std::fs::remove_file(&out).unwrap();
+    let synced = syncs_of(
+        &["compress", s(&sample()), "-o", s(&out), "-q", "--sync"],
+        dir.path(),
+    )
+    .unwrap();
+    let fsyncs = synced.iter().filter(|l| l.contains("fsync(")).count();
+    assert!(fsyncs >= 2, "file and folder: {synced:?}");
+    let x = sample_copy(dir.path(), "x.safetensors");
+    let removed = syncs_of(&["compress", s(&x), "--rm", "-q"], dir.path()).unwrap();
+    assert!(
+        removed.iter().filter(|l| l.contains("fsync(")).count() >= 2,
+        "{removed:?}"
+    );
+    assert!(!x.exists());
 }

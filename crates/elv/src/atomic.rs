@@ -1,5 +1,6 @@
-//! Nothing lost: output goes to a temporary file beside the target, is synced, then renamed
-//! into place; an existing file is replaced only when asked.
+//! Nothing lost: output goes to a file with no name (or a hidden temporary one) and gets its
+//! name only when complete; an existing file is replaced only when asked; syncing to disk is
+//! an option, as with gzip's `--synchronous`.
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -31,60 +32,194 @@ fn track(p: &Path, on: bool) {
     }
 }
 
-/// Writes `path` through `fill` atomically. With `overwrite` false an existing `path` is an
-/// `AlreadyExists` error and is never touched (checked again at the final step, so a file
-/// that appears meanwhile is not clobbered). On any error the temporary file is removed.
-///
-/// An existing `path` that is not a regular file or a directory (`/dev/null`, a named pipe, a
-/// terminal) is written in place: renaming a file over it would replace the device node
-/// itself, and there is no data in it to lose.
+/// How [`write_atomic_with`] places its output.
+#[derive(Clone, Debug, Default)]
+pub struct OutputOptions {
+    /// Replace an existing regular file, or write to an existing block device (default
+    /// false: such an output is an `AlreadyExists` error and is never touched).
+    pub overwrite: bool,
+    /// Make the output durable before returning: fsync the file and then its directory
+    /// (default false: like gzip, zstd and xz, the kernel writes it back in its own time;
+    /// the output still appears whole or not at all, as a process crash leaves nothing).
+    pub sync: bool,
+    /// Give the output the permission bits and modification time of this file (as gzip
+    /// keeps its input's), instead of the defaults of a new file.
+    pub like: Option<fs::Metadata>,
+}
+
+/// Writes `path` through `fill` atomically: [`write_atomic_with`] without syncing and
+/// without copying another file's permissions.
 pub fn write_atomic<T>(
     path: &Path,
     overwrite: bool,
     fill: impl FnOnce(&mut BufWriter<SyncingFile>) -> crate::Result<T>,
 ) -> crate::Result<T> {
-    if fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+    let options = OutputOptions {
+        overwrite,
+        ..OutputOptions::default()
+    };
+    write_atomic_with(path, &options, fill)
+}
+
+/// Writes `path` through `fill` atomically. The output is written to a file with no name
+/// (Linux `O_TMPFILE`: a crash, even `kill -9`, leaves nothing behind), or elsewhere to a
+/// hidden temporary file beside `path` that is removed on any error; it is given its name
+/// only once complete. Without `overwrite` an existing `path` is an `AlreadyExists` error
+/// and is never touched (checked again at the final step, so a file that appears meanwhile
+/// is not clobbered).
+///
+/// An existing character device or named pipe (`/dev/null`, a terminal, a FIFO) is
+/// written in place: renaming a file over it would replace the node itself, and there is no
+/// data in it to lose. An existing block device holds data: it is written in place only
+/// with `overwrite`.
+pub fn write_atomic_with<T>(
+    path: &Path,
+    options: &OutputOptions,
+    fill: impl FnOnce(&mut BufWriter<SyncingFile>) -> crate::Result<T>,
+) -> crate::Result<T> {
+    let existing = fs::metadata(path).ok();
+    if let Some(m) = existing.as_ref().filter(|m| !m.is_file() && !m.is_dir()) {
+        if is_block_device(m) && !options.overwrite {
+            return Err(exists(path, "is a block device").into());
+        }
         let file = fs::OpenOptions::new().write(true).open(path)?;
-        let mut w = BufWriter::new(SyncingFile::unsynced(file));
+        let mut w = BufWriter::new(SyncingFile::new(file, options.sync));
         let value = fill(&mut w)?;
         w.into_inner().map_err(|e| e.into_error())?.finish()?;
         return Ok(value);
     }
-    if !overwrite && path.exists() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("{} exists", path.display()),
-        )
-        .into());
+    if !options.overwrite && existing.is_some() {
+        return Err(exists(path, "exists").into());
     }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let (tmp_path, file) = create_temp(&dir, &name)?;
-    track(&tmp_path, true);
-    let guard = TempGuard(Some(tmp_path.clone()));
-    let mut w = BufWriter::new(SyncingFile::new(file));
+    let unnamed = unnamed::create(&dir);
+    let (file, guard) = match unnamed {
+        Some(file) => (file, TempGuard(None)),
+        None => {
+            let (tmp_path, file) = create_temp(&dir)?;
+            track(&tmp_path, true);
+            (file, TempGuard(Some(tmp_path)))
+        }
+    };
+    let mut w = BufWriter::new(SyncingFile::new(file, options.sync));
     let value = fill(&mut w)?;
     let file = w.into_inner().map_err(|e| e.into_error())?;
-    file.finish()?;
-    if overwrite {
-        fs::rename(&tmp_path, path)?;
-    } else {
-        // hard_link fails if `path` exists: no window in which another file is clobbered.
-        fs::hard_link(&tmp_path, path)?;
-        fs::remove_file(&tmp_path)?;
+    if let Some(like) = &options.like {
+        file.file.set_permissions(like.permissions())?;
+        if let Ok(mtime) = like.modified() {
+            file.file.set_modified(mtime)?;
+        }
     }
-    track(&tmp_path, false);
+    let handle = file.finish()?;
+    match &guard.0 {
+        None => unnamed::link(&handle, &dir, path, options.overwrite)?,
+        Some(tmp_path) if options.overwrite => fs::rename(tmp_path, path)?,
+        Some(tmp_path) => {
+            // hard_link fails if `path` exists: no window in which another file is clobbered.
+            fs::hard_link(tmp_path, path).map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => exists(path, "exists"),
+                _ => e,
+            })?;
+            fs::remove_file(tmp_path)?;
+        }
+    }
+    if let Some(p) = &guard.0 {
+        track(p, false);
+    }
     std::mem::forget(guard);
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
+    if options.sync {
+        File::open(&dir)?.sync_all()?;
     }
     Ok(value)
+}
+
+fn exists(path: &Path, what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        format!("{} {what}", path.display()),
+    )
+}
+
+#[cfg(unix)]
+fn is_block_device(m: &fs::Metadata) -> bool {
+    std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type())
+}
+
+#[cfg(not(unix))]
+fn is_block_device(_: &fs::Metadata) -> bool {
+    false
+}
+
+/// Files with no name until they are complete (Linux `O_TMPFILE`), linked into place.
+#[cfg(target_os = "linux")]
+mod unnamed {
+    use rustix::fs::{linkat, openat, AtFlags, Mode, OFlags, CWD};
+    use std::fs::File;
+    use std::io;
+    use std::path::Path;
+
+    /// An unnamed file in `dir`, or `None` where the filesystem or kernel has no
+    /// `O_TMPFILE` (or `/proc` is missing, so it could not be linked later).
+    pub(super) fn create(dir: &Path) -> Option<File> {
+        if !Path::new("/proc/self/fd").is_dir() {
+            return None;
+        }
+        let flags = OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC;
+        let fd = openat(CWD, dir, flags, Mode::from_raw_mode(0o644)).ok()?;
+        Some(File::from(fd))
+    }
+
+    /// Gives the unnamed `file` the name `path` (in `dir`): directly when it must not
+    /// replace anything (`linkat` fails if `path` exists), or through a short-lived hidden
+    /// name renamed over `path`.
+    pub(super) fn link(file: &File, dir: &Path, path: &Path, overwrite: bool) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let link_to = |to: &Path| linkat(CWD, proc_path.as_str(), CWD, to, AtFlags::SYMLINK_FOLLOW);
+        if !overwrite {
+            return link_to(path).map_err(|e| {
+                if e == rustix::io::Errno::EXIST {
+                    super::exists(path, "exists")
+                } else {
+                    io::Error::from(e)
+                }
+            });
+        }
+        for attempt in 0..1000u32 {
+            let tmp = dir.join(super::temp_name(attempt));
+            match link_to(&tmp) {
+                Ok(()) => {
+                    return std::fs::rename(&tmp, path).inspect_err(|_| {
+                        let _ = std::fs::remove_file(&tmp);
+                    })
+                }
+                Err(e) if e == rustix::io::Errno::EXIST => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "no free temporary name",
+        ))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod unnamed {
+    use std::fs::File;
+    use std::io;
+    use std::path::Path;
+
+    pub(super) fn create(_: &Path) -> Option<File> {
+        None
+    }
+
+    pub(super) fn link(_: &File, _: &Path, _: &Path, _: bool) -> io::Result<()> {
+        Err(io::Error::other("no unnamed files on this platform"))
+    }
 }
 
 /// Bytes written between background flushes of a [`SyncingFile`].
@@ -94,7 +229,7 @@ const SYNC_AHEAD_BYTES: u64 = 8 << 20;
 /// few MiB, so the sync before the rename waits only for the tail instead of the whole file.
 pub struct SyncingFile {
     file: File,
-    /// False for a device or pipe written in place: nothing to sync.
+    /// Whether the output is to be made durable.
     sync: bool,
     since_flush: u64,
     ahead: Option<(SyncSender<()>, JoinHandle<()>)>,
@@ -104,9 +239,11 @@ pub struct SyncingFile {
 }
 
 impl SyncingFile {
-    fn new(file: File) -> Self {
+    /// Writes to `file`; with `sync`, the finished part is flushed to disk in the background
+    /// and the whole file synced by [`finish`](Self::finish).
+    fn new(file: File, sync: bool) -> Self {
         let error = Arc::new(Mutex::new(None));
-        let ahead = file.try_clone().ok().and_then(|clone| {
+        let ahead = file.try_clone().ok().filter(|_| sync).and_then(|clone| {
             let (tx, rx) = sync_channel::<()>(1);
             let seen = Arc::clone(&error);
             std::thread::Builder::new()
@@ -125,26 +262,16 @@ impl SyncingFile {
         });
         SyncingFile {
             file,
-            sync: true,
+            sync,
             since_flush: 0,
             ahead,
             error,
         }
     }
 
-    /// Writes to `file` without syncing it (a device or a pipe).
-    fn unsynced(file: File) -> Self {
-        SyncingFile {
-            file,
-            sync: false,
-            since_flush: 0,
-            ahead: None,
-            error: Arc::new(Mutex::new(None)),
-        }
-    }
-
-    /// Stops the background thread and syncs the whole file; reports any write-back error.
-    fn finish(mut self) -> io::Result<()> {
+    /// Stops the background thread and, when syncing, syncs the whole file; reports any
+    /// write-back error. Gives back the file.
+    fn finish(mut self) -> io::Result<File> {
         if let Some((tx, handle)) = self.ahead.take() {
             drop(tx);
             let _ = handle.join();
@@ -153,10 +280,10 @@ impl SyncingFile {
         if let Some(e) = earlier {
             return Err(e);
         }
-        if !self.sync {
-            return Ok(());
+        if self.sync {
+            self.file.sync_all()?;
         }
-        self.file.sync_all()
+        Ok(self.file)
     }
 }
 
@@ -179,10 +306,14 @@ impl Write for SyncingFile {
     }
 }
 
-fn create_temp(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
-    let pid = std::process::id();
+/// A hidden temporary name, short enough beside any legal file name.
+fn temp_name(attempt: u32) -> String {
+    format!(".elv-tmp.{}.{attempt}", std::process::id())
+}
+
+fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
     for attempt in 0..1000u32 {
-        let p = dir.join(format!(".{name}.tmp{pid}.{attempt}"));
+        let p = dir.join(temp_name(attempt));
         match fs::OpenOptions::new().write(true).create_new(true).open(&p) {
             Ok(f) => return Ok((p, f)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,

@@ -1,0 +1,253 @@
+//! `elv compress` and `elv decompress`: each input to its own output, like gzip and zstd.
+//! An input is never written over, an existing output only with `-f`, and the output keeps
+//! the input's permission bits and modification time.
+
+use crate::output::{is_stdio, open_file, same_file, write_output, Fallible};
+use crate::sniff;
+use crate::text::{bound, escape, human, shape};
+use elv::atomic::OutputOptions;
+use elv::{
+    compress_safetensors, decompress_to_safetensors, Encoding, ReadOptions, Reader, Report,
+    WriteOptions,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{BufReader, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Which way to convert.
+pub enum Direction {
+    Compress(WriteOptions),
+    Decompress,
+}
+
+/// What the user asked of every input.
+pub struct Flags {
+    pub force: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub sync: bool,
+    pub rm: bool,
+}
+
+/// Converts every input; a failing one is reported in one line and the others go on. The
+/// exit status is 1 if any failed.
+pub fn run(
+    inputs: &[PathBuf],
+    output: Option<PathBuf>,
+    to_stdout: bool,
+    direction: &Direction,
+    flags: &Flags,
+) -> Fallible<ExitCode> {
+    if inputs.len() > 1 && (output.is_some() || to_stdout) {
+        return Err("-o and -c name one output: with several inputs each gets its own".into());
+    }
+    if output.is_some() && to_stdout {
+        return Err("-o and -c both name the output: give one".into());
+    }
+    let mut failed = false;
+    for input in inputs {
+        let out = match (&output, to_stdout) {
+            (_, true) => PathBuf::from("-"),
+            (Some(o), _) => o.clone(),
+            (None, _) => default_output(input, direction),
+        };
+        if let Err(e) = convert(input, &out, direction, flags) {
+            eprintln!("elv: error: {}", e.to_string().replace('\n', " "));
+            failed = true;
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn default_output(input: &Path, direction: &Direction) -> PathBuf {
+    if is_stdio(input) {
+        return PathBuf::from("-");
+    }
+    match direction {
+        Direction::Compress(_) => input.with_extension("elv"),
+        Direction::Decompress => input.with_extension("safetensors"),
+    }
+}
+
+fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fallible<()> {
+    let in_meta = match is_stdio(input) {
+        true => None,
+        false => Some(std::fs::metadata(input).map_err(|e| format!("{}: {e}", input.display()))?),
+    };
+    if let (Some(a), Ok(b)) = (&in_meta, std::fs::metadata(out)) {
+        if same_file(a, &b) {
+            return Err(format!(
+                "{}: is the input; elv never writes over its input, even with -f",
+                out.display()
+            )
+            .into());
+        }
+    }
+    let mut file = open_file(input)?;
+    let name = input.display().to_string();
+    let want_elv = matches!(direction, Direction::Decompress);
+    if let Some(what) = sniff::wrong_format(&sniff::head(&mut file)?, &name, want_elv) {
+        return Err(format!("{name}: {what}").into());
+    }
+    let options = OutputOptions {
+        overwrite: flags.force,
+        // Removing the source needs the output on disk first.
+        sync: flags.sync || flags.rm,
+        like: in_meta.clone(),
+    };
+    let bar = progress_bar(flags.quiet);
+    let mut tick = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let in_bytes = file.metadata()?.len();
+    match direction {
+        Direction::Compress(opts) => {
+            let src = BufReader::new(file);
+            let report = write_output(out, &options, flags.force, |w| {
+                Ok(compress_safetensors(src, w, opts, &mut tick)?.1)
+            })
+            .map_err(|e| with_input(&name, e))?;
+            bar.finish_and_clear();
+            if !flags.quiet {
+                compress_summary(&report, input, out, flags.verbose);
+            }
+        }
+        Direction::Decompress => {
+            let reader = Reader::new(file, ReadOptions::default())
+                .map_err(|e| crate::inspect::explain_open_error(&name, in_bytes, e))?;
+            write_output(out, &options, flags.force, |w| {
+                decompress_to_safetensors(&reader, w, &mut tick)?;
+                Ok(())
+            })
+            .map_err(|e| with_input(&name, e))?;
+            bar.finish_and_clear();
+            if !flags.quiet {
+                decompress_summary(&reader, input, out, flags.verbose);
+            }
+        }
+    }
+    if flags.rm && in_meta.is_some() && !is_stdio(out) {
+        std::fs::remove_file(input).map_err(|e| format!("{name}: removing it: {e}"))?;
+    }
+    Ok(())
+}
+
+/// An error of converting `name`, with the input's name in front unless it already names it.
+fn with_input(name: &str, e: Box<dyn std::error::Error>) -> Box<dyn std::error::Error> {
+    let text = e.to_string();
+    if text.contains(name) {
+        e
+    } else {
+        format!("{name}: {text}").into()
+    }
+}
+
+fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    let template =
+        "{bar:40} {decimal_bytes}/{decimal_total_bytes} {decimal_bytes_per_sec} eta {eta}";
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn where_to(p: &Path) -> String {
+    if is_stdio(p) {
+        "stdout".into()
+    } else {
+        p.display().to_string()
+    }
+}
+
+fn where_from(p: &Path) -> String {
+    if is_stdio(p) {
+        "stdin".into()
+    } else {
+        p.display().to_string()
+    }
+}
+
+/// `IN (SIZE) -> OUT (SIZE), ratio R, lossy: ...`: one line, then one for tensors kept
+/// lossless by the flush guard; with `-v`, a line per tensor first.
+fn compress_summary(r: &Report, input: &Path, out: &Path, verbose: bool) {
+    if verbose {
+        for t in &r.tensors {
+            eprintln!(
+                "{:<50} {:>5} {:>7} {:>10} -> {:>10}  {}{}",
+                escape(&t.name),
+                t.dtype.name(),
+                t.encoding.name(),
+                human(t.original),
+                human(t.stored),
+                bound(t.error_bound_log2),
+                t.note.map(|n| format!("  ({n})")).unwrap_or_default()
+            );
+        }
+    }
+    let ratio = r.input_bytes as f64 / r.output_bytes.max(1) as f64;
+    let mut lossy: Vec<String> = r
+        .tensors
+        .iter()
+        .filter(|t| t.error_bound_log2 > 0)
+        .map(|t| format!("{} ({})", bound(t.error_bound_log2), t.dtype.name()))
+        .collect();
+    lossy.sort();
+    lossy.dedup();
+    let kind = if lossy.is_empty() {
+        "lossless: every value decodes bit for bit".to_string()
+    } else {
+        format!(
+            "lossy: |error| <= {} for values in (-1, 1), all others exact (--lossless for bit-exact)",
+            lossy.join(", ")
+        )
+    };
+    eprintln!(
+        "elv: {} ({}) -> {} ({}), ratio {ratio:.3}, {kind}",
+        where_from(input),
+        human(r.input_bytes),
+        where_to(out),
+        human(r.output_bytes),
+    );
+    let kept = r
+        .tensors
+        .iter()
+        .filter(|t| t.note.is_some() && t.encoding != Encoding::Elf)
+        .count();
+    if kept > 0 && !lossy.is_empty() {
+        eprintln!("elv: {kept} tensors kept lossless: ELF would flush too many small values to zero (--max-flush)");
+    }
+}
+
+fn decompress_summary<S: elv::Source>(reader: &Reader<S>, input: &Path, out: &Path, verbose: bool) {
+    if verbose {
+        for t in reader.iter() {
+            eprintln!(
+                "{:<50} {:>5} {:<16} {:>10}  {}",
+                escape(t.name()),
+                t.dtype().name(),
+                shape(t.shape()),
+                human(t.byte_len()),
+                bound(t.error_bound_log2())
+            );
+        }
+    }
+    let tensors: u64 = reader.iter().map(|t| t.byte_len()).sum();
+    eprintln!(
+        "elv: {} ({}) -> {}: {} tensors, {} of tensor data",
+        where_from(input),
+        human(reader.file_len()),
+        where_to(out),
+        reader.len(),
+        human(tensors)
+    );
+}

@@ -1,0 +1,245 @@
+//! `elv info`, `elv verify` and `elv extract`: reading an `.elv` without converting it.
+
+use crate::npy;
+use crate::output::{open_file, write_output, Fallible};
+use crate::sniff;
+use crate::text::{bound, escape, human, shape};
+use elv::atomic::OutputOptions;
+use elv::{ErrorKind, ReadOptions, Reader};
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Opens an `.elv` input, saying in one line what it is if it is not one.
+pub fn open_reader(p: &Path) -> Fallible<Reader<File>> {
+    let mut file = open_file(p)?;
+    let name = p.display().to_string();
+    if let Some(what) = sniff::wrong_format(&sniff::head(&mut file)?, &name, true) {
+        return Err(format!("{name}: {what}").into());
+    }
+    let len = file.metadata()?.len();
+    Reader::new(file, ReadOptions::default()).map_err(|e| explain_open_error(&name, len, e))
+}
+
+/// A failure to open `name` (`len` bytes) as `.elv`, in words: a file cut short says so.
+pub fn explain_open_error(name: &str, len: u64, e: elv::Error) -> Box<dyn std::error::Error> {
+    let cut = match &e {
+        elv::Error::Format(f) => {
+            f.kind() == ErrorKind::Truncated
+                || (f.kind() == ErrorKind::BadMagic && f.what() == "trailer magic")
+        }
+        _ => false,
+    };
+    if cut {
+        format!("{name}: truncated or damaged: it ends at byte {len} without the index an .elv ends with ({e})").into()
+    } else {
+        format!("{name}: {e}").into()
+    }
+}
+
+/// The tensors of a file with their encoding, sizes and bound: columns fitted to the names,
+/// sizes in SI units, names escaped; or, with `json`, every field exactly.
+pub fn info(input: &Path, json: bool) -> Fallible<()> {
+    let reader = open_reader(input)?;
+    let mut out = io::stdout().lock();
+    if json {
+        let tensors: Vec<serde_json::Value> = reader
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "name": t.name(),
+                    "dtype": t.dtype().name(),
+                    "shape": t.shape(),
+                    "encoding": t.encoding().name(),
+                    "duplicate_of": t.duplicate_of().map(|d| d.name()),
+                    "decoded_bytes": t.byte_len(),
+                    "stored_bytes": t.stored_len(),
+                    "error_bound_log2": t.error_bound_log2(),
+                })
+            })
+            .collect();
+        let metadata: serde_json::Map<String, serde_json::Value> = reader
+            .metadata()
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let doc = serde_json::json!({
+            "file_bytes": reader.file_len(),
+            "tensors": tensors,
+            "metadata": metadata,
+        });
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let rows: Vec<[String; 8]> = reader
+        .iter()
+        .map(|t| {
+            let stored = t.stored_len();
+            [
+                escape(t.name()).into_owned(),
+                t.dtype().name().to_string(),
+                shape(t.shape()),
+                match t.duplicate_of() {
+                    Some(d) => format!("= {}", escape(d.name())),
+                    None => t.encoding().name().to_string(),
+                },
+                human(t.byte_len()),
+                human(stored),
+                match stored {
+                    0 => "-".to_string(),
+                    s => format!("{:.3}", t.byte_len() as f64 / s as f64),
+                },
+                bound(t.error_bound_log2()),
+            ]
+        })
+        .collect();
+    let head = [
+        "name", "dtype", "shape", "encoding", "decoded", "stored", "ratio", "bound",
+    ];
+    let mut width = head.map(str::len);
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    width[0] = width[0].min(60);
+    let line = |out: &mut dyn Write, c: [&str; 8]| -> io::Result<()> {
+        writeln!(
+            out,
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:>w4$}  {:>w5$}  {:>w6$}  {:>w7$}",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            c[5],
+            c[6],
+            c[7],
+            w0 = width[0],
+            w1 = width[1],
+            w2 = width[2],
+            w3 = width[3],
+            w4 = width[4],
+            w5 = width[5],
+            w6 = width[6],
+            w7 = width[7],
+        )
+    };
+    line(&mut out, head)?;
+    for r in &rows {
+        line(
+            &mut out,
+            [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6], &r[7]],
+        )?;
+    }
+    let decoded: u64 = reader.iter().map(|t| t.byte_len()).sum();
+    let stored: u64 = reader.iter().map(|t| t.stored_len()).sum();
+    writeln!(
+        out,
+        "{} tensors: {} of tensor data in {} of streams; file {}, ratio {:.3} (tensor data / file)",
+        reader.len(),
+        human(decoded),
+        human(stored),
+        human(reader.file_len()),
+        decoded as f64 / reader.file_len().max(1) as f64
+    )?;
+    Ok(())
+}
+
+/// Checks every checksum; against the original, every tensor's bound.
+pub fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<ExitCode> {
+    let mut out = io::stdout().lock();
+    let reader = open_reader(input)?;
+    reader
+        .verify()
+        .map_err(|e| format!("{}: {e}", input.display()))?;
+    let Some(orig) = against else {
+        if !quiet {
+            writeln!(
+                out,
+                "{}: all checksums OK, {} tensors decode",
+                input.display(),
+                reader.len()
+            )?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    writeln!(
+        out,
+        "{:<50} {:>7} {:>8} {:>14} {:>12} {:>9}  result",
+        "name", "dtype", "bound", "max abs err", "bit-exact", "of"
+    )?;
+    let original = io::BufReader::new(open_file(orig)?);
+    let mut written: io::Result<()> = Ok(());
+    let cmp = elv::verify_against(&reader, original, &mut |t| {
+        if written.is_err() || (quiet && t.ok) {
+            return;
+        }
+        written = match t.error_bound_log2 {
+            None => writeln!(out, "{:<50} missing from the .elv", escape(&t.name)),
+            Some(k) => writeln!(
+                out,
+                "{:<50} {:>7} {:>8} {:>14.3e} {:>12} {:>9}  {}",
+                escape(&t.name),
+                t.dtype.name(),
+                bound(k),
+                t.max_abs_error,
+                t.exact,
+                t.values,
+                if t.ok { "ok" } else { "BOUND BROKEN" }
+            ),
+        };
+    })
+    .map_err(|e| format!("{}: {e}", orig.display()))?;
+    written?;
+    let (original, stored) = cmp.counts;
+    let mut failures = cmp.tensors.iter().filter(|t| !t.ok).count();
+    if original != stored {
+        writeln!(
+            out,
+            "tensor count differs: original {original}, .elv {stored}"
+        )?;
+        failures += 1;
+    }
+    if failures > 0 {
+        writeln!(
+            out,
+            "FAILED: {failures} tensors break their bound or differ"
+        )?;
+        return Ok(ExitCode::FAILURE);
+    }
+    writeln!(
+        out,
+        "OK: every tensor within its stated bound ({original} tensors)"
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes one tensor, streamed, as raw bytes or `.npy`.
+pub fn extract(
+    input: &Path,
+    name: &str,
+    output: Option<&Path>,
+    npy_header: bool,
+    force: bool,
+) -> Fallible<()> {
+    let reader = open_reader(input)?;
+    let t = reader
+        .get(name)
+        .ok_or_else(|| format!("{}: no tensor named \"{}\"", input.display(), escape(name)))?;
+    let as_npy = npy_header || output.is_some_and(|p| p.extension().is_some_and(|e| e == "npy"));
+    let out = output.unwrap_or(Path::new("-"));
+    let options = OutputOptions {
+        overwrite: force,
+        ..OutputOptions::default()
+    };
+    write_output(out, &options, force, |w| {
+        if as_npy {
+            npy::write_header(w, t.dtype(), t.shape()).map_err(elv::Error::Io)?;
+        }
+        io::copy(&mut t.stream(), w)?;
+        Ok(())
+    })
+}
