@@ -147,8 +147,10 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
         if is_large(batch) {
             let following = list.get(bi).copied().filter(|b| !is_large(b));
             for e in batch {
-                let (r, ahead) =
-                    compress_large(&mut input, data_start, e, &mut w, opts, following)?;
+                let mut tick = |done: u64| progress(e.begin + done, total);
+                let (r, ahead) = compress_large(
+                    &mut input, data_start, e, &mut w, opts, following, &mut tick,
+                )?;
                 report.tensors.push(r);
                 next_data = ahead;
                 progress(e.end, total);
@@ -225,10 +227,12 @@ fn read_range_into<R: Read + Seek>(
 }
 
 /// A tensor larger than a batch, streamed so memory does not grow with it: a first pass,
-/// when needed, hashes it (if an earlier tensor shares its [`probe_hash`]) and counts ELF
-/// flushes; a duplicate is confirmed piece by piece; encodings are tried on two slices; then
-/// groups of whole chunks are read, encoded in parallel and written. The tensors of
-/// `following` (the next batch) are read while the last group is encoded, and returned.
+/// when needed, hashes it (if an earlier tensor shares its [`probe_hash`]: a duplicate is
+/// then written as a reference) and counts ELF flushes; encodings are tried on two slices;
+/// then groups of whole chunks are read, encoded in parallel and written, `progress` told
+/// the bytes done after each. The tensors of `following` (the next batch) are read while
+/// the last group is encoded, and returned.
+#[allow(clippy::too_many_arguments)]
 fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     input: &mut R,
     data_start: u64,
@@ -236,6 +240,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     w: &mut Writer<W>,
     opts: &WriteOptions,
     following: Option<&[Entry]>,
+    progress: &mut dyn FnMut(u64),
 ) -> Result<(TensorReport, Option<Vec<Vec<u8>>>)> {
     let base = data_start + e.begin;
     let piece = piece_bytes(opts.batch_bytes);
@@ -317,12 +322,15 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     read_range_into(input, base, first_len, &mut spare)?;
     let mut off = first_len;
     let mut ahead = None;
+    let mut written = 0;
     let mut add = |w: &mut Writer<W>, data: &[u8], packed: &PackedTensor| -> Result<()> {
         crc.combine(&crc32fast::Hasher::new_with_initial_len(
             packed.crc32,
             data.len() as u64,
         ));
         stored += packed.stored_len();
+        written += data.len() as u64;
+        progress(written);
         w.push_packed(packed)
     };
     let last = overlapped(
