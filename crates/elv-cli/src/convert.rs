@@ -178,7 +178,7 @@ fn where_from(p: &Path) -> String {
 }
 
 /// `IN (SIZE) -> OUT (SIZE), ratio R, lossy: ...`: one line, then one for tensors kept
-/// lossless by the flush guard; with `-v`, a line per tensor first.
+/// lossless by the optimizer-state guard; with `-v`, a line per tensor first.
 fn compress_summary(r: &Report, input: &Path, out: &Path, verbose: bool) {
     if verbose {
         for t in &r.tensors {
@@ -224,7 +224,7 @@ fn compress_summary(r: &Report, input: &Path, out: &Path, verbose: bool) {
         .filter(|t| t.note.is_some() && t.encoding != Encoding::Elf)
         .count();
     if kept > 0 && !lossy.is_empty() {
-        eprintln!("elv: {kept} tensors kept lossless: ELF would flush too many small values to zero (--max-flush)");
+        eprintln!("elv: {kept} tensors kept lossless: most of their values are below 2^-16, like optimizer state (--max-small)");
     }
 }
 

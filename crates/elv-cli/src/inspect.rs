@@ -134,6 +134,22 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
             [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6], &r[7]],
         )?;
     }
+    let mut bounds: Vec<u8> = reader
+        .iter()
+        .map(|t| t.error_bound_log2())
+        .filter(|&k| k > 0)
+        .collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    for k in bounds {
+        writeln!(
+            out,
+            "bound {}: |error| <= {} for values in (-1, 1), all others exact (files from elv 1.1 on also keep values of magnitude <= {} exact: nothing non-zero becomes zero)",
+            bound(k),
+            bound(k),
+            bound(k)
+        )?;
+    }
     let decoded: u64 = reader.iter().map(|t| t.byte_len()).sum();
     let stored: u64 = reader.iter().map(|t| t.stored_len()).sum();
     writeln!(

@@ -88,9 +88,10 @@ enum Cmd {
         /// Also use ELF on f16 and bf16 (error bounds 2^-11 and 2^-8).
         #[arg(long)]
         elf_half: bool,
-        /// Keep a tensor lossless if ELF would flush more than this fraction of its non-zero values to zero.
-        #[arg(long, default_value_t = 0.001)]
-        max_flush: f64,
+        /// Keep a tensor lossless when more than this fraction of its non-zero values are below
+        /// 2^-16, where ELF's error is large relative to them (optimizer state looks like this).
+        #[arg(long, default_value_t = 0.1)]
+        max_small: f64,
         /// zstd level for the sections where zstd beats ans (-7 to 22).
         #[arg(short, long, default_value_t = 3, allow_negative_numbers = true,
               value_parser = clap::value_parser!(i32).range(-7..=22))]
@@ -206,19 +207,19 @@ fn run(cli: Cli) -> output::Fallible<ExitCode> {
             output,
             lossless,
             elf_half,
-            max_flush,
+            max_small,
             level,
             chunk,
             common,
         } => {
             setup_threads(&common)?;
-            if !(0.0..=1.0).contains(&max_flush) {
-                return Err("--max-flush must be between 0 and 1".into());
+            if !(0.0..=1.0).contains(&max_small) {
+                return Err("--max-small must be between 0 and 1".into());
             }
             let opts = WriteOptions {
                 lossless,
                 elf_half,
-                max_flush_fraction: max_flush,
+                max_small_fraction: max_small,
                 level,
                 chunk_len: chunk,
                 ..WriteOptions::default()

@@ -155,8 +155,9 @@ impl Catalog {
     }
 
     /// What a whole-file check must still read after [`load`](Self::load): the sections that
-    /// decoding tensors does not cover (ancillary ones; the tables were checked by `load`), and
-    /// the tensors that own streams (a dedup reference decodes its original).
+    /// decoding tensors does not cover (the tables, decoded by `load`, and ancillary sections,
+    /// of which only the CRC is checked), and the tensors that own streams (a dedup reference
+    /// decodes its original).
     pub fn verify_plan(&self) -> (core::ops::Range<u32>, Vec<usize>) {
         let sections = self.index.stream_count..self.index.entries.len() as u32;
         let owners = (0..self.tensors.len())

@@ -81,41 +81,75 @@ pub fn decode_value(code: u64, fmt: FloatFormat) -> u64 {
     sign_bit | (e << m_bits) | mant
 }
 
-/// Counts, in little-endian `dtype` values, the non-zero values and those of them ELF would
-/// flush to a zero (in range with t = 0: magnitude below 2^-(M+1), or exactly that).
-pub fn flush_count(dtype: DType, data: &[u8]) -> Result<(u64, u64)> {
+/// Magnitude below which a value is *small* for the optimizer-state guard: 2^-16, where
+/// ELF's f32 bound of 2^-24 exceeds 2^-8 (0.4%) of the value.
+pub const SMALL_LOG2: i32 = -16;
+
+/// Counts, in little-endian `dtype` values, the non-zero values and those of them that are
+/// small (0 < |p| < 2^-16, [`SMALL_LOG2`]). NaNs and infinities are not small.
+pub fn small_count(dtype: DType, data: &[u8]) -> Result<(u64, u64)> {
     let fmt = float_format(dtype)?;
     if dtype == DType::F32 {
-        // t = 0 exactly when 0 < |p| <= 2^-24 (0x3380_0000), the tie rounding to even.
-        let (mut nonzero, mut flushed) = (0u64, 0u64);
+        // 2^-16 is 0x3780_0000.
+        let (mut nonzero, mut small) = (0u64, 0u64);
         for elem in data.chunks_exact(4) {
             let mag = <[u8; 4]>::try_from(elem).map_or(0, u32::from_le_bytes) & 0x7fff_ffff;
             nonzero += u64::from(mag != 0);
-            flushed += u64::from(mag != 0 && mag <= 0x3380_0000);
+            small += u64::from(mag != 0 && mag < 0x3780_0000);
         }
-        return Ok((nonzero, flushed));
+        return Ok((nonzero, small));
     }
     let mag_mask = (1u64 << (fmt.exp_bits + fmt.man_bits)) - 1;
-    let t_mask = (1u64 << fmt.man_bits) - 1;
-    let (mut nonzero, mut flushed) = (0u64, 0u64);
+    let (mut nonzero, mut small) = (0u64, 0u64);
     for elem in data.chunks_exact(dtype.size()) {
-        let bits = load_le(elem);
-        if bits & mag_mask != 0 {
+        let mag = load_le(elem) & mag_mask;
+        if mag != 0 {
             nonzero += 1;
-            if encode_value(bits, fmt).is_some_and(|c| c & t_mask == 0) {
-                flushed += 1;
-            }
+            small += u64::from(magnitude_log2_below(mag, fmt, SMALL_LOG2));
         }
     }
-    Ok((nonzero, flushed))
+    Ok((nonzero, small))
 }
 
+/// Whether the magnitude bits `mag` (sign cleared) of a `fmt` value are below 2^`log2`.
+fn magnitude_log2_below(mag: u64, fmt: FloatFormat, log2: i32) -> bool {
+    let m = i64::from(fmt.man_bits);
+    let e = (mag >> m) as i64;
+    let bias = fmt.bias() as i64;
+    let log2 = i64::from(log2);
+    if e == (1i64 << fmt.exp_bits) - 1 {
+        return false; // inf or NaN
+    }
+    if e > 0 {
+        // A normal value lies in [2^(e-bias), 2^(e-bias+1)).
+        return e - bias < log2;
+    }
+    // A subnormal is t·2^(1-bias-M) with t < 2^M: below 2^log2 when t < 2^(log2-1+bias+M).
+    let shift = log2 - 1 + bias + m;
+    shift >= m || (shift > 0 && (mag & ((1 << m) - 1)) < (1u64 << shift))
+}
+
+/// Whether the canonical writer stores `bits` as an outlier (SPEC.md §7.2.3): the values of
+/// §7.2.1 steps 1 and 4, and every non-zero value whose code would have `t = 0` (magnitude at
+/// most 2^-(M+1)), so that no non-zero value decodes to zero.
+pub fn stored_exactly(bits: u64, fmt: FloatFormat) -> bool {
+    let mag_mask = (1u64 << (fmt.exp_bits + fmt.man_bits)) - 1;
+    let t_mask = (1u64 << fmt.man_bits) - 1;
+    match encode_value(bits, fmt) {
+        None => true,
+        Some(code) => code & t_mask == 0 && bits & mag_mask != 0,
+    }
+}
+
+/// The f32 code the canonical writer stores, or `None` for an outlier ([`stored_exactly`]).
 #[inline]
 fn encode_f32(bits: u32) -> Option<u32> {
     // Same result as `encode_value`: IEEE addition rounds 1+|p| to nearest-even.
-    let q = 1.0f32 + f32::from_bits(bits & 0x7fff_ffff);
-    if q < 2.0 {
-        Some(((bits >> 31) << 23) | (q.to_bits() & 0x007f_ffff))
+    let mag = bits & 0x7fff_ffff;
+    let q = 1.0f32 + f32::from_bits(mag);
+    let t = q.to_bits() & 0x007f_ffff;
+    if q < 2.0 && (t != 0 || mag == 0) {
+        Some(((bits >> 31) << 23) | t)
     } else {
         None
     }
@@ -140,7 +174,7 @@ pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
     let mut outlier_values = Vec::new();
     for (i, elem) in data.chunks_exact(size).enumerate() {
         let bits = load_le(elem);
-        match encode_value(bits, fmt) {
+        match encode_value(bits, fmt).filter(|_| !stored_exactly(bits, fmt)) {
             Some(c) => codes.push(c),
             None => {
                 positions.push(i as u64);
@@ -209,12 +243,15 @@ fn encode_chunk_f32(data: &[u8]) -> Vec<Vec<u8>> {
         let mut outliers = 0u32;
         for (c, elem) in codes.iter_mut().zip(block.chunks_exact(4)) {
             let bits = <[u8; 4]>::try_from(elem).map_or(0, u32::from_le_bytes);
-            let q = 1.0f32 + f32::from_bits(bits & 0x7fff_ffff);
-            // Outlier: q >= 2, or NaN (which fails every comparison, so `!(q < 2)` holds).
+            let mag = bits & 0x7fff_ffff;
+            let q = 1.0f32 + f32::from_bits(mag);
+            let t = q.to_bits() & 0x007f_ffff;
+            // Outlier: q >= 2, or NaN (which fails every comparison, so `!(q < 2)` holds), or
+            // a non-zero value whose code would be a zero.
             #[allow(clippy::neg_cmp_op_on_partial_ord)]
-            let outlier = !(q < 2.0);
+            let outlier = !(q < 2.0) || (t == 0 && mag != 0);
             outliers += u32::from(outlier);
-            *c = ((bits >> 31) << 23) | (q.to_bits() & 0x007f_ffff);
+            *c = ((bits >> 31) << 23) | t;
         }
         if outliers == 0 {
             let (o0, o1, o2) = (
@@ -413,7 +450,12 @@ mod tests {
             2.980_232_2e-8,
         ];
         for p in samples_f32 {
-            let a = encode_value(u64::from(p.to_bits()), F32).map(|c| c as u32);
+            // The writer's fast path codes exactly the values the definition codes, except
+            // the non-zero ones whose code would be a zero (stored exactly, §7.2.3).
+            let bits = u64::from(p.to_bits());
+            let a = encode_value(bits, F32)
+                .filter(|_| !stored_exactly(bits, F32))
+                .map(|c| c as u32);
             assert_eq!(a, encode_f32(p.to_bits()), "{p}");
         }
         for p in [
@@ -475,7 +517,8 @@ mod tests {
         let mut pos = Vec::new();
         let mut vals = Vec::new();
         for (i, e) in data.chunks_exact(4).enumerate() {
-            match encode_value(u64::from(u32::from_le_bytes(e.try_into().unwrap())), F32) {
+            let bits = u64::from(u32::from_le_bytes(e.try_into().unwrap()));
+            match encode_value(bits, F32).filter(|_| !stored_exactly(bits, F32)) {
                 Some(c) => codes.push(c),
                 None => {
                     pos.push(i as u64);
@@ -491,7 +534,9 @@ mod tests {
         decode_chunk(DType::F32, data.len() / 4, &refs, &mut out).unwrap();
         for (i, (o, e)) in out.chunks_exact(4).zip(data.chunks_exact(4)).enumerate() {
             let bits = u64::from(u32::from_le_bytes(e.try_into().unwrap()));
-            let want = encode_value(bits, F32).map_or(bits, |c| decode_value(c, F32));
+            let want = encode_value(bits, F32)
+                .filter(|_| !stored_exactly(bits, F32))
+                .map_or(bits, |c| decode_value(c, F32));
             assert_eq!(
                 u64::from(u32::from_le_bytes(o.try_into().unwrap())),
                 want,
@@ -546,7 +591,8 @@ mod tests {
         let data: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
         let streams = encode_chunk(DType::F32, &data).unwrap();
         assert_eq!(streams.len(), 4);
-        assert_eq!(streams[1].len(), 4); // 4 in-range values
+        // 0.5, -0.25 and 0.0 are in range; 1e-40 would decode to zero: an outlier too.
+        assert_eq!(streams[1].len(), 3);
         let refs: Vec<&[u8]> = streams.iter().map(|s| s.as_slice()).collect();
         let mut out = vec![0u8; data.len()];
         decode_chunk(DType::F32, vals.len(), &refs, &mut out).unwrap();
@@ -558,5 +604,101 @@ mod tests {
                 assert!((o - v).abs() <= 2f32.powi(-24));
             }
         }
+    }
+
+    /// The promise, on adversarial values of every format: outliers and non-zero values
+    /// of magnitude up to 2^-(M+1) (subnormals among them) decode bit-exact, no non-zero value
+    /// decodes to zero, ±0 keep their sign, and every other value in (-1, 1) is within
+    /// 2^-(M+1).
+    #[test]
+    fn nothing_nonzero_decodes_to_zero_and_the_bound_holds() {
+        for (dtype, fmt) in [
+            (DType::F16, F16),
+            (DType::BF16, BF16),
+            (DType::F32, F32),
+            (DType::F64, F64),
+        ] {
+            let m = fmt.man_bits;
+            let total = fmt.exp_bits + m;
+            let mag_mask = (1u64 << total) - 1;
+            let one = fmt.bias() << m;
+            let mut bits: Vec<u64> = vec![
+                0,
+                1,
+                2,
+                (1 << m) - 1,
+                1 << m,
+                one,
+                one - 1,
+                one - 2,
+                mag_mask,
+                ((1u64 << fmt.exp_bits) - 1) << m,
+                (((1u64 << fmt.exp_bits) - 1) << m) | 1,
+            ];
+            // Around the flush threshold 2^-(M+1): its exponent is bias - M - 1.
+            let half_ulp = (fmt.bias() - u64::from(m) - 1) << m;
+            bits.extend([half_ulp - 1, half_ulp, half_ulp + 1, half_ulp + (1 << m)]);
+            let mut x = 0x9e37_79b9_7f4a_7c15u64;
+            for _ in 0..2000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                // Magnitudes spread over every exponent below 1.
+                bits.push(x % one);
+            }
+            let with_signs: Vec<u64> = bits.iter().flat_map(|&b| [b, b | (1 << total)]).collect();
+            let data: Vec<u8> = with_signs
+                .iter()
+                .flat_map(|&b| b.to_le_bytes()[..dtype.size()].to_vec())
+                .collect();
+            let streams = encode_chunk(dtype, &data).unwrap();
+            let refs: Vec<&[u8]> = streams.iter().map(|s| s.as_slice()).collect();
+            let mut out = vec![0u8; data.len()];
+            decode_chunk(dtype, with_signs.len(), &refs, &mut out).unwrap();
+            let bound = 2f64.powi(-(m as i32 + 1));
+            for (&b, o) in with_signs.iter().zip(out.chunks_exact(dtype.size())) {
+                let got = load_le(o);
+                if stored_exactly(b, fmt) || b & mag_mask == 0 {
+                    assert_eq!(got, b, "{dtype:?} {b:#x} must be exact");
+                    continue;
+                }
+                assert_ne!(got & mag_mask, 0, "{dtype:?} {b:#x} decoded to zero");
+                let (err, _) =
+                    crate::compare_floats(dtype, &b.to_le_bytes()[..dtype.size()], o).unwrap();
+                assert!(err <= bound, "{dtype:?} {b:#x}: error {err} above {bound}");
+            }
+        }
+    }
+
+    #[test]
+    fn small_counts_magnitudes_below_2_to_the_minus_16() {
+        let f32s = [
+            0.0f32,
+            1e-5,
+            -1e-5,
+            2e-5,
+            1.5258789e-5,
+            1.0,
+            f32::NAN,
+            1e-40,
+        ];
+        let data: Vec<u8> = f32s.iter().flat_map(|v| v.to_le_bytes()).collect();
+        // 1e-5, -1e-5 and the subnormal are below 2^-16 (1.5259e-5); 2^-16 itself is not.
+        assert_eq!(small_count(DType::F32, &data).unwrap(), (7, 3));
+        let h: Vec<u8> = [1e-5f32, 2e-5, 1e-7, 0.5]
+            .iter()
+            .flat_map(|&v| f16::from_f32(v).to_bits().to_le_bytes())
+            .collect();
+        assert_eq!(small_count(DType::F16, &h).unwrap(), (4, 2));
+        let d: Vec<u8> = [1e-5f64, 2e-5, 1e-300, 0.5]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        assert_eq!(small_count(DType::F64, &d).unwrap(), (4, 2));
+        let b: Vec<u8> = [1e-5f32, 2e-5]
+            .iter()
+            .flat_map(|&v| bf16::from_f32(v).to_bits().to_le_bytes())
+            .collect();
+        assert_eq!(small_count(DType::BF16, &b).unwrap(), (2, 1));
     }
 }

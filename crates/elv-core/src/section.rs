@@ -347,6 +347,32 @@ impl SectionDecompressor for NoCodecs {
     }
 }
 
+/// Checks that `stored` is section `index`'s stored bytes: their length, then (with
+/// `verify_crc`) their CRC, the first step of §4.3. A whole-file check runs only this on an
+/// ancillary section of unknown kind, whose codec it need not know (§4.2).
+pub fn check_section_crc(
+    index: u32,
+    entry: &SectionEntry,
+    stored: &[u8],
+    verify_crc: bool,
+) -> Result<()> {
+    if stored.len() as u64 != entry.stored_len {
+        return Err(
+            Error::new(ErrorKind::Truncated, "section bytes", entry.offset)
+                .got_expected(stored.len() as u64, entry.stored_len),
+        );
+    }
+    if verify_crc && !cfg!(fuzzing) {
+        let crc = crc32fast::hash(stored);
+        if crc != entry.crc32 {
+            return Err(Error::bare(ErrorKind::ChecksumMismatch, "section CRC")
+                .got_expected(crc.into(), entry.crc32.into())
+                .in_section(index));
+        }
+    }
+    Ok(())
+}
+
 /// Checks a section's CRC and undoes its codec (SPEC.md §4.3): `stored` must be the entry's
 /// stored bytes. Gives the decoded bytes, borrowed when the codec is `none`.
 pub fn decode_section<'a>(
@@ -369,20 +395,7 @@ pub fn decode_section_within<'a>(
     verify_crc: bool,
     max_decoded: u64,
 ) -> Result<Cow<'a, [u8]>> {
-    if stored.len() as u64 != entry.stored_len {
-        return Err(
-            Error::new(ErrorKind::Truncated, "section bytes", entry.offset)
-                .got_expected(stored.len() as u64, entry.stored_len),
-        );
-    }
-    if verify_crc && !cfg!(fuzzing) {
-        let crc = crc32fast::hash(stored);
-        if crc != entry.crc32 {
-            return Err(Error::bare(ErrorKind::ChecksumMismatch, "section CRC")
-                .got_expected(crc.into(), entry.crc32.into())
-                .in_section(index));
-        }
-    }
+    check_section_crc(index, entry, stored, verify_crc)?;
     if entry.decoded_len > max_decoded {
         return Err(
             Error::bare(ErrorKind::Malformed, "section decoded length for its chunk")

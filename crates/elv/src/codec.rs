@@ -21,8 +21,26 @@ impl SectionDecompressor for StdCodecs {
         match codec {
             Codec::Zstd => {
                 let bad = |what| elv_core::Error::bare(ErrorKind::Malformed, what);
-                let dec = zstd::stream::read::Decoder::with_buffer(stored)
+                // SPEC.md §4.3: exactly one Zstandard frame (not a skippable one), nothing
+                // after it, no dictionary, a window of at most 2^27 bytes.
+                let frame = zstd::zstd_safe::find_frame_compressed_size(stored)
+                    .map_err(|_| bad("zstd frame (truncated, or not a frame)"))?;
+                if frame != stored.len() {
+                    return Err(bad("bytes after the zstd frame")
+                        .got_expected(stored.len() as u64, frame as u64));
+                }
+                let magic = stored
+                    .get(..4)
+                    .map(|m| m.iter().rev().fold(0u32, |a, &b| a << 8 | u32::from(b)));
+                if magic.is_some_and(|m| m & 0xffff_fff0 == 0x184d_2a50) {
+                    return Err(bad("skippable zstd frame"));
+                }
+                if zstd::zstd_safe::get_dict_id_from_frame(stored).is_some() {
+                    return Err(bad("zstd frame needing a dictionary"));
+                }
+                let mut dec = zstd::stream::read::Decoder::with_buffer(stored)
                     .map_err(|_| bad("zstd frame"))?;
+                dec.window_log_max(27).map_err(|_| bad("zstd frame"))?;
                 // Grow with the output actually produced, never from the declared size alone:
                 // a tiny frame cannot make us reserve gigabytes.
                 let start =

@@ -246,10 +246,10 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let piece = piece_bytes(opts.batch_bytes);
     let size = e.dtype.size() as u64;
     // A first pass over the tensor, only when something needs the whole of it before
-    // encoding: the flush guard, or HD when an earlier large tensor has the same dtype, shape
+    // encoding: the small-value guard, or HD when an earlier large tensor has the same dtype, shape
     // and probe (otherwise the hash is taken while encoding). Most large tensors of a
     // half-precision model need neither, and are then read once.
-    let count_flush = elf_allowed(e.dtype, opts);
+    let count_small = elf_allowed(e.dtype, opts);
     let probe = if opts.dedup {
         Some((e.dtype, e.shape.clone(), probe_hash(input, base, e.len())?))
     } else {
@@ -261,27 +261,27 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let mut off = 0;
     // One buffer for every piece of the first pass, then for every other group encoded.
     let mut spare = Vec::new();
-    while (count_flush || may_repeat) && off < e.len() {
+    while (count_small || may_repeat) && off < e.len() {
         read_range_into(input, base + off, piece.min(e.len() - off), &mut spare)?;
         let piece = &spare;
-        // The hash is sequential; the flush count runs beside it on the other cores.
-        let ((), flush) = rayon::join(
+        // The hash is sequential; the small-value count runs beside it on the other cores.
+        let ((), small) = rayon::join(
             || {
                 if may_repeat {
                     hasher.update(piece);
                 }
             },
             || -> Result<(u64, u64)> {
-                if !count_flush {
+                if !count_small {
                     return Ok((0, 0));
                 }
                 piece
                     .par_chunks(size as usize * (1 << 18))
-                    .map(|c| elf::flush_count(e.dtype, c).map_err(Error::from))
+                    .map(|c| elf::small_count(e.dtype, c).map_err(Error::from))
                     .try_reduce(|| (0, 0), |a, b| Ok((a.0 + b.0, a.1 + b.1)))
             },
         );
-        let (n, f) = flush?;
+        let (n, f) = small?;
         counts = (counts.0 + n, counts.1 + f);
         off += piece.len() as u64;
     }

@@ -17,15 +17,19 @@ pub(crate) fn candidates(
     data: &[u8],
     opts: &WriteOptions,
 ) -> Result<(Vec<Encoding>, Option<&'static str>)> {
-    candidates_with(dtype, opts, || Ok(elf::flush_count(dtype, data)?))
+    candidates_with(dtype, opts, || Ok(elf::small_count(dtype, data)?))
 }
 
-/// [`candidates`] given a way to count (non-zero values, values ELF would flush to zero),
-/// called only when ELF is allowed.
+/// Why the optimizer-state guard kept a tensor lossless.
+pub(crate) const SMALL_VALUES_NOTE: &str =
+    "kept lossless: over the --max-small fraction of its values are below 2^-16, where ELF's error is large relative to them (like optimizer state)";
+
+/// [`candidates`] given a way to count (non-zero values, small values: below 2^-16), called
+/// only when ELF is allowed.
 pub(crate) fn candidates_with(
     dtype: DType,
     opts: &WriteOptions,
-    flush: impl FnOnce() -> Result<(u64, u64)>,
+    small: impl FnOnce() -> Result<(u64, u64)>,
 ) -> Result<(Vec<Encoding>, Option<&'static str>)> {
     let mut c = vec![Encoding::Raw];
     if Encoding::De.applies_to(dtype) {
@@ -39,9 +43,9 @@ pub(crate) fn candidates_with(
     }
     let mut note = None;
     if elf_allowed(dtype, opts) {
-        let (nonzero, flushed) = flush()?;
-        if nonzero > 0 && flushed as f64 > opts.max_flush_fraction * nonzero as f64 {
-            note = Some("kept lossless: ELF would flush too many small values to zero");
+        let (nonzero, small) = small()?;
+        if nonzero > 0 && small as f64 > opts.max_small_fraction * nonzero as f64 {
+            note = Some(SMALL_VALUES_NOTE);
         } else {
             c.push(Encoding::Elf);
         }
@@ -49,7 +53,7 @@ pub(crate) fn candidates_with(
     Ok((c, note))
 }
 
-/// Whether the mode lets ELF be tried on `dtype` (before the flush guard).
+/// Whether the mode lets ELF be tried on `dtype` (before the optimizer-state guard).
 pub(crate) fn elf_allowed(dtype: DType, opts: &WriteOptions) -> bool {
     !opts.lossless
         && match dtype {

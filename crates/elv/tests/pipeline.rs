@@ -1,5 +1,5 @@
 //! The pipeline on real weights (the MiniLM sample in testdata/) and on crafted cases:
-//! lossless round trips are byte-identical, ELF stays within its bound, HD dedups, the flush
+//! lossless round trips are byte-identical, ELF stays within its bound, HD dedups, the small-value
 //! guard keeps tiny-valued tensors exact, and one tensor is read without the others.
 
 use elv::safetensors::build_header;
@@ -87,10 +87,44 @@ fn default_mode_keeps_the_elf_bound_on_real_weights() {
             Some(_) => {
                 let (err, _) = compare_floats(e.dtype, a, b).unwrap();
                 assert!(err <= 2f64.powi(-24), "{}: {err}", e.name);
+                // No non-zero value decodes to zero, and values of magnitude at most 2^-24
+                // (the ones ELF would have made zero) come back exact.
+                for (x, y) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+                    let (x, y) = (
+                        u32::from_le_bytes(x.try_into().unwrap()),
+                        u32::from_le_bytes(y.try_into().unwrap()),
+                    );
+                    if x & 0x7fff_ffff != 0 && x & 0x7fff_ffff <= 0x3380_0000 {
+                        assert_eq!(x, y, "{}: a tiny value changed", e.name);
+                    }
+                    assert!(x & 0x7fff_ffff == 0 || y & 0x7fff_ffff != 0, "{}", e.name);
+                }
             }
             None => assert_eq!(a, b, "{}", e.name),
         }
     }
+}
+
+/// The sample's tensors with a few tiny values planted (a dead LayerNorm weight, 1e-32, as
+/// in MiniLM): before 1.1 the flush guard kept such a tensor lossless; now ELF still applies
+/// and the tiny values are stored exactly.
+#[test]
+fn tiny_values_are_stored_exactly_without_giving_up_elf() {
+    let mut v: Vec<f32> = (0..4096).map(|i| ((i as f32) * 0.37).sin() * 0.2).collect();
+    for i in [3, 700, 701, 4000] {
+        v[i] = if i % 2 == 0 { 1e-32 } else { -3e-9 };
+    }
+    let data: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let st = safetensors_file(&[("w", DType::F32, vec![4096], data.clone())]);
+    let (file, report) = compress(&st, &CompressOptions::default());
+    assert_eq!(report.tensors[0].encoding, Encoding::Elf);
+    let r = Reader::new(&file[..], ReadOptions::default()).unwrap();
+    let back = r.get("w").unwrap().to_vec().unwrap();
+    for i in [3, 700, 701, 4000] {
+        assert_eq!(back[4 * i..4 * i + 4], data[4 * i..4 * i + 4], "value {i}");
+    }
+    let (err, _) = compare_floats(DType::F32, &data, &back).unwrap();
+    assert!(err <= 2f64.powi(-24));
 }
 
 #[test]

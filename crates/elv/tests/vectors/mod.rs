@@ -99,9 +99,11 @@ pub fn elf_expected(dtype: DType, data: &[u8]) -> Vec<u8> {
         .map(|c| c.iter().rev().fold(0u64, |a, &b| a << 8 | b as u64))
         .map(|b| {
             let p = value_of(dtype, b);
+            // Outliers (§7.2.1 steps 1 and 4) and, since 1.1, non-zero values whose code
+            // would be a zero are stored exactly (§7.2.3).
             if dtype == DType::F64 {
                 let q = 1.0 + p.abs();
-                if p.is_nan() || q >= 2.0 {
+                if p.is_nan() || q >= 2.0 || (q == 1.0 && p != 0.0) {
                     return b;
                 }
                 return (b & sign_bit) | (q - 1.0).to_bits();
@@ -110,7 +112,7 @@ pub fn elf_expected(dtype: DType, data: &[u8]) -> Vec<u8> {
                 return b;
             }
             let t = (p.abs() * 2f64.powi(m)).round_ties_even();
-            if t >= 2f64.powi(m) {
+            if t >= 2f64.powi(m) || (t == 0.0 && p != 0.0) {
                 return b;
             }
             let mag = bits_of(dtype, t / 2f64.powi(m));
@@ -690,6 +692,93 @@ pub fn all() -> Vec<Vector> {
         &mspec,
         &no_meta,
     ));
+    // An ancillary section whose codec no decoder knows: ignored when decoding, and a whole-
+    // file check verifies its CRC without undoing its codec (§4.2).
+    let mut anc = Parts::new(3, &mspec);
+    anc.extra
+        .push((201, false, StoredStream::plain(b"codec 9".to_vec())));
+    let mut b = anc.build();
+    let c = entry_field(&b, anc.streams.len() + 1, 29);
+    b[c] = 9;
+    reseal_index(&mut b);
+    v.push(valid(
+        "ancillary_unknown_codec.elv",
+        "an ancillary section of unknown kind with codec 9: readers ignore it",
+        b,
+        &mspec,
+        &[],
+    ));
+
+    // zstd sections are exactly one frame (§4.3).
+    let zspec: Vec<Spec> = vec![(
+        "z",
+        DType::U8,
+        vec![300],
+        (0..300u32).map(|i| (i % 7) as u8).collect(),
+        Encoding::Raw,
+        300,
+    )];
+    let zstd_variant = |edit: &dyn Fn(Vec<u8>) -> Vec<u8>| {
+        let mut p = Parts::new(3, &zspec);
+        let raw = p.streams[0].stored.clone();
+        p.streams[0] = StoredStream {
+            codec: Codec::Zstd,
+            stored: edit(zstd::bulk::compress(&raw, 3).unwrap()),
+            decoded_len: raw.len() as u64,
+        };
+        p.build()
+    };
+    v.push(valid(
+        "zstd_one_frame.elv",
+        "a raw stream stored as one zstd frame",
+        zstd_variant(&|f| f),
+        &zspec,
+        &[],
+    ));
+    for (name, note, edit) in [
+        (
+            "zstd_trailing_bytes.elv",
+            "a zstd section with three zero bytes after its frame",
+            (&|mut f: Vec<u8>| {
+                f.extend_from_slice(&[0, 0, 0]);
+                f
+            }) as &dyn Fn(Vec<u8>) -> Vec<u8>,
+        ),
+        (
+            "zstd_two_frames.elv",
+            "a zstd section of the frame and a second, empty frame",
+            &|mut f: Vec<u8>| {
+                f.extend(zstd::bulk::compress(&[], 3).unwrap());
+                f
+            },
+        ),
+        (
+            "zstd_skippable_frame.elv",
+            "a zstd section that starts with a skippable frame",
+            &|f: Vec<u8>| {
+                let mut s = vec![0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4];
+                s.extend(f);
+                s
+            },
+        ),
+        (
+            "zstd_truncated.elv",
+            "a zstd section cut in the middle of its frame",
+            &|f: Vec<u8>| f[..f.len() / 2].to_vec(),
+        ),
+        (
+            "zstd_empty.elv",
+            "a zstd section of zero stored bytes",
+            &|_: Vec<u8>| Vec::new(),
+        ),
+    ] {
+        v.push(invalid(
+            name,
+            note,
+            zstd_variant(edit),
+            ErrorKind::Malformed,
+        ));
+    }
 
     let mut opt = plain_file(3, &mspec, &no_meta);
     opt[10] = 9; // minor version 9
