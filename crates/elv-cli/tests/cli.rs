@@ -766,3 +766,23 @@ fn sync_is_an_option_and_rm_always_syncs() {
     );
     assert!(!x.exists());
 }
+
+/// The conformance kit end to end: the language-neutral runner over every vector with the
+/// reference decoder behind the protocol of SPEC.md §14.3.
+#[test]
+fn the_conformance_runner_passes_the_reference_decoder() {
+    let runner = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/conformance.py");
+    let o = Command::new("python3")
+        .arg(runner)
+        .arg(env!("CARGO_BIN_EXE_elv-conformance"))
+        .output()
+        .expect("python3 runs the conformance runner");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let last = out.lines().last().unwrap_or_default();
+    assert!(
+        o.status.success() && last.ends_with(" passed, 0 failed"),
+        "{out}"
+    );
+    let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
+    assert!(passed >= 80, "{last}");
+}

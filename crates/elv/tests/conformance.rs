@@ -26,7 +26,7 @@ fn describe_slice(bytes: &[u8]) -> Described {
         let d = a.decode(i).map_err(|e| e.kind())?;
         rows.push(row(&t.name, t.dtype, &t.shape, t.encoding, &d));
     }
-    Ok((rows, a.metadata().to_vec()))
+    Ok((rows, escaped(a.metadata())))
 }
 
 fn describe_stream(bytes: &[u8]) -> Described {
@@ -38,7 +38,14 @@ fn describe_stream(bytes: &[u8]) -> Described {
         rows.push(row(t.name(), t.dtype(), t.shape(), t.encoding(), &d));
     }
     r.verify().map_err(kind)?;
-    Ok((rows, r.metadata().to_vec()))
+    Ok((rows, escaped(r.metadata())))
+}
+
+/// Metadata as the manifest writes it.
+fn escaped(m: &[(String, String)]) -> Vec<(String, String)> {
+    m.iter()
+        .map(|(k, v)| (vectors::manifest_escape(k), vectors::manifest_escape(v)))
+        .collect()
 }
 
 fn row(name: &str, dtype: DType, shape: &[u64], encoding: Encoding, d: &[u8]) -> Row {
@@ -52,7 +59,7 @@ fn row(name: &str, dtype: DType, shape: &[u64], encoding: Encoding, d: &[u8]) ->
             .join("x")
     };
     (
-        name.to_string(),
+        vectors::manifest_escape(name),
         dtype.name().to_string(),
         shape,
         encoding.name().to_string(),

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""elves conformance runner (SPEC.md §14.3): checks a third-party .elv decoder against
+testdata/manifest.txt.
+
+    python3 testdata/conformance.py DECODER [ARG...]
+
+For every vector it runs `DECODER [ARG...] FILE` with the vector's path and checks:
+- a valid vector: exit status 0 and, on stdout, one line per tensor in file order
+      tensor<TAB>NAME<TAB>DTYPE<TAB>SHAPE<TAB>ENCODING<TAB>DECODED_BYTES<TAB>FNV1A64
+  then one line per metadata pair in file order
+      metadata<TAB>KEY<TAB>VALUE
+  with the fields exactly as manifest.txt writes them (escapes of §14.1);
+- an invalid vector: a non-zero exit status and, as the last line of stdout,
+      error<TAB>KIND
+  with KIND the manifest's error kind (the names of §2.3).
+It prints one line per failing vector and a last line `N passed, N failed`; the exit status
+is 0 only if none failed. Needs Python 3.8+ and nothing else.
+"""
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def manifest():
+    valid, invalid = {}, {}
+    with open(os.path.join(HERE, 'manifest.txt'), encoding='utf-8') as f:
+        for line in f:
+            line = line.rstrip('\n')
+            if not line or line.startswith('#'):
+                continue
+            kind, path, *rest = line.split('\t')
+            if kind == 'file':
+                valid.setdefault(path, [])
+            elif kind in ('tensor', 'metadata'):
+                valid.setdefault(path, []).append('\t'.join([kind] + rest))
+            elif kind == 'invalid':
+                invalid[path] = rest[0]
+            else:
+                sys.exit(f'manifest: unknown line kind {kind!r}')
+    return valid, invalid
+
+
+def run(decoder, path):
+    p = subprocess.run(decoder + [os.path.join(HERE, path)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=120)
+    return p.returncode, p.stdout.decode('utf-8', 'replace').splitlines()
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    decoder = sys.argv[1:]
+    valid, invalid = manifest()
+    passed = failed = 0
+    for path, want in sorted(valid.items()):
+        code, out = run(decoder, path)
+        if code == 0 and out == want:
+            passed += 1
+            continue
+        failed += 1
+        got = '; '.join(out[:3]) + (' ...' if len(out) > 3 else '')
+        print(f'FAIL {path}: exit {code}, want {len(want)} lines, got: {got}')
+    for path, kind in sorted(invalid.items()):
+        code, out = run(decoder, path)
+        last = out[-1] if out else ''
+        if code != 0 and last == f'error\t{kind}':
+            passed += 1
+            continue
+        failed += 1
+        print(f'FAIL {path}: exit {code}, want error {kind}, got {last!r}')
+    print(f'{passed} passed, {failed} failed')
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == '__main__':
+    main()
