@@ -1,0 +1,46 @@
+"""safetensors dtype names and NumPy dtypes (bf16 and f8 through ml_dtypes, when installed)."""
+import numpy as np
+
+_PLAIN = {
+    "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16, "I16": np.int16,
+    "U32": np.uint32, "I32": np.int32, "U64": np.uint64, "I64": np.int64,
+    "F16": np.float16, "F32": np.float32, "F64": np.float64,
+}
+_ML = {"BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2"}
+
+
+def _ml_dtypes():
+    try:
+        import ml_dtypes  # noqa: F401
+    except ImportError:
+        return None
+    return ml_dtypes
+
+
+def to_numpy(name: str) -> np.dtype:
+    """The NumPy dtype of a safetensors dtype name."""
+    if name in _PLAIN:
+        return np.dtype(_PLAIN[name]).newbyteorder("<")
+    if name in _ML:
+        ml = _ml_dtypes()
+        if ml is None:
+            raise TypeError(
+                f"{name} tensors need the ml_dtypes package for NumPy "
+                "(pip install ml_dtypes), or use elves.torch"
+            )
+        return np.dtype(getattr(ml, _ML[name]))
+    raise TypeError(f"unknown dtype {name!r}")
+
+
+def from_numpy(dtype: np.dtype) -> str:
+    """The safetensors dtype name of a NumPy dtype."""
+    dtype = np.dtype(dtype)
+    for name, t in _PLAIN.items():
+        if dtype == np.dtype(t):
+            return name
+    ml = _ml_dtypes()
+    if ml is not None:
+        for name, attr in _ML.items():
+            if dtype == np.dtype(getattr(ml, attr)):
+                return name
+    raise TypeError(f"dtype {dtype} has no safetensors equivalent")

@@ -1,0 +1,48 @@
+"""`safetensors.numpy`'s four functions for `.elv`: save, save_file, load, load_file."""
+from typing import Dict, Optional
+
+import numpy as np
+
+from . import _META, _arrays, _elves
+from ._dtypes import from_numpy
+
+
+def _tensors(tensors: Dict[str, np.ndarray]):
+    out = []
+    for name, a in tensors.items():
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{name!r}: expected a numpy.ndarray, got {type(a).__name__}")
+        # tobytes() is C order whatever the layout; only the byte order needs fixing.
+        little = a.astype(a.dtype.newbyteorder("<"), copy=False)
+        out.append((name, from_numpy(a.dtype), list(a.shape), little.tobytes(order="C")))
+    return out
+
+
+def _meta(metadata: Optional[Dict[str, str]]):
+    return [(_META + k, v) for k, v in (metadata or {}).items()]
+
+
+def save(tensors: Dict[str, np.ndarray], metadata: Optional[Dict[str, str]] = None, *,
+         lossless: bool = False, elf_half: bool = False, threads: Optional[int] = None) -> bytes:
+    """The `.elv` bytes of `tensors`. Default mode: f32/f64 values in (-1, 1) within 2^-24
+    (2^-53), every other value exact; `lossless=True` keeps every bit; `elf_half=True` also
+    lets f16/bf16 use ELF (2^-11, 2^-8)."""
+    return _elves.serialize(_tensors(tensors), _meta(metadata), lossless, elf_half, threads)
+
+
+def save_file(tensors: Dict[str, np.ndarray], filename, metadata: Optional[Dict[str, str]] = None,
+              *, lossless: bool = False, elf_half: bool = False,
+              threads: Optional[int] = None) -> None:
+    """Writes `tensors` to `filename` (atomically: the file appears whole or not at all)."""
+    _elves.serialize_to_file(_tensors(tensors), _meta(metadata), str(filename), lossless,
+                             elf_half, threads)
+
+
+def load(data: bytes) -> Dict[str, np.ndarray]:
+    """Every tensor of the `.elv` bytes `data`."""
+    return _arrays(_elves.Reader.from_bytes(bytes(data)).decode())
+
+
+def load_file(filename) -> Dict[str, np.ndarray]:
+    """Every tensor of the `.elv` file `filename`, decoded in parallel."""
+    return _arrays(_elves.Reader.open(str(filename)).decode())

@@ -1,0 +1,72 @@
+"""`safetensors.torch`'s four functions for `.elv`, for torch tensors (bf16 included).
+Needs torch; `import elves` alone never imports it."""
+from typing import Dict, Optional
+
+try:
+    import torch
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "elves.torch needs PyTorch: pip install torch (elves.numpy works without it)"
+    ) from e
+
+from . import _META, _elves
+
+_NAMES = {
+    torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16",
+    torch.int32: "I32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16",
+    torch.float32: "F32", torch.float64: "F64",
+}
+for _n, _attr in [("U16", "uint16"), ("U32", "uint32"), ("U64", "uint64"),
+                  ("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2")]:
+    if hasattr(torch, _attr):
+        _NAMES[getattr(torch, _attr)] = _n
+_DTYPES = {v: k for k, v in _NAMES.items()}
+
+
+def _from_numpy(flat, dtype: str, shape):
+    """A torch tensor over a decoded flat uint8 buffer (no copy)."""
+    if dtype not in _DTYPES:
+        raise TypeError(f"this torch has no dtype for {dtype}")
+    return torch.from_numpy(flat).view(_DTYPES[dtype]).reshape(shape)
+
+
+def _tensors(tensors: Dict[str, "torch.Tensor"]):
+    out = []
+    for name, t in tensors.items():
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name!r}: expected a torch.Tensor, got {type(t).__name__}")
+        if t.dtype not in _NAMES:
+            raise TypeError(f"{name!r}: dtype {t.dtype} has no safetensors equivalent")
+        t = t.detach().cpu().contiguous()
+        raw = t.reshape(-1).view(torch.uint8).numpy().tobytes()
+        out.append((name, _NAMES[t.dtype], list(t.shape), raw))
+    return out
+
+
+def _meta(metadata):
+    return [(_META + k, v) for k, v in (metadata or {}).items()]
+
+
+def save(tensors, metadata: Optional[Dict[str, str]] = None, *, lossless: bool = False,
+         elf_half: bool = False, threads: Optional[int] = None) -> bytes:
+    return _elves.serialize(_tensors(tensors), _meta(metadata), lossless, elf_half, threads)
+
+
+def save_file(tensors, filename, metadata: Optional[Dict[str, str]] = None, *,
+              lossless: bool = False, elf_half: bool = False,
+              threads: Optional[int] = None) -> None:
+    _elves.serialize_to_file(_tensors(tensors), _meta(metadata), str(filename), lossless,
+                             elf_half, threads)
+
+
+def _rows_to_torch(rows):
+    return {name: _from_numpy(flat, dtype, shape) for name, dtype, shape, flat in rows}
+
+
+def load(data: bytes) -> Dict[str, "torch.Tensor"]:
+    return _rows_to_torch(_elves.Reader.from_bytes(bytes(data)).decode())
+
+
+def load_file(filename, device: str = "cpu") -> Dict[str, "torch.Tensor"]:
+    out = _rows_to_torch(_elves.Reader.open(str(filename)).decode())
+    return out if device == "cpu" else {k: v.to(device) for k, v in out.items()}

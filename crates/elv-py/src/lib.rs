@@ -1,0 +1,379 @@
+//! The native half of the `elves` Python package: a thin binding of the `elv` crate's public
+//! API (no second implementation). The GIL is released while coding; decoded tensors are
+//! handed to NumPy without a copy.
+
+use elv::atomic::OutputOptions;
+use elv::{Choice, DType, NamedTensor, ReadOptions, Source, WriteOptions, Writer};
+use numpy::PyArray1;
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+use rayon::prelude::*;
+use std::fs::File;
+use std::path::PathBuf;
+
+/// Turns an `elv` error into the Python one: `elves.ElvError` (a `ValueError`) with `kind`
+/// (SPEC.md §2.3 name) and `offset`, or an `OSError` for I/O.
+fn to_py(py: Python<'_>, e: elv::Error) -> PyErr {
+    match e {
+        elv::Error::Io(io) => PyErr::from(io),
+        other => {
+            let (kind, offset) = match &other {
+                elv::Error::Format(f) => (Some(f.kind().name().to_string()), f.offset()),
+                elv::Error::InvalidInput(_) => (Some("InvalidInput".to_string()), None),
+                elv::Error::Safetensors(_) => (Some("Safetensors".to_string()), None),
+                _ => (None, None),
+            };
+            let made = py
+                .import("elves._error")
+                .and_then(|m| m.getattr("ElvError"))
+                .and_then(|cls| cls.call1((other.to_string(), kind, offset)));
+            match made {
+                Ok(inst) => PyErr::from_value(inst),
+                Err(_) => PyValueError::new_err(other.to_string()),
+            }
+        }
+    }
+}
+
+/// Runs `f` on `threads` worker threads (all cores when `None`), without the GIL.
+fn without_gil<T: Send>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    f: impl FnOnce() -> elv::Result<T> + Send,
+) -> PyResult<T> {
+    let result = py.detach(|| match threads {
+        None | Some(0) => Ok(f()),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map(|pool| pool.install(f)),
+    });
+    match result {
+        Ok(r) => r.map_err(|e| to_py(py, e)),
+        Err(e) => Err(PyOSError::new_err(format!("thread pool: {e}"))),
+    }
+}
+
+fn dtype_of(name: &str) -> PyResult<DType> {
+    DType::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown dtype {name:?}")))
+}
+
+fn options(lossless: bool, elf_half: bool) -> WriteOptions {
+    WriteOptions {
+        lossless,
+        elf_half,
+        ..WriteOptions::default()
+    }
+}
+
+/// One tensor handed over from Python: name, dtype name, shape, little-endian bytes.
+type Incoming<'py> = (String, String, Vec<u64>, Bound<'py, PyBytes>);
+
+/// One tensor to write: name, dtype, shape, bytes borrowed from Python.
+type Outgoing<'a> = (String, DType, Vec<u64>, &'a [u8]);
+
+/// One decoded tensor for Python: name, dtype name, shape, flat uint8 array.
+type Decoded<'py> = (String, String, Vec<u64>, Bound<'py, PyArray1<u8>>);
+
+/// Writes `tensors` and `metadata` as `.elv` to `out`, in batches encoded in parallel.
+fn write_tensors<W: std::io::Write>(
+    out: W,
+    tensors: &[Outgoing<'_>],
+    metadata: Vec<(String, String)>,
+    opts: WriteOptions,
+) -> elv::Result<W> {
+    let mut w = Writer::new(out, opts)?;
+    let mut start = 0;
+    while start < tensors.len() {
+        let mut end = start;
+        let mut bytes = 0u64;
+        while end < tensors.len()
+            && (end == start || bytes + tensors[end].3.len() as u64 <= opts.batch_bytes)
+        {
+            bytes += tensors[end].3.len() as u64;
+            end += 1;
+        }
+        let batch: Vec<NamedTensor<'_>> = tensors[start..end]
+            .iter()
+            .map(|(name, dtype, shape, data)| NamedTensor {
+                name,
+                dtype: *dtype,
+                shape,
+                data,
+            })
+            .collect();
+        w.add_batch(&batch, Choice::Auto)?;
+        start = end;
+    }
+    w.set_metadata(metadata)?;
+    w.finish()
+}
+
+fn incoming<'a>(tensors: &'a [Incoming<'_>]) -> PyResult<Vec<Outgoing<'a>>> {
+    tensors
+        .iter()
+        .map(|(n, d, s, b)| Ok((n.clone(), dtype_of(d)?, s.clone(), b.as_bytes())))
+        .collect()
+}
+
+/// `serialize(tensors, metadata, lossless, elf_half, threads) -> bytes`.
+#[pyfunction]
+#[pyo3(signature = (tensors, metadata, lossless=false, elf_half=false, threads=None))]
+fn serialize<'py>(
+    py: Python<'py>,
+    tensors: Vec<Incoming<'py>>,
+    metadata: Vec<(String, String)>,
+    lossless: bool,
+    elf_half: bool,
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let list = incoming(&tensors)?;
+    let opts = options(lossless, elf_half);
+    let bytes = without_gil(py, threads, || {
+        write_tensors(Vec::new(), &list, metadata, opts)
+    })?;
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// `serialize_to_file(tensors, metadata, path, lossless, elf_half, threads)`: written
+/// atomically (the file appears whole or not at all), replacing an existing file as
+/// safetensors' `save_file` does.
+#[pyfunction]
+#[pyo3(signature = (tensors, metadata, path, lossless=false, elf_half=false, threads=None))]
+fn serialize_to_file<'py>(
+    py: Python<'py>,
+    tensors: Vec<Incoming<'py>>,
+    metadata: Vec<(String, String)>,
+    path: PathBuf,
+    lossless: bool,
+    elf_half: bool,
+    threads: Option<usize>,
+) -> PyResult<()> {
+    let list = incoming(&tensors)?;
+    let opts = options(lossless, elf_half);
+    let out = OutputOptions {
+        overwrite: true,
+        ..OutputOptions::default()
+    };
+    without_gil(py, threads, || {
+        elv::atomic::write_atomic_with(&path, &out, |w| {
+            write_tensors(w, &list, metadata, opts).map(drop)
+        })
+    })
+}
+
+enum Inner {
+    File(elv::Reader<File>),
+    Bytes(elv::Reader<Vec<u8>>),
+}
+
+/// An open `.elv` file: the tables are read, tensors decode on request.
+#[pyclass(frozen, module = "elves._elves")]
+struct Reader {
+    inner: Inner,
+}
+
+/// What Python needs of one tensor.
+fn describe<S: Source>(py: Python<'_>, t: elv::Tensor<'_, S>) -> PyResult<Py<PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("name", t.name())?;
+    d.set_item("dtype", t.dtype().name())?;
+    d.set_item("shape", t.shape().to_vec())?;
+    d.set_item("encoding", t.encoding().name())?;
+    d.set_item(
+        "duplicate_of",
+        t.duplicate_of().map(|o| o.name().to_string()),
+    )?;
+    d.set_item("error_bound", t.error_bound())?;
+    d.set_item("error_bound_log2", t.error_bound_log2())?;
+    d.set_item("decoded_bytes", t.byte_len())?;
+    d.set_item("stored_bytes", t.stored_len())?;
+    Ok(d.unbind())
+}
+
+macro_rules! with_reader {
+    ($self:expr, $r:ident => $body:expr) => {
+        match &$self.inner {
+            Inner::File($r) => $body,
+            Inner::Bytes($r) => $body,
+        }
+    };
+}
+
+/// Decodes `names` (all tensors when `None`) in parallel without the GIL; gives
+/// (name, dtype, shape, flat uint8 array) per tensor, the arrays owning the decoded buffers.
+fn decode_many<'py, S: Source>(
+    py: Python<'py>,
+    r: &elv::Reader<S>,
+    names: Option<Vec<String>>,
+    threads: Option<usize>,
+) -> PyResult<Vec<Decoded<'py>>> {
+    let chosen: Vec<elv::Tensor<'_, S>> = match names {
+        None => r.iter().collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                r.get(n)
+                    .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(n.clone()))
+            })
+            .collect::<PyResult<_>>()?,
+    };
+    let decoded: Vec<Vec<u8>> = without_gil(py, threads, || {
+        chosen.par_iter().map(|t| t.to_vec()).collect()
+    })?;
+    Ok(chosen
+        .iter()
+        .zip(decoded)
+        .map(|(t, data)| {
+            (
+                t.name().to_string(),
+                t.dtype().name().to_string(),
+                t.shape().to_vec(),
+                PyArray1::from_vec(py, data),
+            )
+        })
+        .collect())
+}
+
+#[pymethods]
+impl Reader {
+    /// Opens the `.elv` file at `path`.
+    #[staticmethod]
+    fn open(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let r = py
+            .detach(|| elv::Reader::open_with(&path, ReadOptions::default()))
+            .map_err(|e| to_py(py, e))?;
+        Ok(Reader {
+            inner: Inner::File(r),
+        })
+    }
+
+    /// Reads a `.elv` file held in `data`.
+    #[staticmethod]
+    fn from_bytes(py: Python<'_>, data: &Bound<'_, PyBytes>) -> PyResult<Self> {
+        let bytes = data.as_bytes().to_vec();
+        let r = py
+            .detach(|| elv::Reader::new(bytes, ReadOptions::default()))
+            .map_err(|e| to_py(py, e))?;
+        Ok(Reader {
+            inner: Inner::Bytes(r),
+        })
+    }
+
+    /// Tensor names, in file order.
+    fn keys(&self) -> Vec<String> {
+        with_reader!(self, r => r.iter().map(|t| t.name().to_string()).collect())
+    }
+
+    /// Metadata pairs, in file order.
+    fn metadata(&self) -> Vec<(String, String)> {
+        with_reader!(self, r => r.metadata().to_vec())
+    }
+
+    /// dtype, shape, encoding, bound and sizes of tensor `name`.
+    fn info(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyDict>> {
+        with_reader!(self, r => {
+            let t = r.get(name).ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(name.to_string()))?;
+            describe(py, t)
+        })
+    }
+
+    /// Decodes tensors: `names` (all if `None`), in parallel.
+    #[pyo3(signature = (names=None, threads=None))]
+    fn decode<'py>(
+        &self,
+        py: Python<'py>,
+        names: Option<Vec<String>>,
+        threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let rows = with_reader!(self, r => decode_many(py, r, names, threads))?;
+        PyList::new(py, rows)
+    }
+
+    /// Checks every CRC and padding, and that every tensor decodes.
+    fn verify(&self, py: Python<'_>) -> PyResult<()> {
+        with_reader!(self, r => py.detach(|| r.verify()).map_err(|e| to_py(py, e)))
+    }
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// The CLI's guarantees for a file conversion: never over the input, an existing output only
+/// with `force`, written atomically, with the input's permissions and mtime.
+fn output_for(
+    src: &std::path::Path,
+    dst: &std::path::Path,
+    force: bool,
+) -> PyResult<OutputOptions> {
+    if same_file(src, dst) {
+        return Err(PyValueError::new_err(format!(
+            "{}: is the input; elves never writes over its input",
+            dst.display()
+        )));
+    }
+    Ok(OutputOptions {
+        overwrite: force,
+        sync: false,
+        like: std::fs::metadata(src).ok(),
+    })
+}
+
+/// `compress_file(src, dst, lossless, elf_half, threads, force)`: safetensors to `.elv`.
+#[pyfunction]
+#[pyo3(signature = (src, dst, lossless=false, elf_half=false, threads=None, force=false))]
+fn compress_file(
+    py: Python<'_>,
+    src: PathBuf,
+    dst: PathBuf,
+    lossless: bool,
+    elf_half: bool,
+    threads: Option<usize>,
+    force: bool,
+) -> PyResult<()> {
+    let out = output_for(&src, &dst, force)?;
+    let opts = options(lossless, elf_half);
+    without_gil(py, threads, || {
+        let input =
+            std::io::BufReader::new(File::open(&src).map_err(|e| elv::Error::io_at(&src, e))?);
+        elv::atomic::write_atomic_with(&dst, &out, |w| {
+            elv::compress_safetensors(input, w, &opts, &mut |_, _| {}).map(drop)
+        })
+    })
+}
+
+/// `decompress_file(src, dst, threads, force)`: `.elv` to safetensors.
+#[pyfunction]
+#[pyo3(signature = (src, dst, threads=None, force=false))]
+fn decompress_file(
+    py: Python<'_>,
+    src: PathBuf,
+    dst: PathBuf,
+    threads: Option<usize>,
+    force: bool,
+) -> PyResult<()> {
+    let out = output_for(&src, &dst, force)?;
+    without_gil(py, threads, || {
+        let reader = elv::Reader::open(&src)?;
+        elv::atomic::write_atomic_with(&dst, &out, |w| {
+            elv::decompress_to_safetensors(&reader, w, &mut |_, _| {}).map(drop)
+        })
+    })
+}
+
+#[pymodule]
+fn _elves(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(serialize, m)?)?;
+    m.add_function(wrap_pyfunction!(serialize_to_file, m)?)?;
+    m.add_function(wrap_pyfunction!(compress_file, m)?)?;
+    m.add_function(wrap_pyfunction!(decompress_file, m)?)?;
+    m.add_class::<Reader>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,59 @@
+"""compress_file / decompress_file with the CLI's guarantees, on the real sample model."""
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+import elves
+import elves.numpy as en
+
+SAMPLE = pathlib.Path(__file__).resolve().parents[3] / "testdata" / "sample" / "minilm_sample.safetensors"
+
+
+def test_lossless_file_round_trip_is_byte_identical(tmp_path):
+    z, back = tmp_path / "m.elv", tmp_path / "back.safetensors"
+    elves.compress_file(SAMPLE, z, lossless=True)
+    assert z.stat().st_size < SAMPLE.stat().st_size
+    elves.decompress_file(z, back)
+    assert back.read_bytes() == SAMPLE.read_bytes()
+
+
+def test_existing_outputs_and_the_input_are_protected(tmp_path):
+    z = tmp_path / "m.elv"
+    z.write_bytes(b"keep")
+    with pytest.raises(FileExistsError):
+        elves.compress_file(SAMPLE, z)
+    assert z.read_bytes() == b"keep"
+    elves.compress_file(SAMPLE, z, force=True)
+    copy = tmp_path / "in.safetensors"
+    copy.write_bytes(SAMPLE.read_bytes())
+    with pytest.raises(ValueError):
+        elves.compress_file(copy, copy, force=True)
+    assert copy.read_bytes() == SAMPLE.read_bytes()
+
+
+def test_default_mode_on_real_weights_keeps_the_bound(tmp_path):
+    safetensors = pytest.importorskip("safetensors.numpy")
+    z = tmp_path / "m.elv"
+    elves.compress_file(SAMPLE, z)
+    orig = safetensors.load_file(str(SAMPLE))
+    back = en.load_file(z)
+    assert list(back) == list(orig)
+    for k, a in orig.items():
+        if a.dtype == np.float32:
+            assert np.max(np.abs(back[k].astype(np.float64) - a.astype(np.float64))) <= 2**-24, k
+        else:
+            assert np.array_equal(back[k], a), k
+
+
+def test_safe_open_reads_only_what_it_needs(tmp_path):
+    z = tmp_path / "m.elv"
+    elves.compress_file(SAMPLE, z)
+    with elves.safe_open(z, framework="np") as f:
+        name = "encoder.layer.0.attention.self.query.bias"
+        assert name in f.keys()
+        t = f.get_tensor(name)
+        assert t.shape == (384,) and t.dtype == np.float32
+        # The sample's safetensors __metadata__, carried through the .elv.
+        assert "MiniLM" in f.metadata()["source"]

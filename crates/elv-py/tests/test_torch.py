@@ -1,0 +1,31 @@
+"""elves.torch, where torch is installed (it is optional: `import elves` never imports it)."""
+import subprocess
+import sys
+
+import pytest
+
+
+def test_importing_elves_does_not_import_torch():
+    code = "import sys, elves, elves.numpy; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_torch_round_trip_including_bf16(tmp_path):
+    torch = pytest.importorskip("torch")
+    import elves
+    import elves.torch as et
+
+    ts = {
+        "w": torch.randn(64, 32) * 0.05,
+        "h": (torch.randn(100) * 0.05).to(torch.bfloat16),
+        "i": torch.arange(10),
+    }
+    p = tmp_path / "t.elv"
+    et.save_file(ts, p, lossless=True)
+    back = et.load_file(p)
+    for k, t in ts.items():
+        assert back[k].dtype == t.dtype and torch.equal(back[k], t), k
+    back = et.load(et.save(ts))
+    assert torch.max(torch.abs(back["w"] - ts["w"])) <= 2**-24
+    with elves.safe_open(p, framework="pt") as f:
+        assert torch.equal(f.get_tensor("h"), ts["h"])
