@@ -1,9 +1,7 @@
 """Times loading a model into NumPy arrays, medians of RUNS, alternating the routes in one run.
 Run through benches/python_load.sh."""
 import glob
-import json
 import os
-import struct
 import statistics
 import sys
 import tempfile
@@ -12,6 +10,9 @@ import time
 import elves
 import elves.numpy
 import safetensors.numpy
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from zipnn_file import dominant  # noqa: E402
 
 DIR, RUNS = sys.argv[1], int(sys.argv[2])
 
@@ -23,18 +24,6 @@ def median_time(fn, runs):
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
-
-
-def dominant(path):
-    """The model's dominant float dtype, for ZipNN's byte grouping (as benches/zipnn_file.py)."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        h = json.loads(f.read(n))
-    h.pop("__metadata__", None)
-    sizes = {}
-    for e in h.values():
-        sizes[e["dtype"]] = sizes.get(e["dtype"], 0) + e["data_offsets"][1] - e["data_offsets"][0]
-    return {"F32": "float32", "F16": "float16", "BF16": "bfloat16"}.get(max(sizes, key=sizes.get), "float32")
 
 
 def zipnn_route(path_znn, zpn):

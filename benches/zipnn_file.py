@@ -10,7 +10,6 @@ import time
 import warnings
 
 warnings.filterwarnings('ignore')
-from zipnn import ZipNN  # noqa: E402
 
 DTYPES = {'F32': 'float32', 'F16': 'float16', 'BF16': 'bfloat16'}
 
@@ -27,22 +26,29 @@ def dominant(path):
     return DTYPES.get(best, 'float32')
 
 
-mode, src, dst = sys.argv[1:4]
-if mode == 'compress':
-    dtype = dominant(src)
-    t = time.perf_counter()
-    data = open(src, 'rb').read()
-    z = ZipNN(bytearray_dtype=dtype, threads=2)
-    out = z.compress(data)
-    with open(dst, 'wb') as f:
-        f.write(dtype.encode().ljust(16))
-        f.write(out)
-else:
-    t = time.perf_counter()
-    raw = open(src, 'rb').read()
-    dtype = raw[:16].decode().strip()
-    z = ZipNN(bytearray_dtype=dtype, threads=2)
-    out = z.decompress(raw[16:])
-    with open(dst, 'wb') as f:
-        f.write(out)
-print(f'{time.perf_counter() - t:.6f}')
+def main():
+    from zipnn import ZipNN
+
+    mode, src, dst = sys.argv[1:4]
+    if mode == 'compress':
+        dtype = dominant(src)
+        t = time.perf_counter()
+        data = open(src, 'rb').read()
+        z = ZipNN(bytearray_dtype=dtype, threads=2)
+        out = z.compress(data)
+        with open(dst, 'wb') as f:
+            f.write(dtype.encode().ljust(16))
+            f.write(out)
+    else:
+        t = time.perf_counter()
+        raw = open(src, 'rb').read()
+        dtype = raw[:16].decode().strip()
+        z = ZipNN(bytearray_dtype=dtype, threads=2)
+        out = z.decompress(raw[16:])
+        with open(dst, 'wb') as f:
+            f.write(out)
+    print(f'{time.perf_counter() - t:.6f}')
+
+
+if __name__ == '__main__':
+    main()

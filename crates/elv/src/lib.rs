@@ -36,6 +36,7 @@
 pub mod atomic;
 mod codec;
 mod compress;
+pub mod conformance;
 mod decompress;
 mod error;
 mod fetch;

@@ -49,19 +49,10 @@ fn escaped(m: &[(String, String)]) -> Vec<(String, String)> {
 }
 
 fn row(name: &str, dtype: DType, shape: &[u64], encoding: Encoding, d: &[u8]) -> Row {
-    let shape = if shape.is_empty() {
-        "-".to_string()
-    } else {
-        shape
-            .iter()
-            .map(|x| x.to_string())
-            .collect::<Vec<_>>()
-            .join("x")
-    };
     (
         vectors::manifest_escape(name),
         dtype.name().to_string(),
-        shape,
+        elv::conformance::manifest_shape(shape),
         encoding.name().to_string(),
         d.len(),
         format!("{:016x}", vectors::fnv1a64(d)),

@@ -10,40 +10,13 @@ use elv_core::{
     Archive, Codec, ContainerWriter, DType, Encoding, ErrorKind, Limits, ReadOptions, StoredStream,
     TensorInfo,
 };
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static SERIAL: Mutex<()> = Mutex::new(());
+mod counting;
 
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(l.size(), Ordering::SeqCst) + l.size();
-            PEAK.fetch_max(now, Ordering::SeqCst);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::SeqCst);
-        unsafe { System.dealloc(p, l) }
-    }
-}
+use counting::{peak_during, SERIAL};
 
 #[global_allocator]
-static A: Counting = Counting;
-
-/// Peak bytes allocated above the starting level while `f` runs.
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let v = f();
-    (v, PEAK.load(Ordering::SeqCst).saturating_sub(base))
-}
+static A: counting::Counting = counting::Counting;
 
 /// A stream of a few stored bytes that declares `decoded_len` decoded bytes (codec `ans`,
 /// so no reader can tell from the index alone that it cannot hold that many).

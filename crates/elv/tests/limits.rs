@@ -3,37 +3,13 @@
 
 use elv::{Reader, StdCodecs};
 use elv_core::{Archive, ErrorKind, Limits, ReadOptions};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-static SERIAL: Mutex<()> = Mutex::new(());
+mod counting;
 
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(l.size(), Ordering::SeqCst) + l.size();
-        PEAK.fetch_max(now, Ordering::SeqCst);
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size(), Ordering::SeqCst);
-        unsafe { System.dealloc(p, l) }
-    }
-}
+use counting::{peak_during, SERIAL};
 
 #[global_allocator]
-static A: Counting = Counting;
-
-/// Peak bytes allocated above the starting level while `f` runs.
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = LIVE.load(Ordering::SeqCst);
-    PEAK.store(base, Ordering::SeqCst);
-    let v = f();
-    (v, PEAK.load(Ordering::SeqCst) - base)
-}
+static A: counting::Counting = counting::Counting;
 
 fn vector(name: &str) -> Vec<u8> {
     std::fs::read(format!(

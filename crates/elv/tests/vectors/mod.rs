@@ -36,11 +36,7 @@ pub struct Vector {
 }
 
 /// FNV-1a, 64-bit: the manifest's hash of decoded tensor bytes.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
+pub use elv::conformance::fnv1a64;
 
 /// xorshift64: deterministic inputs for the vectors and the fuzz smoke test.
 pub struct Rng(pub u64);
@@ -1435,22 +1431,7 @@ pub fn all() -> Vec<Vector> {
 }
 
 /// The manifest text (SPEC.md §14.1).
-/// A name, key or value as the manifest writes it (SPEC.md §14.1): backslash, TAB, LF and CR
-/// as `\\`, `\t`, `\n`, `\r`; any other control character as `\u{HEX}`.
-pub fn manifest_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use elv::conformance::manifest_field as manifest_escape;
 
 pub fn manifest(vectors: &[Vector]) -> String {
     let mut m = String::from(
@@ -1473,15 +1454,7 @@ pub fn manifest(vectors: &[Vector]) -> String {
                     v.note
                 );
                 for (name, d, shape, e, bytes) in tensors {
-                    let sh = if shape.is_empty() {
-                        "-".to_string()
-                    } else {
-                        shape
-                            .iter()
-                            .map(|x| x.to_string())
-                            .collect::<Vec<_>>()
-                            .join("x")
-                    };
+                    let sh = elv::conformance::manifest_shape(shape);
                     m += &format!(
                         "tensor\tvalid/{}\t{}\t{}\t{}\t{}\t{}\t{:016x}\n",
                         v.name,
