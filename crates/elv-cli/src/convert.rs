@@ -207,7 +207,7 @@ fn compress_summary(r: &Report, input: &Path, out: &Path, verbose: bool) {
         "lossless: every value decodes bit for bit".to_string()
     } else {
         format!(
-            "lossy: |error| <= {} for values in (-1, 1), all others exact (--lossless for bit-exact)",
+            "lossy: |error| <= {} for values in (-1, 1); tiny values and all others exact, nothing non-zero becomes zero (--lossless for bit-exact)",
             lossy.join(", ")
         )
     };

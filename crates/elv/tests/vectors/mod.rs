@@ -1083,6 +1083,90 @@ pub fn all() -> Vec<Vector> {
         table_variant(&|t| t[0].shape = vec![1 << 40, 1 << 40]),
         ErrorKind::LimitExceeded,
     ));
+    // The shape product, left to right (SPEC.md §2.4): an overflow is an error even if a
+    // later dimension is 0; a 0 first makes every later product 0.
+    v.push(invalid(
+        "shape_overflow_before_zero.elv",
+        "dimensions [2^40, 2^40, 0]: the product overflows before the 0",
+        table_variant(&|t| {
+            t[0].shape = vec![1 << 40, 1 << 40, 0];
+            t[0].chunk_len = 0;
+        }),
+        ErrorKind::LimitExceeded,
+    ));
+    let zspec0: Vec<Spec> = vec![(
+        "z",
+        DType::F32,
+        vec![0, 1 << 40, 1 << 40],
+        Vec::new(),
+        Encoding::Raw,
+        1,
+    )];
+    v.push(valid(
+        "shape_zero_first.elv",
+        "dimensions [0, 2^40, 2^40]: an empty tensor",
+        plain_file(3, &zspec0, &[]),
+        &zspec0,
+        &[],
+    ));
+    // The tensor table's header: its reserved field, and a count its bytes cannot hold.
+    let p = Parts::new(3, &base_spec);
+    let mut table = table_to_bytes(&p.tensors);
+    table[4] = 1;
+    v.push(invalid(
+        "table_header_reserved.elv",
+        "the tensor table's reserved u32 is 1",
+        p.build_with_table(table),
+        ErrorKind::ReservedNonZero,
+    ));
+    let mut table = table_to_bytes(&p.tensors);
+    table[..4].copy_from_slice(&1000u32.to_le_bytes());
+    v.push(invalid(
+        "table_shorter_than_count.elv",
+        "a tensor table counting 1000 records in fewer than 8 + 26*1000 bytes",
+        p.build_with_table(table),
+        ErrorKind::Truncated,
+    ));
+    // A STREAM entry after the tensor table.
+    let mut late = Parts::new(3, &base_spec);
+    late.extra
+        .push((kind::STREAM, true, StoredStream::plain(vec![0; 4])));
+    v.push(invalid(
+        "stream_after_table.elv",
+        "a STREAM section after the tensor table in the index",
+        late.build(),
+        ErrorKind::Malformed,
+    ));
+    // A valid header and nothing else: no room for a trailer.
+    v.push(invalid(
+        "header_only.elv",
+        "a valid 32-byte header and nothing after it",
+        elv_core::header::Header::new(3).to_bytes().to_vec(),
+        ErrorKind::Truncated,
+    ));
+    // ELF outlier values cut short: the stream's length is known, so Malformed.
+    let espec: Vec<Spec> = vec![(
+        "e",
+        DType::F32,
+        vec![4],
+        [0.5f32, 3.0, -0.25, 0.125]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        Encoding::Elf,
+        4,
+    )];
+    let mut ep = Parts::new(3, &espec);
+    let s0 = &mut ep.streams[0];
+    let short = s0.stored[..s0.stored.len() - 1].to_vec();
+    *s0 = StoredStream::plain(short);
+    v.push(invalid(
+        "elf_outlier_values_short.elv",
+        "an ELF outlier stream one byte short of its K values",
+        ep.build(),
+        ErrorKind::Malformed,
+    ));
+
     v.push(invalid(
         "chunk_len_zero.elv",
         "a non-empty tensor with chunk length 0",
