@@ -786,3 +786,30 @@ fn the_conformance_runner_passes_the_reference_decoder() {
     let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
     assert!(passed >= 80, "{last}");
 }
+
+/// The README's quick-start commands, run as written (with `elv` for `cargo run ... --` and
+/// a temporary folder for /tmp), from the repository root.
+#[test]
+fn the_readme_quick_start_runs() {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = "cargo run --release -p elv-cli -- ";
+    let commands: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .collect();
+    assert!(commands.len() >= 3, "the quick start lost its commands");
+    for c in commands {
+        let args: Vec<String> = c
+            .split_whitespace()
+            .map(|a| a.replace("/tmp/", &format!("{}/", dir.path().display())))
+            .collect();
+        let o = elv().args(&args).current_dir(&root).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{c}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

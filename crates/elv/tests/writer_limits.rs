@@ -153,3 +153,39 @@ fn an_explicit_elf_tensor_never_stands_in_for_an_exact_one_in_lossless_mode() {
     let file = Reader::from_bytes(w.finish().unwrap()).unwrap();
     assert_eq!(file.get("exact").unwrap().to_vec().unwrap(), &bytes[..]);
 }
+
+#[test]
+fn more_tensors_than_the_readers_limit_are_refused() {
+    let limits = elv::Limits {
+        max_tensors: 3,
+        ..elv::Limits::default()
+    };
+    let mut w = Writer::new(
+        Vec::new(),
+        WriteOptions {
+            limits,
+            ..WriteOptions::default()
+        },
+    )
+    .unwrap();
+    for i in 0..3 {
+        w.add_tensor(&format!("t{i}"), DType::U8, &[1], &[i], Choice::Auto)
+            .unwrap();
+    }
+    let e = input_error(
+        w.add_tensor("t3", DType::U8, &[1], &[3], Choice::Auto)
+            .unwrap_err(),
+    );
+    assert_eq!(e.tensor.as_deref(), Some("t3"));
+    assert!(
+        e.reason.contains("more tensors than a reader accepts"),
+        "{}",
+        e.reason
+    );
+    // The three before it still make a file that readers with that limit open.
+    let read = elv::ReadOptions {
+        limits,
+        ..elv::ReadOptions::default()
+    };
+    assert_eq!(Reader::new(w.finish().unwrap(), read).unwrap().len(), 3);
+}
