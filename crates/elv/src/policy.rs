@@ -22,7 +22,7 @@ pub(crate) fn candidates(
 
 /// Why the optimizer-state guard kept a tensor lossless.
 pub(crate) const SMALL_VALUES_NOTE: &str =
-    "kept lossless: over the --max-small fraction of its values are below 2^-16, where ELF's error is large relative to them (like optimizer state)";
+    "kept lossless: more of its values than max_small_fraction are below 2^-16, where ELF's error is large relative to them (like optimizer state)";
 
 /// [`candidates`] given a way to count (non-zero values, small values: below 2^-16), called
 /// only when ELF is allowed.
