@@ -5,6 +5,8 @@
 # Prints, per model and tool, the compression ratio, median compress and decompress MB/s,
 # peak RSS, and elv's speed as a ratio to each peer measured in the same run; then checks that
 # every elv file passes `elv verify --against` and that --lossless round trips are identical.
+# Rows also give elv on one thread (-T2 / -T1 scaling) and decoding to /dev/null (elv and
+# zstd -d), which leaves out the cost of writing the output.
 # Peers: zstd -3 -T2 and zstd -d (timed as processes), ZipNN 0.5.4 with 2 threads (installed
 # here in target/zipnn-venv; timed in-process, so its Python start-up is not counted), and
 # `cp` of the same file, the floor for anything that reads a file and writes another.
