@@ -29,9 +29,18 @@ def _user_metadata(pairs) -> Optional[Dict[str, str]]:
     return meta or None
 
 
+def _as_array(name, dtype, shape, flat):
+    """The flat uint8 buffer of a decoded tensor viewed as its dtype and shape (no copy)."""
+    try:
+        return flat.view(to_numpy(dtype)).reshape(shape)
+    except ValueError as e:
+        # A valid .elv can hold shapes NumPy cannot make, e.g. [0, 2^40, 2^40].
+        raise ValueError(f"tensor {name!r}: shape {shape} cannot be a NumPy array ({e})") from e
+
+
 def _arrays(rows) -> Dict[str, "object"]:
-    """NumPy arrays of decoded rows: the flat uint8 buffers viewed as dtype and shape (no copy)."""
-    return {name: flat.view(to_numpy(dtype)).reshape(shape) for name, dtype, shape, flat in rows}
+    """NumPy arrays of decoded rows (no copy)."""
+    return {name: _as_array(name, dtype, shape, flat) for name, dtype, shape, flat in rows}
 
 
 class safe_open:
@@ -74,7 +83,7 @@ class safe_open:
         _, dtype, shape, flat = rows[0]
         if self._pt:
             return self._to_torch(flat, dtype, shape)
-        return flat.view(to_numpy(dtype)).reshape(shape)
+        return _as_array(name, dtype, shape, flat)
 
 
 def compress_file(src, dst, *, lossless: bool = False, elf_half: bool = False,
