@@ -166,15 +166,23 @@ impl<'a> Archive<'a> {
 
 /// A zeroed buffer of `len` bytes, reserved fallibly (`LimitExceeded` if it cannot be had).
 pub fn zeroed(len: u64) -> Result<Vec<u8>> {
+    let mut v = Vec::new();
+    resize_zeroed(&mut v, len)?;
+    Ok(v)
+}
+
+/// Resizes `buf` to `len` zeroed bytes, reserving fallibly: a size this machine cannot hold is
+/// `LimitExceeded`, not an abort. Reuses `buf`'s memory where it is large enough.
+pub fn resize_zeroed(buf: &mut Vec<u8>, len: u64) -> Result<()> {
     let too_big = || {
-        Error::bare(ErrorKind::LimitExceeded, "tensor bytes for this machine")
+        Error::bare(ErrorKind::LimitExceeded, "decoded bytes for this machine")
             .got_expected(len, usize::MAX as u64)
     };
     let n = usize::try_from(len).map_err(|_| too_big())?;
-    let mut v = Vec::new();
-    v.try_reserve_exact(n).map_err(|_| too_big())?;
-    v.resize(n, 0);
-    Ok(v)
+    buf.clear();
+    buf.try_reserve_exact(n).map_err(|_| too_big())?;
+    buf.resize(n, 0);
+    Ok(())
 }
 
 fn slice(bytes: &[u8], offset: u64, len: u64) -> Result<&[u8]> {

@@ -3,7 +3,7 @@
 //! handed to NumPy without a copy.
 
 use elv::atomic::OutputOptions;
-use elv::{Choice, DType, NamedTensor, ReadOptions, Source, WriteOptions, Writer};
+use elv::{DType, ReadOptions, Source, WriteOptions};
 use numpy::PyArray1;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -70,50 +70,21 @@ fn options(lossless: bool, elf_half: bool) -> WriteOptions {
 /// One tensor handed over from Python: name, dtype name, shape, little-endian bytes.
 type Incoming<'py> = (String, String, Vec<u64>, Bound<'py, PyBytes>);
 
-/// One tensor to write: name, dtype, shape, bytes borrowed from Python.
-type Outgoing<'a> = (String, DType, Vec<u64>, &'a [u8]);
+/// One tensor to write, its bytes borrowed from Python.
+type Outgoing<'a> = (String, elv::TensorData<'a>);
 
 /// One decoded tensor for Python: name, dtype name, shape, flat uint8 array.
 type Decoded<'py> = (String, String, Vec<u64>, Bound<'py, PyArray1<u8>>);
 
-/// Writes `tensors` and `metadata` as `.elv` to `out`, in batches encoded in parallel.
-fn write_tensors<W: std::io::Write>(
-    out: W,
-    tensors: &[Outgoing<'_>],
-    metadata: Vec<(String, String)>,
-    opts: WriteOptions,
-) -> elv::Result<W> {
-    let mut w = Writer::new(out, opts)?;
-    let mut start = 0;
-    while start < tensors.len() {
-        let mut end = start;
-        let mut bytes = 0u64;
-        while end < tensors.len()
-            && (end == start || bytes + tensors[end].3.len() as u64 <= opts.batch_bytes)
-        {
-            bytes += tensors[end].3.len() as u64;
-            end += 1;
-        }
-        let batch: Vec<NamedTensor<'_>> = tensors[start..end]
-            .iter()
-            .map(|(name, dtype, shape, data)| NamedTensor {
-                name,
-                dtype: *dtype,
-                shape,
-                data,
-            })
-            .collect();
-        w.add_batch(&batch, Choice::Auto)?;
-        start = end;
-    }
-    w.set_metadata(metadata)?;
-    w.finish()
-}
-
 fn incoming<'a>(tensors: &'a [Incoming<'_>]) -> PyResult<Vec<Outgoing<'a>>> {
     tensors
         .iter()
-        .map(|(n, d, s, b)| Ok((n.clone(), dtype_of(d)?, s.clone(), b.as_bytes())))
+        .map(|(n, d, s, b)| {
+            Ok((
+                n.clone(),
+                elv::TensorData::new(dtype_of(d)?, s, b.as_bytes()),
+            ))
+        })
         .collect()
 }
 
@@ -130,9 +101,7 @@ fn serialize<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let list = incoming(&tensors)?;
     let opts = options(lossless, elf_half);
-    let bytes = without_gil(py, threads, || {
-        write_tensors(Vec::new(), &list, metadata, opts)
-    })?;
+    let bytes = without_gil(py, threads, || elv::serialize(list, Some(metadata), &opts))?;
     Ok(PyBytes::new(py, &bytes))
 }
 
@@ -152,14 +121,8 @@ fn serialize_to_file<'py>(
 ) -> PyResult<()> {
     let list = incoming(&tensors)?;
     let opts = options(lossless, elf_half);
-    let out = OutputOptions {
-        overwrite: true,
-        ..OutputOptions::default()
-    };
     without_gil(py, threads, || {
-        elv::atomic::write_atomic_with(&path, &out, |w| {
-            write_tensors(w, &list, metadata, opts).map(drop)
-        })
+        elv::serialize_to_file(list, Some(metadata), &path, &opts).map(drop)
     })
 }
 

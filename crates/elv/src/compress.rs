@@ -8,12 +8,11 @@ use crate::options::{piece_bytes, WriteOptions};
 use crate::overlap::overlapped;
 use crate::pack::{pack_tensor_with, Packed, PackedTensor};
 use crate::policy::{
-    candidates, candidates_with, choose_and_pack, choose_by_trial, de_only_if_repeating,
-    elf_allowed, trial_sample,
+    candidates_with, choose_by_trial, de_only_if_repeating, elf_allowed, trial_sample,
 };
 use crate::report::{Report, TensorReport};
 use crate::safetensors::{self, Entry};
-use crate::writer::Writer;
+use crate::writer::{pack_choice, Choice, NamedTensor, Writer};
 use elv_core::elf;
 use elv_core::writer::effective_chunk_len;
 use rayon::prelude::*;
@@ -72,8 +71,13 @@ fn pack_batch(
             if dup.is_some() {
                 return Ok(None);
             }
-            let (cands, note) = candidates(e.dtype, d, opts)?;
-            Ok(Some((choose_and_pack(e.dtype, d, &cands, opts)?, note)))
+            let t = NamedTensor {
+                name: &e.name,
+                dtype: e.dtype,
+                shape: &e.shape,
+                data: d,
+            };
+            pack_choice(&t, Choice::Auto, opts).map(Some)
         })
         .collect()
 }

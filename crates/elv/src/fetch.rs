@@ -131,18 +131,15 @@ pub(crate) fn decode_spans(
     Ok(out.into_iter().map(|h| h.finalize()).collect())
 }
 
-/// Resizes `buf` to `len` bytes (contents unspecified), reserving fallibly: a size this
-/// machine cannot hold is `LimitExceeded`, not an abort.
-pub(crate) fn resize_fallibly(buf: &mut Vec<u8>, len: u64) -> Result<()> {
-    let too_big = || {
-        Error::from(
-            CoreError::bare(ErrorKind::LimitExceeded, "decoded bytes for this machine")
-                .got_expected(len, usize::MAX as u64),
-        )
-    };
-    let n = usize::try_from(len).map_err(|_| too_big())?;
-    buf.clear();
-    buf.try_reserve_exact(n).map_err(|_| too_big())?;
-    buf.resize(n, 0);
-    Ok(())
+/// Decodes one span into `out` (exactly its decoded bytes); gives their CRC32.
+pub(crate) fn decode_span(
+    index: &SectionIndex,
+    span: &Span<'_>,
+    out: &mut [u8],
+    verify: bool,
+) -> Result<u32> {
+    let crcs = decode_spans(index, std::slice::from_ref(span), &mut [out], verify)?;
+    crcs.first()
+        .copied()
+        .ok_or(Error::Internal("a span decoded to no CRC"))
 }

@@ -61,6 +61,27 @@ impl Reader<Vec<u8>> {
     }
 }
 
+/// For a core procedure that reads through a closure returning core errors: a format error
+/// passes as it is; an I/O error is kept in `slot` (the caller reports it after the
+/// procedure, see [`io_first`]) and stands in as `Truncated` at `offset`.
+fn keep_io(slot: &mut Option<Error>, e: Error, what: &'static str, offset: u64) -> CoreError {
+    match e {
+        Error::Format(c) => c,
+        other => {
+            slot.get_or_insert(other);
+            CoreError::new(ErrorKind::Truncated, what, offset)
+        }
+    }
+}
+
+/// The I/O error [`keep_io`] kept, if any, before the procedure's own result.
+fn io_first<T>(slot: Option<Error>, r: elv_core::Result<T>) -> Result<T> {
+    match slot {
+        Some(e) => Err(e),
+        None => Ok(r?),
+    }
+}
+
 impl<S: Source> Reader<S> {
     /// Opens a `.elv` source: reads and checks the header, trailer, section index, tensor
     /// table, dedup table and metadata. Tensor data is not read.
@@ -97,22 +118,13 @@ impl<S: Source> Reader<S> {
         let mut io_err = None;
         let catalog = Catalog::load(header, &trailer, &index_bytes, &options, |index, i| {
             let e = index.get(i)?;
-            let stored = read_exact_at(src, e.offset, e.stored_len, len).map_err(|err| {
-                let core = match &err {
-                    Error::Format(c) => c.clone(),
-                    _ => CoreError::new(ErrorKind::Truncated, "section", e.offset),
-                };
-                io_err = Some(err);
-                core
-            })?;
+            let stored = read_exact_at(src, e.offset, e.stored_len, len)
+                .map_err(|err| keep_io(&mut io_err, err, "section", e.offset))?;
             Ok(Cow::Owned(
                 decode_section(i, e, &stored, &StdCodecs, verify)?.into_owned(),
             ))
         });
-        if let Some(e) = io_err {
-            return Err(e);
-        }
-        let catalog = catalog?;
+        let catalog = io_first(io_err, catalog)?;
         let by_name = catalog
             .tensors()
             .iter()
@@ -183,8 +195,8 @@ impl<S: Source> Reader<S> {
     }
 
     /// Checks the whole file: zero padding, every section's CRC (ancillary ones too, whose
-    /// codec need not be known), and that every tensor decodes and matches its CRC. Memory stays near 16 MiB of decoded
-    /// tensor data at a time, whatever the tensor sizes.
+    /// codec need not be known), and that every tensor decodes and matches its CRC. Memory
+    /// stays near 16 MiB of decoded tensor data at a time, whatever the tensor sizes.
     pub fn verify(&self) -> Result<()> {
         self.check_padding()?;
         let (sections, owners) = self.catalog.verify_plan();
@@ -207,19 +219,12 @@ impl<S: Source> Reader<S> {
             self.catalog.index(),
             self.catalog.index_offset(),
             |at, n| {
-                self.read_at(at, n).map(Cow::Owned).map_err(|e| match e {
-                    Error::Format(c) => c,
-                    other => {
-                        io_err = Some(other);
-                        CoreError::new(ErrorKind::Truncated, "padding", at)
-                    }
-                })
+                self.read_at(at, n)
+                    .map(Cow::Owned)
+                    .map_err(|e| keep_io(&mut io_err, e, "padding", at))
             },
         );
-        match io_err {
-            Some(e) => Err(e),
-            None => Ok(checked?),
-        }
+        io_first(io_err, checked)
     }
 
     pub(crate) fn read_at(&self, offset: u64, len: u64) -> Result<Vec<u8>> {

@@ -4,7 +4,7 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use crate::error::Result;
-use crate::fetch::decode_spans;
+use crate::fetch::decode_span;
 use crate::overlap::overlapped;
 use crate::reader::Reader;
 use crate::source::Source;
@@ -153,8 +153,7 @@ impl<'r, S: Source> Tensor<'r, S> {
         }
         let span = self.reader.span(self.index, 0..info.chunk_count())?;
         let verify = self.reader.verify_checksums();
-        let crcs = decode_spans(self.reader.catalog().index(), &[span], &mut [out], verify)?;
-        let crc = crcs.first().copied().unwrap_or_default();
+        let crc = decode_span(self.reader.catalog().index(), &span, out, verify)?;
         Ok(check_tensor_crc_value(info, crc, verify)?)
     }
 
@@ -230,10 +229,8 @@ pub(crate) fn for_each_piece<S: Source>(
             },
             |span| -> Result<(Vec<u8>, u32)> {
                 let mut out = elv_core::archive::zeroed(span.decoded_len())?;
-                let index = reader.catalog().index();
-                let crcs =
-                    decode_spans(index, std::slice::from_ref(span), &mut [&mut out], verify)?;
-                Ok((out, crcs.first().copied().unwrap_or_default()))
+                let crc = decode_span(reader.catalog().index(), span, &mut out, verify)?;
+                Ok((out, crc))
             },
         )?;
         if stopped {
@@ -276,11 +273,9 @@ impl<S: Source> TensorReader<'_, S> {
         }
         let end = (self.next_chunk + chunks_per_piece(info, STREAM_PIECE_BYTES)).min(count);
         let span = reader.span(self.tensor.index, self.next_chunk..end)?;
-        crate::fetch::resize_fallibly(&mut self.piece, span.decoded_len())?;
+        elv_core::archive::resize_zeroed(&mut self.piece, span.decoded_len())?;
         let verify = reader.verify_checksums();
-        let index = reader.catalog().index();
-        let crcs = decode_spans(index, &[span], &mut [self.piece.as_mut_slice()], verify)?;
-        let crc = crcs.first().copied().unwrap_or_default();
+        let crc = decode_span(reader.catalog().index(), &span, &mut self.piece, verify)?;
         self.crc.combine(&crc32fast::Hasher::new_with_initial_len(
             crc,
             self.piece.len() as u64,

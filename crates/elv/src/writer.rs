@@ -351,7 +351,7 @@ impl<W: Write> Writer<W> {
 }
 
 /// Packs one tensor with `choice`: the policy's pick, or the given encoding.
-fn pack_choice(
+pub(crate) fn pack_choice(
     t: &NamedTensor<'_>,
     choice: Choice,
     options: &WriteOptions,
