@@ -2,13 +2,12 @@
 //! An input is never written over, an existing output only with `-f`, and the output keeps
 //! the input's permission bits and modification time.
 
-use crate::output::{is_stdio, open_file, same_file, write_output, Fallible};
-use crate::sniff;
+use crate::inspect::{open_reader, open_safetensors};
+use crate::output::{is_stdio, same_file, write_output, Fallible};
 use crate::text::{bound, escape, human, shape};
 use elv::atomic::OutputOptions;
 use elv::{
-    compress_safetensors, decompress_to_safetensors, Encoding, ReadOptions, Reader, Report,
-    WriteOptions,
+    compress_safetensors, decompress_to_safetensors, Encoding, Reader, Report, WriteOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufReader, IsTerminal};
@@ -88,12 +87,7 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
             .into());
         }
     }
-    let mut file = open_file(input)?;
     let name = input.display().to_string();
-    let want_elv = matches!(direction, Direction::Decompress);
-    if let Some(what) = sniff::wrong_format(&sniff::head(&mut file)?, &name, want_elv) {
-        return Err(format!("{name}: {what}").into());
-    }
     let options = OutputOptions {
         overwrite: flags.force,
         // Removing the source needs the output on disk first.
@@ -105,10 +99,9 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
         bar.set_length(total);
         bar.set_position(done);
     };
-    let in_bytes = file.metadata()?.len();
     match direction {
         Direction::Compress(opts) => {
-            let src = BufReader::new(file);
+            let src = BufReader::new(open_safetensors(input)?);
             let report = write_output(out, &options, flags.force, |w| {
                 Ok(compress_safetensors(src, w, opts, &mut tick)?.1)
             })
@@ -119,8 +112,7 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
             }
         }
         Direction::Decompress => {
-            let reader = Reader::new(file, ReadOptions::default())
-                .map_err(|e| crate::inspect::explain_open_error(&name, in_bytes, e))?;
+            let reader = open_reader(input)?;
             write_output(out, &options, flags.force, |w| {
                 decompress_to_safetensors(&reader, w, &mut tick)?;
                 Ok(())

@@ -11,19 +11,32 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-/// Opens an `.elv` input, saying in one line what it is if it is not one.
-pub fn open_reader(p: &Path) -> Fallible<Reader<File>> {
+/// Opens an input (`-`: stdin, spooled), saying in one line what it is if it is not the
+/// format wanted (`want_elv`: `.elv`, else safetensors).
+fn open_checked(p: &Path, want_elv: bool) -> Fallible<File> {
     let mut file = open_file(p)?;
     let name = p.display().to_string();
-    if let Some(what) = sniff::wrong_format(&sniff::head(&mut file)?, &name, true) {
+    if let Some(what) = sniff::wrong_format(&sniff::head(&mut file)?, &name, want_elv) {
         return Err(format!("{name}: {what}").into());
     }
+    Ok(file)
+}
+
+/// Opens a safetensors input, saying in one line what it is if it is not one.
+pub fn open_safetensors(p: &Path) -> Fallible<File> {
+    open_checked(p, false)
+}
+
+/// Opens an `.elv` input, saying in one line what it is if it is not one.
+pub fn open_reader(p: &Path) -> Fallible<Reader<File>> {
+    let file = open_checked(p, true)?;
     let len = file.metadata()?.len();
-    Reader::new(file, ReadOptions::default()).map_err(|e| explain_open_error(&name, len, e))
+    Reader::new(file, ReadOptions::default())
+        .map_err(|e| explain_open_error(&p.display().to_string(), len, e))
 }
 
 /// A failure to open `name` (`len` bytes) as `.elv`, in words: a file cut short says so.
-pub fn explain_open_error(name: &str, len: u64, e: elv::Error) -> Box<dyn std::error::Error> {
+fn explain_open_error(name: &str, len: u64, e: elv::Error) -> Box<dyn std::error::Error> {
     let cut = match &e {
         elv::Error::Format(f) => {
             f.kind() == ErrorKind::Truncated
@@ -187,7 +200,7 @@ pub fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<Exi
         "{:<50} {:>7} {:>8} {:>14} {:>12} {:>9}  result",
         "name", "dtype", "bound", "max abs err", "bit-exact", "of"
     )?;
-    let original = io::BufReader::new(open_file(orig)?);
+    let original = io::BufReader::new(open_safetensors(orig)?);
     let mut written: io::Result<()> = Ok(());
     let cmp = elv::verify_against(&reader, original, &mut |t| {
         if written.is_err() || (quiet && t.ok) {
