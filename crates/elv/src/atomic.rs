@@ -188,22 +188,10 @@ mod unnamed {
                 }
             });
         }
-        for attempt in 0..1000u32 {
-            let tmp = dir.join(super::temp_name(attempt));
-            match link_to(&tmp) {
-                Ok(()) => {
-                    return std::fs::rename(&tmp, path).inspect_err(|_| {
-                        let _ = std::fs::remove_file(&tmp);
-                    })
-                }
-                Err(e) if e == rustix::io::Errno::EXIST => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "no free temporary name",
-        ))
+        let (tmp, ()) = super::at_free_temp_name(dir, |p| link_to(p).map_err(io::Error::from))?;
+        std::fs::rename(&tmp, path).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
     }
 }
 
@@ -311,19 +299,30 @@ fn temp_name(attempt: u32) -> String {
     format!(".elv-tmp.{}.{attempt}", std::process::id())
 }
 
-fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
+/// Runs `make` on hidden temporary names in `dir` until one is free (`make` fails with
+/// `AlreadyExists` on a taken one); gives the name used and what `make` made.
+fn at_free_temp_name<T>(
+    dir: &Path,
+    mut make: impl FnMut(&Path) -> io::Result<T>,
+) -> io::Result<(PathBuf, T)> {
     for attempt in 0..1000u32 {
         let p = dir.join(temp_name(attempt));
-        match fs::OpenOptions::new().write(true).create_new(true).open(&p) {
-            Ok(f) => return Ok((p, f)),
+        match make(&p) {
+            Ok(v) => return Ok((p, v)),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
     }
     Err(io::Error::new(
         io::ErrorKind::AlreadyExists,
-        "could not create a temporary file",
+        "no free temporary name",
     ))
+}
+
+fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
+    at_free_temp_name(dir, |p| {
+        fs::OpenOptions::new().write(true).create_new(true).open(p)
+    })
 }
 
 struct TempGuard(Option<PathBuf>);
