@@ -11,7 +11,6 @@ use crate::safetensors;
 use crate::source::Source;
 use crate::tensor::{for_each_piece, Tensor};
 use elv_core::DType;
-use std::collections::HashMap;
 use std::io::Write;
 
 /// Writes the tensors of an `.elv` as a safetensors file. If the `.elv` carries the original
@@ -44,11 +43,6 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
              read it with the library or `elv extract`",
         ));
     }
-    let by_name: HashMap<&str, usize> = tensors
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name(), i))
-        .collect();
     let original = reader
         .metadata_value(KEY_SAFETENSORS_HEADER)
         .filter(|raw| raw.len() as u64 <= safetensors::MAX_HEADER_LEN)
@@ -56,9 +50,9 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
     let matches = |h: &safetensors::Header| {
         h.entries.len() == tensors.len()
             && h.entries.iter().all(|e| {
-                by_name.get(e.name.as_str()).is_some_and(|&i| {
-                    tensors[i].dtype() == e.dtype && tensors[i].shape() == e.shape
-                })
+                reader
+                    .get(&e.name)
+                    .is_some_and(|t| t.dtype() == e.dtype && t.shape() == e.shape)
             })
     };
     let (raw, order): (String, Vec<usize>) = match original {
@@ -66,7 +60,7 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
             let order = h
                 .entries
                 .iter()
-                .filter_map(|e| by_name.get(e.name.as_str()).copied())
+                .filter_map(|e| reader.get(&e.name).map(|t| t.index()))
                 .collect();
             (h.raw, order)
         }
