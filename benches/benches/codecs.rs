@@ -8,8 +8,8 @@ use elv_core::{ans, DType, Encoding};
 
 fn codecs(c: &mut Criterion) {
     let (data, source) = elv_benches::weights_f32(1 << 20);
-    let elf = encode_chunk(Encoding::Elf, DType::F32, &data).unwrap();
-    let planes = encode_chunk(Encoding::FloatPlanes, DType::F32, &data).unwrap();
+    let elf = encode_chunk(Encoding::Elf, DType::F32, &data, None).unwrap();
+    let planes = encode_chunk(Encoding::FloatPlanes, DType::F32, &data, None).unwrap();
     for (name, plane) in [("elf-top-plane", &elf[1]), ("exponent-plane", &planes[0])] {
         let mut g = c.benchmark_group(format!("codecs/{source}/{name}"));
         g.throughput(Throughput::Bytes(plane.len() as u64));

@@ -22,13 +22,13 @@ fn kernels(c: &mut Criterion) {
         Encoding::De,
     ] {
         g.bench_function(format!("{}/encode", enc.name()), |b| {
-            b.iter(|| encode_chunk(enc, DType::F32, black_box(&data)).unwrap())
+            b.iter(|| encode_chunk(enc, DType::F32, black_box(&data), None).unwrap())
         });
-        let streams = encode_chunk(enc, DType::F32, &data).unwrap();
+        let streams = encode_chunk(enc, DType::F32, &data, None).unwrap();
         let refs: Vec<&[u8]> = streams.iter().map(|s| s.as_slice()).collect();
         let mut out = vec![0u8; data.len()];
         g.bench_function(format!("{}/decode", enc.name()), |b| {
-            b.iter(|| decode_chunk(enc, DType::F32, n, black_box(&refs), &mut out).unwrap())
+            b.iter(|| decode_chunk(enc, DType::F32, n, black_box(&refs), None, &mut out).unwrap())
         });
     }
     g.finish();

@@ -7,17 +7,19 @@ use crate::output::{is_stdio, same_file, write_output, Fallible};
 use crate::text::{bound, escape, human, shape};
 use elv::atomic::OutputOptions;
 use elv::{
-    compress_safetensors, decompress_to_safetensors, Encoding, Reader, Report, WriteOptions,
+    compress_collection, compress_safetensors_with, decompress_to_safetensors, Base, Encoding,
+    Reader, Report, WriteOptions,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-/// Which way to convert.
+/// Which way to convert, and against which base model (SPEC.md §9.1), if any.
 pub enum Direction {
-    Compress(WriteOptions),
-    Decompress,
+    Compress(WriteOptions, Option<Arc<dyn Base>>),
+    Decompress(Option<Arc<dyn Base>>),
 }
 
 /// What the user asked of every input.
@@ -38,11 +40,18 @@ pub fn run(
     direction: &Direction,
     flags: &Flags,
 ) -> Fallible<ExitCode> {
-    if inputs.len() > 1 && (output.is_some() || to_stdout) {
-        return Err("-o and -c name one output: with several inputs each gets its own".into());
-    }
     if output.is_some() && to_stdout {
         return Err("-o and -c both name the output: give one".into());
+    }
+    let one_output = output.is_some() || to_stdout;
+    if let (Direction::Compress(opts, base), true) = (direction, inputs.len() > 1 && one_output) {
+        // Several inputs and one output: one collection of them all.
+        let out = output.unwrap_or_else(|| PathBuf::from("-"));
+        compress_folder(inputs, &out, opts, base.clone(), flags)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if inputs.len() > 1 && one_output {
+        return Err("-o and -c name one output: with several inputs each gets its own".into());
     }
     let mut failed = false;
     for input in inputs {
@@ -68,9 +77,66 @@ fn default_output(input: &Path, direction: &Direction) -> PathBuf {
         return PathBuf::from("-");
     }
     match direction {
-        Direction::Compress(_) => input.with_extension("elv"),
-        Direction::Decompress => input.with_extension("safetensors"),
+        Direction::Compress(..) if input.is_dir() => {
+            let name = input.as_os_str().to_string_lossy();
+            PathBuf::from(format!("{}.elv", name.trim_end_matches('/')))
+        }
+        Direction::Compress(..) => input.with_extension("elv"),
+        Direction::Decompress(_) => input.with_extension("safetensors"),
     }
+}
+
+/// Compresses `inputs` (files and folders) into the one collection `out` (SPEC.md §10.1).
+fn compress_folder(
+    inputs: &[PathBuf],
+    out: &Path,
+    opts: &WriteOptions,
+    base: Option<Arc<dyn Base>>,
+    flags: &Flags,
+) -> Fallible<()> {
+    let members = crate::folder::gather(inputs)?;
+    if let Some(m) = members.iter().find(|m| {
+        std::fs::metadata(out)
+            .ok()
+            .zip(m.file.metadata().ok())
+            .is_some_and(|(a, b)| same_file(&a, &b))
+    }) {
+        return Err(format!(
+            "{}: is an input ({}); elv never writes over its input",
+            out.display(),
+            m.path
+        )
+        .into());
+    }
+    let options = OutputOptions {
+        overwrite: flags.force,
+        sync: flags.sync,
+        like: None,
+    };
+    let bar = progress_bar(flags.quiet);
+    let mut tick = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let count = members.len();
+    let report = write_output(out, &options, flags.force, |w| {
+        Ok(compress_collection(members, w, opts, base, &mut tick)?.1)
+    })?;
+    bar.finish_and_clear();
+    if !flags.quiet {
+        let from = inputs
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        compress_summary(
+            &report,
+            Path::new(&format!("{from} ({count} files)")),
+            out,
+            flags.verbose,
+        );
+    }
+    Ok(())
 }
 
 fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fallible<()> {
@@ -100,10 +166,19 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
         bar.set_position(done);
     };
     match direction {
-        Direction::Compress(opts) => {
+        Direction::Compress(opts, base) if input.is_dir() => {
+            compress_folder(
+                std::slice::from_ref(&input.to_path_buf()),
+                out,
+                opts,
+                base.clone(),
+                flags,
+            )?;
+        }
+        Direction::Compress(opts, base) => {
             let src = BufReader::new(open_safetensors(input)?);
             let report = write_output(out, &options, flags.force, |w| {
-                Ok(compress_safetensors(src, w, opts, &mut tick)?.1)
+                Ok(compress_safetensors_with(src, w, opts, base.clone(), &mut tick)?.1)
             })
             .map_err(|e| with_input(&name, e))?;
             bar.finish_and_clear();
@@ -111,8 +186,38 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
                 compress_summary(&report, input, out, flags.verbose);
             }
         }
-        Direction::Decompress => {
-            let reader = open_reader(input)?;
+        Direction::Decompress(base) => {
+            let reader = with_base(open_reader(input)?, base)?;
+            if !reader.members().is_empty() {
+                let out = if out == input.with_extension("safetensors") {
+                    input.with_extension("")
+                } else {
+                    out.to_path_buf()
+                };
+                if is_stdio(&out) || out == input {
+                    return Err(format!(
+                        "{name}: is a collection of {} files: it decompresses to a folder (-o DIR)",
+                        reader.members().len()
+                    )
+                    .into());
+                }
+                crate::folder::write_collection(
+                    &reader,
+                    &out,
+                    flags.force,
+                    flags.sync || flags.rm,
+                    &mut tick,
+                )
+                .map_err(|e| with_input(&name, e))?;
+                bar.finish_and_clear();
+                if !flags.quiet {
+                    decompress_summary(&reader, input, &out, flags.verbose);
+                }
+                if flags.rm {
+                    std::fs::remove_file(input).map_err(|e| format!("{name}: removing it: {e}"))?;
+                }
+                return Ok(());
+            }
             write_output(out, &options, flags.force, |w| {
                 decompress_to_safetensors(&reader, w, &mut tick)?;
                 Ok(())
@@ -128,6 +233,23 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
         std::fs::remove_file(input).map_err(|e| format!("{name}: removing it: {e}"))?;
     }
     Ok(())
+}
+
+/// `reader` with the base model, if one was given; without one, a file that needs a base is
+/// refused before anything is written.
+pub fn with_base(
+    reader: Reader<std::fs::File>,
+    base: &Option<Arc<dyn Base>>,
+) -> Fallible<Reader<std::fs::File>> {
+    match base {
+        Some(b) => Ok(reader.with_shared_base(Arc::clone(b))),
+        None if reader.needs_base() => Err(format!(
+            "it is stored against base model {:?}: give it with --base BASE",
+            reader.base_name().unwrap_or_default()
+        )
+        .into()),
+        None => Ok(reader),
+    }
 }
 
 /// An error of converting `name`, with the input's name in front unless it already names it.

@@ -4,6 +4,7 @@
 //! files never replaced without `-f`, output appearing only when complete.
 
 mod convert;
+mod folder;
 mod inspect;
 mod npy;
 mod output;
@@ -26,6 +27,10 @@ const EXAMPLES: &str = "Examples:
   elv compress model.safetensors              # -> model.elv (ELF on f32: |error| <= 2^-24)
   elv compress --lossless *.safetensors       # every value bit-exact, one .elv per input
   elv -d model.elv -o back.safetensors        # decompress
+  elv compress MODEL_DIR -o model.elv         # a whole folder: shards, index, configs
+  elv -d model.elv -o MODEL_DIR2              # ... back to a folder, byte for byte
+  elv compress --base base.safetensors ft.safetensors -o ft.elv   # a fine-tune as a delta
+  elv -d --base base.safetensors ft.elv       # (decoding needs the same base)
   cat model.safetensors | elv compress - > model.elv
   elv info model.elv --json                   # tensors, encodings, sizes, bounds
   elv verify model.elv --against model.safetensors
@@ -100,18 +105,27 @@ enum Cmd {
         #[arg(long, default_value_t = elv::DEFAULT_CHUNK_LEN,
               value_parser = clap::value_parser!(u64).range(1..=(1 << 31)))]
         chunk: u64,
+        /// Store tensors as deltas against this base model (a safetensors file, an .elv, or
+        /// a folder of them): identical tensors as references, changed ones as deltas when
+        /// smaller. Decompressing needs the same base.
+        #[arg(long)]
+        base: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
-    /// Decompress .elv files back to safetensors.
+    /// Decompress .elv files back to safetensors (a collection back to a folder).
     #[command(short_flag = 'd')]
     Decompress {
         /// Input .elv files, or - for stdin.
         #[arg(required = true)]
         inputs: Vec<PathBuf>,
-        /// Output file, for one input (default: the input with .safetensors; stdout for -).
+        /// Output file, for one input (default: the input with .safetensors; stdout for -);
+        /// for a collection, the folder (default: the input without .elv).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// The base model the input was compressed against (--base of compress).
+        #[arg(long)]
+        base: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
     },
@@ -200,6 +214,18 @@ fn setup_threads(c: &Common) -> output::Fallible<()> {
     Ok(())
 }
 
+/// Opens `--base`: a safetensors file, an `.elv`, or a folder of them.
+fn open_base(
+    path: Option<&std::path::Path>,
+) -> output::Fallible<Option<std::sync::Arc<dyn elv::Base>>> {
+    let Some(p) = path else { return Ok(None) };
+    let base = elv::BaseModel::open(p).map_err(|e| format!("--base {}: {e}", p.display()))?;
+    if base.is_empty() {
+        return Err(format!("--base {}: holds no tensors", p.display()).into());
+    }
+    Ok(Some(std::sync::Arc::new(base)))
+}
+
 fn run(cli: Cli) -> output::Fallible<ExitCode> {
     match cli.cmd {
         Cmd::Compress {
@@ -210,6 +236,7 @@ fn run(cli: Cli) -> output::Fallible<ExitCode> {
             max_small,
             level,
             chunk,
+            base,
             common,
         } => {
             setup_threads(&common)?;
@@ -224,7 +251,7 @@ fn run(cli: Cli) -> output::Fallible<ExitCode> {
                 chunk_len: chunk,
                 ..WriteOptions::default()
             };
-            let direction = Direction::Compress(opts);
+            let direction = Direction::Compress(opts, open_base(base.as_deref())?);
             convert::run(
                 &inputs,
                 output,
@@ -236,10 +263,11 @@ fn run(cli: Cli) -> output::Fallible<ExitCode> {
         Cmd::Decompress {
             inputs,
             output,
+            base,
             common,
         } => {
             setup_threads(&common)?;
-            let direction = Direction::Decompress;
+            let direction = Direction::Decompress(open_base(base.as_deref())?);
             convert::run(
                 &inputs,
                 output,

@@ -441,9 +441,19 @@ fn several_inputs_each_get_their_own_output_and_d_decompresses() {
     let o = run(&["compress", s(&a), s(&b), "-q", "--lossless"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(dir.path().join("a.elv").exists() && dir.path().join("b.elv").exists());
-    // -o names one output: refused with two inputs, before anything is written.
-    let o = run(&["compress", s(&a), s(&b), "-o", s(&dir.path().join("x.elv"))]);
-    assert_one_line_error(&o);
+    // -o names one output: with two inputs, one collection of both (issue #16).
+    let x = dir.path().join("x.elv");
+    let o = run(&["compress", s(&a), s(&b), "-o", s(&x), "-q", "--lossless"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let back = dir.path().join("x_back");
+    let o = run(&["-d", s(&x), "-o", s(&back), "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for n in ["a.safetensors", "b.safetensors"] {
+        assert_eq!(
+            std::fs::read(back.join(n)).unwrap(),
+            std::fs::read(sample()).unwrap()
+        );
+    }
     std::fs::remove_file(&a).unwrap();
     std::fs::remove_file(&b).unwrap();
     let o = run(&[

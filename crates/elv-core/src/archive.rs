@@ -109,6 +109,12 @@ impl<'a> Archive<'a> {
     /// its CRC.
     pub fn decode_into(&self, i: usize, out: &mut [u8]) -> Result<()> {
         let info = self.catalog.storage_of(i)?;
+        if info.encoding.needs_base() {
+            return Err(Error::bare(
+                ErrorKind::BaseMissing,
+                "tensor stored against a base model (decode it with the elv crate's reader)",
+            ));
+        }
         if out.len() as u64 != info.byte_len() {
             return Err(Error::bare(ErrorKind::InvalidInput, "output buffer length")
                 .got_expected(out.len() as u64, info.byte_len()));
@@ -135,6 +141,7 @@ impl<'a> Archive<'a> {
                 &stored,
                 self.codecs,
                 self.options.verify_checksums,
+                None,
                 dst,
             )?;
         }

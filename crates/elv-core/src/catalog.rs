@@ -3,8 +3,10 @@
 
 #![deny(clippy::indexing_slicing)]
 
-use crate::header::{Header, Trailer};
+use crate::base::{self, BaseTable};
+use crate::header::{feature, Header, Trailer};
 use crate::limits::{self, Limits};
+use crate::member::{self, Member};
 use crate::section::SectionIndex;
 use crate::tensor::TensorInfo;
 use crate::{dedup, metadata, tensor, Error, ErrorKind, Result};
@@ -40,6 +42,8 @@ pub struct Catalog {
     /// Tensor indices sorted by name, for lookups.
     by_name: Vec<u32>,
     metadata: Vec<(String, String)>,
+    members: Vec<Member>,
+    base: Option<BaseTable>,
 }
 
 impl Catalog {
@@ -81,9 +85,15 @@ impl Catalog {
             .map_err(|err| err.in_section(i))?;
             fetch(index, i)
         };
+        check_features(&header, &index, trailer.index_offset)?;
         let table = fetch(&index, index.tensor_table)?;
-        let mut tensors = tensor::parse_table(&table, index.stream_count, &options.limits)
-            .map_err(|e| e.in_section(index.tensor_table))?;
+        let mut tensors = tensor::parse_table(
+            &table,
+            index.stream_count,
+            &options.limits,
+            index.member_table.is_none(),
+        )
+        .map_err(|e| e.in_section(index.tensor_table))?;
         drop(table);
         match index.dedup_table {
             Some(d) => {
@@ -92,6 +102,21 @@ impl Catalog {
             }
             None => dedup::apply_table(None, &mut tensors)?,
         }
+        let members = match index.member_table {
+            Some(m) => member::parse_table(&fetch(&index, m)?, &tensors, &options.limits)
+                .map_err(|e| e.in_section(m))?,
+            None => Vec::new(),
+        };
+        let base = match index.base_table {
+            Some(b) => Some(
+                BaseTable::parse(&fetch(&index, b)?, &tensors, &options.limits)
+                    .map_err(|e| e.in_section(b))?,
+            ),
+            None => {
+                base::check_none_needed(&tensors).map_err(|e| e.in_section(index.tensor_table))?;
+                None
+            }
+        };
         let metadata = match index.metadata {
             Some(m) => {
                 metadata::parse(&fetch(&index, m)?, &options.limits).map_err(|e| e.in_section(m))?
@@ -109,7 +134,8 @@ impl Catalog {
         )
         .map_err(|e| e.in_section(index.tensor_table))?;
         let mut by_name: Vec<u32> = (0..tensors.len() as u32).collect();
-        by_name.sort_unstable_by(|&a, &b| name_of(&tensors, a).cmp(name_of(&tensors, b)));
+        // Stable: within a name, file order, so a lookup finds the first.
+        by_name.sort_by(|&a, &b| name_of(&tensors, a).cmp(name_of(&tensors, b)));
         Ok(Catalog {
             header,
             index,
@@ -117,7 +143,30 @@ impl Catalog {
             tensors,
             by_name,
             metadata,
+            members,
+            base,
         })
+    }
+
+    /// The members of a collection, in file order (SPEC.md §10.1); empty for a file without
+    /// a member table.
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// The base table, if the file was written against a base model (SPEC.md §9.1).
+    pub fn base(&self) -> Option<&BaseTable> {
+        self.base.as_ref()
+    }
+
+    /// Index of the member holding tensor `i`.
+    pub fn member_of(&self, i: usize) -> Option<usize> {
+        let i = u32::try_from(i).ok()?;
+        let k = self.members.partition_point(|m| m.tensors.end <= i);
+        self.members
+            .get(k)
+            .filter(|m| m.tensors.contains(&i))
+            .map(|_| k)
     }
 
     /// The file header.
@@ -145,12 +194,29 @@ impl Catalog {
         &self.metadata
     }
 
-    /// Index of the tensor named `name` (a binary search over the names).
+    /// Index of the tensor named `name` (a binary search over the names): in a collection,
+    /// the first in file order (names are unique only within a member).
     pub fn find(&self, name: &str) -> Option<usize> {
+        let k = self
+            .by_name
+            .partition_point(|&i| name_of(&self.tensors, i) < name);
         self.by_name
-            .binary_search_by(|&i| name_of(&self.tensors, i).cmp(name))
-            .ok()
-            .and_then(|k| self.by_name.get(k))
+            .get(k)
+            .filter(|&&i| name_of(&self.tensors, i) == name)
+            .map(|&i| i as usize)
+    }
+
+    /// Index of the tensor named `name` in member `m`.
+    pub fn find_in(&self, m: usize, name: &str) -> Option<usize> {
+        let run = self.members.get(m)?.tensors.clone();
+        let k = self
+            .by_name
+            .partition_point(|&i| name_of(&self.tensors, i) < name);
+        self.by_name
+            .get(k..)?
+            .iter()
+            .take_while(|&&i| name_of(&self.tensors, i) == name)
+            .find(|&&i| run.contains(&i))
             .map(|&i| i as usize)
     }
 
@@ -167,6 +233,7 @@ impl Catalog {
     }
 
     /// The tensor whose streams hold tensor `i`'s values: itself, or its dedup original.
+    /// (Either may be stored against the base: see [`base`](Self::base).)
     pub fn storage_of(&self, i: usize) -> Result<&TensorInfo> {
         let t = self
             .tensors
@@ -196,6 +263,27 @@ impl Catalog {
             .map(|e| e.stored_len)
             .sum()
     }
+}
+
+/// Each required feature is set exactly when its section is present (SPEC.md §3.1):
+/// `Malformed` otherwise.
+fn check_features(header: &Header, index: &SectionIndex, at: u64) -> Result<()> {
+    let has = |bit: u32| header.required_features & bit != 0;
+    if has(feature::MEMBERS) != index.member_table.is_some() {
+        return Err(Error::new(
+            ErrorKind::Malformed,
+            "members feature bit and member table disagree",
+            at,
+        ));
+    }
+    if has(feature::BASE) != index.base_table.is_some() {
+        return Err(Error::new(
+            ErrorKind::Malformed,
+            "base feature bit and base table disagree",
+            at,
+        ));
+    }
+    Ok(())
 }
 
 fn name_of(tensors: &[TensorInfo], i: u32) -> &str {

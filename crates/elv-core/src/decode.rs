@@ -45,12 +45,15 @@ fn clamp_u32(v: u64) -> u32 {
 /// must be exactly the chunk's decoded bytes. Each section is checked before it is decoded
 /// (CRC, then its declared decoded length against the most its chunk can need, so a section
 /// is never decoded past what the chunk consumes), then the encoding is undone (§7).
+/// `base` is the base twin's bytes for the chunk's values, for a tensor stored against the
+/// base (§7.7, §7.8); `None` otherwise.
 pub fn decode_chunk(
     info: &TensorInfo,
     c: u64,
     stored: &[StoredSection<'_>],
     codecs: &dyn SectionDecompressor,
     verify_crc: bool,
+    base: Option<&[u8]>,
     out: &mut [u8],
 ) -> Result<()> {
     let n = info.chunk_values(c);
@@ -74,8 +77,15 @@ pub fn decode_chunk(
         )?);
     }
     let refs: Vec<&[u8]> = decoded.iter().map(|d| d.as_ref()).collect();
-    encoding::decode_chunk(info.encoding, info.dtype, out.len() / size, &refs, out)
-        .map_err(|e| e.rebase_section(sections.start))
+    encoding::decode_chunk(
+        info.encoding,
+        info.dtype,
+        out.len() / size,
+        &refs,
+        base,
+        out,
+    )
+    .map_err(|e| e.rebase_section(sections.start))
 }
 
 /// Checks the decoded bytes of a tensor against its record's CRC.

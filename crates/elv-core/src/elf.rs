@@ -189,7 +189,7 @@ pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
 }
 
 /// The outlier stream for `positions` (ascending) and their raw values.
-fn outlier_stream(positions: &[u64], values: &[u8]) -> Vec<u8> {
+pub(crate) fn outlier_stream(positions: &[u64], values: &[u8]) -> Vec<u8> {
     let mut outliers = Vec::with_capacity(1 + 2 * positions.len() + values.len());
     write_uleb(positions.len() as u64, &mut outliers);
     let mut next = 0u64;
@@ -299,46 +299,8 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
     let (Some(outliers), Some(plane_streams)) = (streams.first(), streams.get(1..)) else {
         return Err(Error::bare(ErrorKind::Malformed, "ELF stream count"));
     };
-    let mut pos = 0usize;
-    let k = read_uleb(outliers, &mut pos).map_err(|e| e.in_section(0))?;
-    if k > n as u64 {
-        return Err(Error::bare(
-            ErrorKind::Malformed,
-            "ELF outlier count exceeds chunk length",
-        )
-        .got_expected(k, n as u64)
-        .in_section(0));
-    }
-    let k = k as usize;
-    let mut positions = Vec::with_capacity(k);
-    let mut next = 0u64;
-    for _ in 0..k {
-        let at = pos as u64;
-        let gap = read_uleb(outliers, &mut pos).map_err(|e| e.in_section(0))?;
-        let p = next
-            .checked_add(gap)
-            .filter(|&p| p < n as u64)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::OutOfRange,
-                    "ELF outlier position beyond chunk",
-                    at,
-                )
-                .in_section(0)
-            })?;
-        positions.push(p as usize);
-        next = p + 1;
-    }
-    let values = outliers.get(pos..).unwrap_or_default();
-    if values.len() != k * size {
-        return Err(Error::new(
-            ErrorKind::Malformed,
-            "ELF outlier values length",
-            pos as u64,
-        )
-        .got_expected(values.len() as u64, (k * size) as u64)
-        .in_section(0));
-    }
+    let (positions, values) = parse_outliers(outliers, n, size)?;
+    let k = positions.len();
     if out.len() != n * size {
         return Err(Error::bare(ErrorKind::InvalidInput, "output buffer length"));
     }
@@ -390,6 +352,57 @@ pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -
         }
     }
     Ok(())
+}
+
+/// Parses an outlier stream (SPEC.md §7.2.3) of a chunk of `n` values of `size` bytes: the
+/// outliers' positions (strictly increasing, below `n`) and their bytes. Errors name
+/// section 0, the outlier stream's place in its chunk.
+pub(crate) fn parse_outliers(
+    outliers: &[u8],
+    n: usize,
+    size: usize,
+) -> Result<(Vec<usize>, &[u8])> {
+    let mut pos = 0usize;
+    let k = read_uleb(outliers, &mut pos).map_err(|e| e.in_section(0))?;
+    if k > n as u64 {
+        return Err(Error::bare(
+            ErrorKind::Malformed,
+            "ELF outlier count exceeds chunk length",
+        )
+        .got_expected(k, n as u64)
+        .in_section(0));
+    }
+    let k = k as usize;
+    let mut positions = Vec::with_capacity(k);
+    let mut next = 0u64;
+    for _ in 0..k {
+        let at = pos as u64;
+        let gap = read_uleb(outliers, &mut pos).map_err(|e| e.in_section(0))?;
+        let p = next
+            .checked_add(gap)
+            .filter(|&p| p < n as u64)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::OutOfRange,
+                    "ELF outlier position beyond chunk",
+                    at,
+                )
+                .in_section(0)
+            })?;
+        positions.push(p as usize);
+        next = p + 1;
+    }
+    let values = outliers.get(pos..).unwrap_or_default();
+    if values.len() != k * size {
+        return Err(Error::new(
+            ErrorKind::Malformed,
+            "ELF outlier values length",
+            pos as u64,
+        )
+        .got_expected(values.len() as u64, (k * size) as u64)
+        .in_section(0));
+    }
+    Ok((positions, values))
 }
 
 fn float_format(dtype: DType) -> Result<FloatFormat> {

@@ -2,7 +2,7 @@
 #![deny(clippy::indexing_slicing)]
 
 use crate::dtype::DType;
-use crate::{de, elf, float_planes, planes, Error, ErrorKind, Result};
+use crate::{de, delta, elf, float_planes, planes, Error, ErrorKind, Result};
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -22,7 +22,28 @@ pub enum Encoding {
     Dedup,
     /// Byte planes of the whole value (§7.5); any dtype of 2, 4 or 8 bytes; lossless.
     BytePlanes,
+    /// Same bytes as the base model's twin tensor (§7.9); no streams of its own.
+    BaseRef,
+    /// Integer difference from the base twin, in byte planes by base exponent class (§7.7);
+    /// any dtype; lossless.
+    Delta,
+    /// Difference of ELF values from the base twin's (§7.8); F16, BF16, F32, F64; lossy
+    /// within ELF's bound, decoding to exactly what ELF gives.
+    ElfDelta,
 }
+
+/// Every encoding, in code order.
+const ALL: [Encoding; 9] = [
+    Encoding::Raw,
+    Encoding::Elf,
+    Encoding::De,
+    Encoding::FloatPlanes,
+    Encoding::Dedup,
+    Encoding::BytePlanes,
+    Encoding::BaseRef,
+    Encoding::Delta,
+    Encoding::ElfDelta,
+];
 
 impl Encoding {
     /// The on-disk code.
@@ -34,28 +55,22 @@ impl Encoding {
             Encoding::FloatPlanes => 3,
             Encoding::Dedup => 4,
             Encoding::BytePlanes => 5,
+            Encoding::BaseRef => 6,
+            Encoding::Delta => 7,
+            Encoding::ElfDelta => 8,
         }
     }
 
     /// The encoding for an on-disk code.
     pub fn from_code(code: u8, offset: u64) -> Result<Encoding> {
-        [
-            Encoding::Raw,
-            Encoding::Elf,
-            Encoding::De,
-            Encoding::FloatPlanes,
-            Encoding::Dedup,
-            Encoding::BytePlanes,
-        ]
-        .into_iter()
-        .find(|e| e.code() == code)
-        .ok_or_else(|| {
+        ALL.into_iter().find(|e| e.code() == code).ok_or_else(|| {
             Error::new(ErrorKind::UnknownEncoding, "tensor encoding", offset)
-                .got_expected(code.into(), 5)
+                .got_expected(code.into(), 8)
         })
     }
 
-    /// A short lowercase name (`raw`, `elf`, `de`, `planes`, `dedup`, `bytes`).
+    /// A short lowercase name (`raw`, `elf`, `de`, `planes`, `dedup`, `bytes`, `base`,
+    /// `delta`, `elf_delta`).
     pub fn name(self) -> &'static str {
         match self {
             Encoding::Raw => "raw",
@@ -64,14 +79,32 @@ impl Encoding {
             Encoding::FloatPlanes => "planes",
             Encoding::Dedup => "dedup",
             Encoding::BytePlanes => "bytes",
+            Encoding::BaseRef => "base",
+            Encoding::Delta => "delta",
+            Encoding::ElfDelta => "elf_delta",
         }
+    }
+
+    /// Whether decoding needs the base model's twin tensor (§7.7–§7.9).
+    pub fn needs_base(self) -> bool {
+        matches!(
+            self,
+            Encoding::BaseRef | Encoding::Delta | Encoding::ElfDelta
+        )
+    }
+
+    /// Whether the tensor has no streams of its own (`dedup`, `base`): chunk length 0.
+    pub fn is_reference(self) -> bool {
+        matches!(self, Encoding::Dedup | Encoding::BaseRef)
     }
 
     /// Whether this encoding is defined for `dtype`.
     pub fn applies_to(self, dtype: DType) -> bool {
         match self {
-            Encoding::Raw | Encoding::Dedup => true,
-            Encoding::Elf | Encoding::FloatPlanes => dtype.float_format().is_some(),
+            Encoding::Raw | Encoding::Dedup | Encoding::BaseRef | Encoding::Delta => true,
+            Encoding::Elf | Encoding::FloatPlanes | Encoding::ElfDelta => {
+                dtype.float_format().is_some()
+            }
             Encoding::De | Encoding::BytePlanes => matches!(dtype.size(), 2 | 4 | 8),
         }
     }
@@ -79,14 +112,14 @@ impl Encoding {
     /// k where the tensor's absolute error bound is 2^-k, or 0 for lossless (SPEC.md §6.3).
     pub fn error_bound_log2(self, dtype: DType) -> u8 {
         match (self, dtype.float_format()) {
-            (Encoding::Elf, Some(fmt)) => elf::error_bound_log2(fmt),
+            (Encoding::Elf | Encoding::ElfDelta, Some(fmt)) => elf::error_bound_log2(fmt),
             _ => 0,
         }
     }
 
     /// Whether decoding gives back the input bit for bit.
     pub fn is_lossless(self) -> bool {
-        self != Encoding::Elf
+        !matches!(self, Encoding::Elf | Encoding::ElfDelta)
     }
 
     /// Streams each chunk of a `dtype` tensor has in this encoding.
@@ -95,7 +128,10 @@ impl Encoding {
             (Encoding::Raw, _) => 1,
             (Encoding::De, _) => 2,
             (Encoding::BytePlanes, _) => dtype.size(),
-            (Encoding::Elf, Some(fmt)) => 1 + planes::plane_count(elf::code_width(fmt)),
+            (Encoding::Elf | Encoding::ElfDelta, Some(fmt)) => {
+                1 + planes::plane_count(elf::code_width(fmt))
+            }
+            (Encoding::Delta, _) => delta::stream_count(dtype),
             (Encoding::FloatPlanes, Some(fmt)) => float_planes::stream_count(fmt),
             _ => 0,
         }
@@ -107,7 +143,10 @@ impl Encoding {
     /// values) and DE (SPEC.md §7).
     pub fn stream_len_ok(self, dtype: DType, n: u64, k: usize, len: u64) -> bool {
         match self {
-            Encoding::Elf | Encoding::De => len <= self.max_stream_len(dtype, n, k),
+            // ELF planes hold the in-range values; a delta class plane, the values of its class.
+            Encoding::Elf | Encoding::De | Encoding::ElfDelta | Encoding::Delta => {
+                len <= self.max_stream_len(dtype, n, k)
+            }
             _ => len == self.max_stream_len(dtype, n, k),
         }
     }
@@ -119,7 +158,7 @@ impl Encoding {
         match (self, k) {
             (Encoding::Raw, _) => n.saturating_mul(size),
             // K and the gaps are minimal ULEB128 below 2^31 (5 bytes each), then K values.
-            (Encoding::Elf, 0) => n.saturating_mul(5 + size).saturating_add(5),
+            (Encoding::Elf | Encoding::ElfDelta, 0) => n.saturating_mul(5 + size).saturating_add(5),
             // At most 1 + 5 + 31 bits a value.
             (Encoding::De, 0) => n.saturating_mul(37).div_ceil(8),
             (Encoding::De, _) => n.saturating_mul(size),
@@ -128,9 +167,15 @@ impl Encoding {
     }
 }
 
-/// Encodes one chunk (whole elements, little-endian) into its streams.
-pub fn encode_chunk(encoding: Encoding, dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
-    if !encoding.applies_to(dtype) || encoding == Encoding::Dedup {
+/// Encodes one chunk (whole elements, little-endian) into its streams. `base` is the base
+/// twin's bytes for the same values, needed by the delta encodings and ignored by the others.
+pub fn encode_chunk(
+    encoding: Encoding,
+    dtype: DType,
+    data: &[u8],
+    base: Option<&[u8]>,
+) -> Result<Vec<Vec<u8>>> {
+    if !encoding.applies_to(dtype) || encoding.is_reference() {
         return Err(Error::bare(
             ErrorKind::InvalidInput,
             "encoding not defined for this dtype",
@@ -148,17 +193,24 @@ pub fn encode_chunk(encoding: Encoding, dtype: DType, data: &[u8]) -> Result<Vec
         Encoding::De => de::encode_chunk(dtype.size(), data),
         Encoding::FloatPlanes => float_planes::encode_chunk(dtype, data),
         Encoding::BytePlanes => Ok(byte_planes_encode(dtype.size(), data)),
-        Encoding::Dedup => Err(Error::bare(ErrorKind::InvalidInput, "dedup has no streams")),
+        Encoding::Delta => delta::encode_delta(dtype, data, base),
+        Encoding::ElfDelta => delta::encode_elf_delta(dtype, data, base),
+        Encoding::Dedup | Encoding::BaseRef => Err(Error::bare(
+            ErrorKind::InvalidInput,
+            "a reference has no streams",
+        )),
     }
 }
 
-/// Decodes one chunk of `n` values from its decoded streams into `out`. Errors name the
-/// stream by its position within the chunk (as a relative section index).
+/// Decodes one chunk of `n` values from its decoded streams into `out`; `base` is the base
+/// twin's bytes for the same values (delta encodings only). Errors name the stream by its
+/// position within the chunk (as a relative section index).
 pub fn decode_chunk(
     encoding: Encoding,
     dtype: DType,
     n: usize,
     streams: &[&[u8]],
+    base: Option<&[u8]>,
     out: &mut [u8],
 ) -> Result<()> {
     if streams.len() != encoding.streams_per_chunk(dtype) {
@@ -184,7 +236,12 @@ pub fn decode_chunk(
         Encoding::De => de::decode_chunk(dtype.size(), n, streams, out),
         Encoding::FloatPlanes => float_planes::decode_chunk(dtype, n, streams, out),
         Encoding::BytePlanes => byte_planes_decode(dtype.size(), n, streams, out),
-        Encoding::Dedup => Err(Error::bare(ErrorKind::Malformed, "dedup has no streams")),
+        Encoding::Delta => delta::decode_delta(dtype, n, streams, base, out),
+        Encoding::ElfDelta => delta::decode_elf_delta(dtype, n, streams, base, out),
+        Encoding::Dedup | Encoding::BaseRef => Err(Error::bare(
+            ErrorKind::Malformed,
+            "a reference has no streams",
+        )),
     }
 }
 

@@ -40,8 +40,17 @@ pub enum ErrorKind {
     DistanceBeforeStart,
     /// A dedup reference is invalid: chained, forward, or to a tensor of another dtype or shape.
     BadDedup,
-    /// Two tensors or two metadata keys share a name.
+    /// Two tensors of one member, two members or two metadata keys share a name.
     DuplicateName,
+    /// The base table is inconsistent with the tensor table (SPEC.md §9.1).
+    BadBase,
+    /// Decoding needs a base model (SPEC.md §9.1) that was not given, or that lacks a tensor.
+    BaseMissing,
+    /// The given base's tensor is not the one the file was written against: another hash,
+    /// dtype or shape (SPEC.md §9.1).
+    BaseMismatch,
+    /// A member path is not a relative path inside the folder (SPEC.md §10.1).
+    BadPath,
     /// A text field is not valid UTF-8.
     InvalidUtf8,
     /// No tensor of the requested name exists.
@@ -71,6 +80,10 @@ impl ErrorKind {
             ErrorKind::DistanceBeforeStart => "DistanceBeforeStart",
             ErrorKind::BadDedup => "BadDedup",
             ErrorKind::DuplicateName => "DuplicateName",
+            ErrorKind::BadBase => "BadBase",
+            ErrorKind::BaseMissing => "BaseMissing",
+            ErrorKind::BaseMismatch => "BaseMismatch",
+            ErrorKind::BadPath => "BadPath",
             ErrorKind::InvalidUtf8 => "InvalidUtf8",
             ErrorKind::NotFound => "NotFound",
             ErrorKind::InvalidInput => "InvalidInput",

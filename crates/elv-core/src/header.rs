@@ -17,8 +17,15 @@ pub const TRAILER_LEN: usize = 32;
 pub const VERSION_MAJOR: u16 = 1;
 /// Minor version this crate writes.
 pub const VERSION_MINOR: u16 = 0;
-/// Required-feature bits this decoder understands (none are defined in v1).
-pub const KNOWN_REQUIRED_FEATURES: u32 = 0;
+/// Required-feature bits (SPEC.md §3.1).
+pub mod feature {
+    /// The file is a collection: it has a member table (§10.1).
+    pub const MEMBERS: u32 = 1;
+    /// Decoding needs a base model: the file has a base table (§9.1).
+    pub const BASE: u32 = 2;
+}
+/// Required-feature bits this decoder understands.
+pub const KNOWN_REQUIRED_FEATURES: u32 = feature::MEMBERS | feature::BASE;
 /// Largest alignment exponent: sections align to at most 2^16 bytes.
 pub const MAX_ALIGN_LOG2: u8 = 16;
 
@@ -36,11 +43,21 @@ pub struct Header {
 }
 
 impl Header {
-    /// A v1.0 header with no features and the given alignment.
+    /// A header with no features and the given alignment.
     pub fn new(align_log2: u8) -> Self {
+        Self::with_features(align_log2, 0)
+    }
+
+    /// A header with the given required features ([`feature`]) and alignment.
+    pub fn with_features(align_log2: u8, required_features: u32) -> Self {
         Header {
-            minor: VERSION_MINOR,
-            required_features: 0,
+            // A file using a 1.2 feature says so; others stay 1.0 files.
+            minor: if required_features == 0 {
+                VERSION_MINOR
+            } else {
+                2
+            },
+            required_features,
             optional_features: 0,
             align_log2,
         }

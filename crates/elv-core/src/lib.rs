@@ -46,6 +46,7 @@ extern crate alloc;
 
 pub mod ans;
 pub mod archive;
+pub mod base;
 #[doc(hidden)]
 pub mod bits;
 pub mod catalog;
@@ -55,6 +56,7 @@ pub mod de;
 pub mod decode;
 #[doc(hidden)]
 pub mod dedup;
+pub mod delta;
 pub mod dtype;
 pub mod elf;
 pub mod encoding;
@@ -63,6 +65,7 @@ mod error;
 pub mod float_planes;
 pub mod header;
 mod limits;
+pub mod member;
 #[doc(hidden)]
 pub mod metadata;
 #[doc(hidden)]

@@ -25,6 +25,10 @@ pub mod kind {
     pub const DEDUP_TABLE: u8 = 3;
     /// File metadata (ancillary, at most one).
     pub const METADATA: u8 = 4;
+    /// The member table of a collection (critical, at most one; SPEC.md §10.1).
+    pub const MEMBER_TABLE: u8 = 5;
+    /// The base table of a file written against a base model (critical, at most one; §9.1).
+    pub const BASE_TABLE: u8 = 6;
 }
 
 /// How a section's stored bytes become its decoded bytes (SPEC.md §4.3).
@@ -113,6 +117,10 @@ pub struct SectionIndex {
     pub dedup_table: Option<u32>,
     /// Index of the metadata section, if any.
     pub metadata: Option<u32>,
+    /// Index of the member table section, if any.
+    pub member_table: Option<u32>,
+    /// Index of the base table section, if any.
+    pub base_table: Option<u32>,
 }
 
 impl SectionIndex {
@@ -169,6 +177,8 @@ impl SectionIndex {
         let mut tensor_table = None;
         let mut dedup_table = None;
         let mut metadata = None;
+        let mut member_table = None;
+        let mut base_table = None;
         let body = bytes.get(INDEX_HEADER_LEN..).unwrap_or_default();
         for (i, b) in body.chunks_exact(ENTRY_LEN).enumerate() {
             let pos = INDEX_HEADER_LEN + i * ENTRY_LEN;
@@ -268,13 +278,21 @@ impl SectionIndex {
                     known_critical(false)?;
                     once(&mut metadata, "more than one metadata section")?;
                 }
+                kind::MEMBER_TABLE => {
+                    known_critical(true)?;
+                    once(&mut member_table, "more than one member table")?;
+                }
+                kind::BASE_TABLE => {
+                    known_critical(true)?;
+                    once(&mut base_table, "more than one base table")?;
+                }
                 other if e.critical => {
                     return Err(Error::new(
                         ErrorKind::UnknownCriticalSection,
                         "section kind",
                         at(pos + 28),
                     )
-                    .got_expected(other.into(), 4));
+                    .got_expected(other.into(), 6));
                 }
                 _ => {}
             }
@@ -304,6 +322,8 @@ impl SectionIndex {
             tensor_table,
             dedup_table,
             metadata,
+            member_table,
+            base_table,
         })
     }
 

@@ -85,7 +85,8 @@ pub fn check_chunk_len(
     limits: &Limits,
 ) -> Result<()> {
     let ok = match (encoding, values) {
-        (Encoding::Dedup, _) | (_, 0) => chunk_len == 0,
+        (e, _) if e.is_reference() => chunk_len == 0,
+        (_, 0) => chunk_len == 0,
         _ => chunk_len >= 1 && chunk_len <= values.min(MAX_CHUNK_LEN),
     };
     if !ok {
@@ -125,7 +126,14 @@ pub fn table_to_bytes(tensors: &[TensorInfo]) -> Vec<u8> {
 
 /// Parses and checks the tensor table (decoded bytes of the section) against the number of
 /// stream sections and the limits (SPEC.md §6.4). Errors carry offsets into the table.
-pub fn parse_table(bytes: &[u8], stream_sections: u32, limits: &Limits) -> Result<Vec<TensorInfo>> {
+/// Names must be unique in the file when `unique_names` (a file without members); in a
+/// collection the member table checks them per member (§10.1).
+pub fn parse_table(
+    bytes: &[u8],
+    stream_sections: u32,
+    limits: &Limits,
+    unique_names: bool,
+) -> Result<Vec<TensorInfo>> {
     let mut c = Cursor::new(bytes);
     let count = c.u32("tensor count")?;
     c.reserved(4, "tensor table reserved")?;
@@ -241,6 +249,15 @@ pub fn parse_table(bytes: &[u8], stream_sections: u32, limits: &Limits) -> Resul
         .got_expected(next_stream, stream_sections.into()));
     }
     c.finish("tensor table")?;
+    if unique_names {
+        check_unique_names(&tensors)?;
+    }
+    Ok(tensors)
+}
+
+/// Checks that no two of `tensors` share a name (`DuplicateName`): across the file, or
+/// within each member of a collection (SPEC.md §6.4, §10.1).
+pub fn check_unique_names(tensors: &[TensorInfo]) -> Result<()> {
     let mut order: Vec<usize> = (0..tensors.len()).collect();
     order.sort_unstable_by(|&a, &b| {
         tensors
@@ -256,5 +273,5 @@ pub fn parse_table(bytes: &[u8], stream_sections: u32, limits: &Limits) -> Resul
             }
         }
     }
-    Ok(tensors)
+    Ok(())
 }

@@ -1,11 +1,15 @@
 //! Writing a `.elv` container (SPEC.md §3–§10) to any byte sink, in canonical order:
-//! header, stream sections in tensor order, tensor table, dedup table, metadata, index,
-//! trailer (SPEC.md §12).
+//! header, stream sections in tensor order, tensor table, dedup table, member table, base
+//! table, metadata, index, trailer (SPEC.md §12).
 
+use crate::base::{BaseEntry, BaseTable};
 use crate::dtype::DType;
 use crate::encoding::{self, Encoding};
-use crate::header::{align_up, Header, Trailer, HEADER_LEN, MAX_ALIGN_LOG2};
+use crate::header::{
+    align_up, feature, Header, Trailer, HEADER_LEN, KNOWN_REQUIRED_FEATURES, MAX_ALIGN_LOG2,
+};
 use crate::limits::Limits;
+use crate::member::{self, Member, MemberKind};
 use crate::section::{kind, Codec, SectionEntry, SectionIndex};
 use crate::tensor::{TensorInfo, MAX_CHUNK_LEN};
 use crate::{dedup, metadata, Error, ErrorKind, Result};
@@ -72,10 +76,16 @@ pub struct EncodedChunk {
     pub lossy_output: Option<Vec<u8>>,
 }
 
-/// Encodes one chunk. Lossy chunks are decoded back, which gives the bytes the tensor CRC
-/// must cover and also checks the encoder.
-pub fn encode_chunk_checked(encoding: Encoding, dtype: DType, data: &[u8]) -> Result<EncodedChunk> {
-    let streams = encoding::encode_chunk(encoding, dtype, data)?;
+/// Encodes one chunk (against `base`, the twin's bytes for the same values, for the delta
+/// encodings). Lossy chunks are decoded back, which gives the bytes the tensor CRC must cover
+/// and also checks the encoder.
+pub fn encode_chunk_checked(
+    encoding: Encoding,
+    dtype: DType,
+    data: &[u8],
+    base: Option<&[u8]>,
+) -> Result<EncodedChunk> {
+    let streams = encoding::encode_chunk(encoding, dtype, data, base)?;
     if encoding.is_lossless() {
         return Ok(EncodedChunk {
             streams,
@@ -89,6 +99,7 @@ pub fn encode_chunk_checked(encoding: Encoding, dtype: DType, data: &[u8]) -> Re
         dtype,
         data.len() / dtype.size(),
         &refs,
+        base,
         &mut decoded,
     )?;
     Ok(EncodedChunk {
@@ -97,20 +108,27 @@ pub fn encode_chunk_checked(encoding: Encoding, dtype: DType, data: &[u8]) -> Re
     })
 }
 
-/// Encodes a whole tensor (SPEC.md §6.4). `chunk_len` is in values; it is clamped to
+/// Encodes a whole tensor (SPEC.md §6.4), against `base` (the twin's bytes, as long as
+/// `data`) for the delta encodings. `chunk_len` is in values; it is clamped to
 /// 1..=min(values, 2^31).
 pub fn encode_tensor(
     encoding: Encoding,
     dtype: DType,
     data: &[u8],
+    base: Option<&[u8]>,
     chunk_len: u64,
 ) -> Result<EncodedTensor> {
     let chunk_len = effective_chunk_len(encoding, dtype, data.len(), chunk_len)?;
+    if base.is_some_and(|b| b.len() != data.len()) {
+        return Err(Error::bare(ErrorKind::InvalidInput, "base twin length"));
+    }
     let mut crc = crc32fast::Hasher::new();
     let mut streams = Vec::new();
     if chunk_len > 0 {
-        for chunk in data.chunks(chunk_len as usize * dtype.size()) {
-            let c = encode_chunk_checked(encoding, dtype, chunk)?;
+        let step = chunk_len as usize * dtype.size();
+        for (k, chunk) in data.chunks(step).enumerate() {
+            let b = base.and_then(|b| b.get(k * step..k * step + chunk.len()));
+            let c = encode_chunk_checked(encoding, dtype, chunk, b)?;
             crc.update(c.lossy_output.as_deref().unwrap_or(chunk));
             streams.extend(c.streams);
         }
@@ -130,7 +148,7 @@ pub fn effective_chunk_len(
     byte_len: usize,
     requested: u64,
 ) -> Result<u64> {
-    if !encoding.applies_to(dtype) || encoding == Encoding::Dedup {
+    if !encoding.applies_to(dtype) || encoding.is_reference() {
         return Err(Error::bare(
             ErrorKind::InvalidInput,
             "encoding not defined for this dtype",
@@ -159,15 +177,32 @@ pub struct ContainerWriter<S: Sink> {
     metadata: Vec<(String, String)>,
     pending: Option<TensorInfo>,
     limits: Limits,
+    features: u32,
+    members: Vec<Member>,
+    base: BaseTable,
 }
 
 impl<S: Sink> ContainerWriter<S> {
     /// Starts a file: writes the header. Sections align to 2^`align_log2` bytes (≤ 2^16).
-    pub fn new(mut sink: S, align_log2: u8) -> core::result::Result<Self, S::Error> {
+    pub fn new(sink: S, align_log2: u8) -> core::result::Result<Self, S::Error> {
+        Self::with_features(sink, align_log2, 0)
+    }
+
+    /// Starts a file with required features (SPEC.md §3.1, [`feature`]): with `MEMBERS` a
+    /// collection (tensors follow [`begin_member`](Self::begin_member)), with `BASE` a file
+    /// written against a base model ([`add_base_entry`](Self::add_base_entry)).
+    pub fn with_features(
+        mut sink: S,
+        align_log2: u8,
+        features: u32,
+    ) -> core::result::Result<Self, S::Error> {
         if align_log2 > MAX_ALIGN_LOG2 {
             return Err(Error::bare(ErrorKind::InvalidInput, "alignment exponent above 16").into());
         }
-        let header = Header::new(align_log2);
+        if features & !KNOWN_REQUIRED_FEATURES != 0 {
+            return Err(Error::bare(ErrorKind::InvalidInput, "unknown required feature").into());
+        }
+        let header = Header::with_features(align_log2, features);
         sink.write_all(&header.to_bytes())?;
         Ok(ContainerWriter {
             sink,
@@ -180,7 +215,88 @@ impl<S: Sink> ContainerWriter<S> {
             metadata: Vec::new(),
             pending: None,
             limits: Limits::default(),
+            features,
+            members: Vec::new(),
+            base: BaseTable::default(),
         })
+    }
+
+    /// Starts the next member of a collection (SPEC.md §10.1): the tensors added until the
+    /// next call are its tensors. A `File` member holds one U8 tensor of rank 1, its bytes.
+    pub fn begin_member(&mut self, path: &str, kind: MemberKind, header: &str) -> Result<()> {
+        if self.features & feature::MEMBERS == 0 {
+            return Err(Error::bare(
+                ErrorKind::InvalidInput,
+                "members need the MEMBERS feature (ContainerWriter::with_features)",
+            ));
+        }
+        if self.pending.is_some() {
+            return Err(Error::bare(
+                ErrorKind::InvalidInput,
+                "a tensor is still open",
+            ));
+        }
+        member::check_path(path).map_err(|e| Error::bare(ErrorKind::InvalidInput, e.what()))?;
+        if path.len() > u16::MAX as usize || header.len() > u32::MAX as usize {
+            return Err(Error::bare(
+                ErrorKind::InvalidInput,
+                "member path or header too long",
+            ));
+        }
+        if self.members.iter().any(|m| m.path == path) {
+            return Err(Error::bare(ErrorKind::DuplicateName, "member path"));
+        }
+        self.close_member();
+        let at = self.tensors.len() as u32;
+        self.members.push(Member {
+            path: String::from(path),
+            kind,
+            tensors: at..at,
+            header: String::from(header),
+        });
+        self.names.clear();
+        Ok(())
+    }
+
+    fn close_member(&mut self) {
+        let end = self.tensors.len() as u32;
+        if let Some(m) = self.members.last_mut() {
+            m.tensors.end = end;
+        }
+    }
+
+    /// Records that tensor `tensor` (stored as `base`, `delta` or `elf_delta`) was written
+    /// against the base twin named `twin` whose bytes hash to `hash` (BLAKE3-256), and names
+    /// the base for messages (SPEC.md §9.1).
+    pub fn add_base_entry(&mut self, tensor: u32, hash: [u8; 32], twin: &str) -> Result<()> {
+        let ok = self.features & feature::BASE != 0
+            && self
+                .tensors
+                .get(tensor as usize)
+                .is_some_and(|t| t.encoding.needs_base())
+            && self.base.entries.last().is_none_or(|e| e.tensor < tensor)
+            && twin.len() <= u16::MAX as usize;
+        if !ok {
+            return Err(Error::bare(
+                ErrorKind::InvalidInput,
+                "base entry (BASE feature, a tensor stored against the base, in tensor order)",
+            ));
+        }
+        self.base.entries.push(BaseEntry {
+            tensor,
+            hash,
+            twin: String::from(twin),
+        });
+        Ok(())
+    }
+
+    /// Names the base model in the base table, for messages.
+    pub fn set_base_name(&mut self, name: &str) {
+        let mut end = name.len().min(u16::MAX as usize);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.base.name = String::from(name.get(..end).unwrap_or_default());
     }
 
     /// Bytes written so far.
@@ -420,7 +536,34 @@ impl<S: Sink> ContainerWriter<S> {
         chunk_len: u64,
     ) -> core::result::Result<u32, S::Error> {
         check_shape(dtype, shape, data.len())?;
-        let t = encode_tensor(encoding, dtype, data, chunk_len)?;
+        let t = encode_tensor(encoding, dtype, data, None, chunk_len)?;
+        self.add_encoded_tensor(
+            name,
+            dtype,
+            shape,
+            encoding,
+            t.chunk_len,
+            t.crc32,
+            t.streams.into_iter().map(StoredStream::plain),
+        )
+    }
+
+    /// Encodes and adds a tensor as `delta` or `elf_delta` against `base`, its twin's bytes
+    /// (as long as `data`), every stream stored uncompressed. Record the twin with
+    /// [`add_base_entry`](Self::add_base_entry).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_tensor_against(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: &[u64],
+        data: &[u8],
+        base: &[u8],
+        encoding: Encoding,
+        chunk_len: u64,
+    ) -> core::result::Result<u32, S::Error> {
+        check_shape(dtype, shape, data.len())?;
+        let t = encode_tensor(encoding, dtype, data, Some(base), chunk_len)?;
         self.add_encoded_tensor(
             name,
             dtype,
@@ -504,15 +647,46 @@ impl<S: Sink> ContainerWriter<S> {
         if self
             .tensors
             .iter()
-            .any(|t| t.encoding != Encoding::Dedup && t.stream_count() == 0 && t.num_values() != 0)
+            .any(|t| !t.encoding.is_reference() && t.stream_count() == 0 && t.num_values() != 0)
         {
             return Err(Error::bare(ErrorKind::InvalidInput, "tensor without streams").into());
+        }
+        self.close_member();
+        if self.features & feature::MEMBERS != 0
+            && self
+                .members
+                .first()
+                .map_or(!self.tensors.is_empty(), |m| m.tensors.start != 0)
+        {
+            return Err(
+                Error::bare(ErrorKind::InvalidInput, "tensors before the first member").into(),
+            );
+        }
+        // The reader's checks, run on what is about to be written.
+        let members = member::table_to_bytes(&self.members);
+        if self.features & feature::MEMBERS != 0 {
+            member::parse_table(&members, &self.tensors, &self.limits)
+                .map_err(|e| Error::bare(ErrorKind::InvalidInput, e.what()))?;
+        }
+        let base = self.base.to_bytes();
+        if self.features & feature::BASE != 0 {
+            BaseTable::parse(&base, &self.tensors, &self.limits)
+                .map_err(|e| Error::bare(ErrorKind::InvalidInput, e.what()))?;
+        } else {
+            crate::base::check_none_needed(&self.tensors)
+                .map_err(|e| Error::bare(ErrorKind::InvalidInput, e.what()))?;
         }
         let table = pack(crate::tensor::table_to_bytes(&self.tensors));
         self.write_section(kind::TENSOR_TABLE, true, &table)?;
         if !self.dedup.is_empty() {
             let d = pack(dedup::table_to_bytes(&self.dedup));
             self.write_section(kind::DEDUP_TABLE, true, &d)?;
+        }
+        if self.features & feature::MEMBERS != 0 {
+            self.write_section(kind::MEMBER_TABLE, true, &pack(members))?;
+        }
+        if self.features & feature::BASE != 0 {
+            self.write_section(kind::BASE_TABLE, true, &pack(base))?;
         }
         if !self.metadata.is_empty() {
             let m = pack(metadata::to_bytes(&self.metadata));

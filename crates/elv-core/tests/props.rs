@@ -142,7 +142,7 @@ fn lossless_encodings_are_bit_exact_on_edge_values() {
 fn corrupted_de_distance_is_rejected_not_misread() {
     // Every value repeats: distances must stay inside the chunk.
     let data: Vec<u8> = [1.5f32; 16].iter().flat_map(|v| v.to_le_bytes()).collect();
-    let streams = elv_core::writer::encode_tensor(Encoding::De, DType::F32, &data, 16)
+    let streams = elv_core::writer::encode_tensor(Encoding::De, DType::F32, &data, None, 16)
         .unwrap()
         .streams;
     let mut bits = streams[0].clone();
@@ -153,6 +153,7 @@ fn corrupted_de_distance_is_rejected_not_misread() {
         DType::F32,
         16,
         &[&bits, &streams[1]],
+        None,
         &mut out,
     );
     assert!(e.is_err());
@@ -161,6 +162,7 @@ fn corrupted_de_distance_is_rejected_not_misread() {
         DType::F32,
         17,
         &[&streams[0], &streams[1]],
+        None,
         &mut [0u8; 68],
     )
     .unwrap_err();

@@ -18,7 +18,7 @@ fn main() {
         _ => Encoding::Elf,
     };
     let chunk = &data[..data.len().min((1 << 20) * e.dtype.size())];
-    let streams = encoding::encode_chunk(enc, e.dtype, chunk).unwrap();
+    let streams = encoding::encode_chunk(enc, e.dtype, chunk, None).unwrap();
     for (i, s) in streams.iter().enumerate() {
         let mut hist = [0u64; 256];
         s.iter().for_each(|&b| hist[b as usize] += 1);

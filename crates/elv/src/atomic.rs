@@ -17,9 +17,19 @@ static IN_PROGRESS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 pub fn remove_temporaries() {
     if let Ok(mut v) = IN_PROGRESS.lock() {
         for p in v.drain(..) {
-            let _ = fs::remove_file(p);
+            if p.is_dir() {
+                let _ = fs::remove_dir_all(p);
+            } else {
+                let _ = fs::remove_file(p);
+            }
         }
     }
+}
+
+/// Registers (`on`) or forgets a temporary file or folder of the caller's (a folder output
+/// being filled under a hidden name) for [`remove_temporaries`].
+pub fn track_temporary(p: &Path, on: bool) {
+    track(p, on)
 }
 
 fn track(p: &Path, on: bool) {

@@ -2,6 +2,7 @@
 //! [`Writer`] in batches encoded in parallel, reading the next batch and writing the previous
 //! one while a batch encodes; a tensor larger than a batch is streamed in chunk groups.
 
+use crate::base::Base;
 use crate::error::{Error, Result};
 use crate::hd::{self, probe_hash};
 use crate::options::{piece_bytes, WriteOptions};
@@ -12,11 +13,12 @@ use crate::policy::{
 };
 use crate::report::{Report, TensorReport};
 use crate::safetensors::{self, Entry};
-use crate::writer::{pack_choice, Choice, NamedTensor, Writer};
+use crate::writer::{pack_choice, twin_of, Choice, Layout, NamedTensor, Writer};
 use elv_core::elf;
 use elv_core::writer::effective_chunk_len;
 use rayon::prelude::*;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
 
 /// Metadata key holding the original safetensors header text verbatim (SPEC.md §10).
 pub const KEY_SAFETENSORS_HEADER: &str = "safetensors.header";
@@ -62,6 +64,7 @@ fn pack_batch(
     data: &[Vec<u8>],
     dup_of: &[Option<u32>],
     opts: &WriteOptions,
+    base: Option<&dyn Base>,
 ) -> Result<Vec<Packed>> {
     batch
         .par_iter()
@@ -77,7 +80,8 @@ fn pack_batch(
                 shape: &e.shape,
                 data: d,
             };
-            pack_choice(&t, Choice::Auto, opts).map(Some)
+            let twin = twin_of(base, &t)?;
+            pack_choice(&t, twin.as_deref(), Choice::Auto, opts).map(Some)
         })
         .collect()
 }
@@ -120,16 +124,32 @@ fn batches(entries: &[Entry], batch_bytes: u64) -> Vec<&[Entry]> {
 /// metadata so that a lossless file decompresses to the same bytes. `progress` is called with
 /// (bytes done, bytes total).
 pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
+    input: R,
+    output: W,
+    opts: &WriteOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(W, Report)> {
+    compress_safetensors_with(input, output, opts, None, progress)
+}
+
+/// [`compress_safetensors`] against a base model (SPEC.md §7.7–§7.9): each tensor with a twin
+/// in `base` (same name, dtype and shape) is stored as a reference when identical, else as a
+/// delta when that is smaller. Decoding the output needs the same base.
+pub fn compress_safetensors_with<R: Read + Seek + Send, W: Write + Send>(
     mut input: R,
     output: W,
     opts: &WriteOptions,
+    base: Option<Arc<dyn Base>>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(W, Report)> {
     let len = input.seek(SeekFrom::End(0))?;
     input.seek(SeekFrom::Start(0))?;
     let header = safetensors::read_header(&mut input, Some(len))?;
-    let data_start = 8 + header.raw.len() as u64;
-    let mut w = Writer::new(output, *opts)?;
+    let layout = Layout {
+        collection: false,
+        base,
+    };
+    let mut w = Writer::with_layout(output, *opts, layout)?;
     let mut meta = vec![(KEY_SAFETENSORS_HEADER.to_string(), header.raw.clone())];
     meta.extend(
         header
@@ -141,8 +161,99 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
         input_bytes: len,
         ..Report::default()
     };
+    add_safetensors(&mut w, &mut input, &header, opts, progress, &mut report)?;
+    w.set_metadata(meta)?;
+    let (out, written) = w.finish_len()?;
+    report.output_bytes = written;
+    Ok((out, report))
+}
+
+/// One input of a collection: where it goes in the collection, and the file.
+pub struct MemberInput {
+    /// Relative, `/`-separated path in the collection (SPEC.md §10.1).
+    pub path: String,
+    /// The file: a safetensors file if `path` ends in `.safetensors`, else stored as bytes.
+    pub file: std::fs::File,
+}
+
+/// Compresses several files into one `.elv` collection (a model folder: shards, index,
+/// configs; SPEC.md §10.1): safetensors files as members whose tensors are encoded as by
+/// [`compress_safetensors`], with dedup across all of them; other files byte for byte,
+/// compressed. Memory stays bounded as for one file. `base` as in
+/// [`compress_safetensors_with`].
+pub fn compress_collection<W: Write + Send>(
+    inputs: Vec<MemberInput>,
+    output: W,
+    opts: &WriteOptions,
+    base: Option<Arc<dyn Base>>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(W, Report)> {
+    let layout = Layout {
+        collection: true,
+        base,
+    };
+    let mut w = Writer::with_layout(output, *opts, layout)?;
+    let mut report = Report::default();
+    let mut sizes = Vec::with_capacity(inputs.len());
+    for m in &inputs {
+        sizes.push(m.file.metadata()?.len());
+    }
+    let total: u64 = sizes.iter().sum();
+    let mut done = 0u64;
+    for (mut m, len) in inputs.into_iter().zip(sizes) {
+        report.input_bytes += len;
+        let mut tick = |d: u64, _| progress(done + d, total);
+        if m.path.ends_with(".safetensors") {
+            let header = safetensors::read_header(&mut m.file, Some(len))
+                .map_err(|e| prefix_path(&m.path, e))?;
+            w.begin_safetensors_member(&m.path, &header.raw)?;
+            add_safetensors(&mut w, &mut m.file, &header, opts, &mut tick, &mut report)
+                .map_err(|e| prefix_path(&m.path, e))?;
+        } else {
+            let mut bytes = Vec::new();
+            m.file.seek(SeekFrom::Start(0))?;
+            m.file.read_to_end(&mut bytes)?;
+            report.tensors.push(w.add_file(&m.path, &bytes)?);
+        }
+        done += len;
+        progress(done, total);
+    }
+    let (out, written) = w.finish_len()?;
+    report.output_bytes = written;
+    Ok((out, report))
+}
+
+fn prefix_path(path: &str, e: Error) -> Error {
+    match e {
+        Error::Safetensors(mut s) => {
+            s.message = format!("{path}: {}", s.message);
+            Error::Safetensors(s)
+        }
+        other => other,
+    }
+}
+
+/// Adds the tensors of the safetensors stream `input` (whose header is `header`) to `w`, in
+/// batches encoded in parallel while the next is read and the previous written; a tensor
+/// larger than a batch (without a base twin) is streamed in chunk groups.
+fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
+    w: &mut Writer<W>,
+    input: &mut R,
+    header: &safetensors::Header,
+    opts: &WriteOptions,
+    progress: &mut dyn FnMut(u64, u64),
+    report: &mut Report,
+) -> Result<()> {
+    let data_start = 8 + header.raw.len() as u64;
     let total = header.data_len();
-    let is_large = |b: &[Entry]| matches!(b, [e] if e.len() > opts.batch_bytes);
+    let base = w.base_arc();
+    let has_twin = |e: &Entry| {
+        base.as_deref().is_some_and(|b| {
+            b.twin(&e.name)
+                .is_some_and(|(d, s)| d == e.dtype && s == e.shape)
+        })
+    };
+    let is_large = |b: &[Entry]| matches!(b, [e] if e.len() > opts.batch_bytes && !has_twin(e));
     let list = batches(&header.entries, opts.batch_bytes);
     let mut next_data: Option<Vec<Vec<u8>>> = None;
     let mut bi = 0;
@@ -152,9 +263,8 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
             let following = list.get(bi).copied().filter(|b| !is_large(b));
             for e in batch {
                 let mut tick = |done: u64| progress(e.begin + done, total);
-                let (r, ahead) = compress_large(
-                    &mut input, data_start, e, &mut w, opts, following, &mut tick,
-                )?;
+                let (r, ahead) =
+                    compress_large(input, data_start, e, w, opts, following, &mut tick)?;
                 report.tensors.push(r);
                 next_data = ahead;
                 progress(e.end, total);
@@ -165,10 +275,10 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
         // read (and its duplicates decided) and the one before is written.
         let data = match next_data.take() {
             Some(d) => d,
-            None => read_batch(&mut input, data_start, batch)?,
+            None => read_batch(input, data_start, batch)?,
         };
         let first = w.tensor_count() as u32;
-        let dup_of = decide_duplicates(&mut w, batch, &data, first, opts);
+        let dup_of = decide_duplicates(w, batch, &data, first, opts);
         let mut write = |w: &mut Writer<W>, (b, _, dup): Batch<'_>, packed| -> Result<()> {
             report.tensors.extend(write_batch(w, (b, dup, packed))?);
             if let Some(e) = b.last() {
@@ -180,31 +290,28 @@ pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
             (batch, data, dup_of),
             |previous, current| {
                 if let Some((b, packed)) = previous {
-                    write(&mut w, b, packed)?;
+                    write(w, b, packed)?;
                 }
                 match list.get(bi) {
                     Some(&next) if !is_large(next) => {
                         bi += 1;
-                        let data = read_batch(&mut input, data_start, next)?;
+                        let data = read_batch(input, data_start, next)?;
                         // Its tensors follow those written and those of `current`.
                         let first = (w.tensor_count() + current.0.len()) as u32;
-                        let dup_of = decide_duplicates(&mut w, next, &data, first, opts);
+                        let dup_of = decide_duplicates(w, next, &data, first, opts);
                         Ok(Some((next, data, dup_of)))
                     }
                     _ => Ok(None),
                 }
             },
-            |(b, data, dup_of)| pack_batch(b, data, dup_of, opts),
+            |(b, data, dup_of)| pack_batch(b, data, dup_of, opts, base.as_deref()),
         )?;
         if let Some((b, packed)) = last {
-            write(&mut w, b, packed)?;
+            write(w, b, packed)?;
         }
     }
     progress(total, total);
-    w.set_metadata(meta)?;
-    let (out, written) = w.finish_len()?;
-    report.output_bytes = written;
-    Ok((out, report))
+    Ok(())
 }
 
 fn read_range<R: Read + Seek>(input: &mut R, at: u64, len: u64) -> Result<Vec<u8>> {
@@ -308,7 +415,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
         .collect::<Result<Vec<_>>>()?;
     let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
     let cands = de_only_if_repeating(e.dtype, &sample, cands.into_iter());
-    let (best, plan) = choose_by_trial(e.dtype, &sample, &cands, opts.level)?;
+    let (best, plan) = choose_by_trial(e.dtype, &sample, None, &cands, opts.level)?;
     let chunk_len = effective_chunk_len(
         best,
         e.dtype,
@@ -359,7 +466,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
             off += next_len;
             Ok(Some(buf))
         },
-        |data| pack_tensor_with(e.dtype, data, best, opts, &plan),
+        |data| pack_tensor_with(e.dtype, data, None, best, opts, &plan),
     )?;
     if let Some((data, packed)) = last {
         add(w, &data, &packed)?;

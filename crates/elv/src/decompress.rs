@@ -10,6 +10,7 @@ use crate::reader::Reader;
 use crate::safetensors;
 use crate::source::Source;
 use crate::tensor::{for_each_piece, Tensor};
+use elv_core::member::MemberKind;
 use elv_core::DType;
 use std::io::Write;
 
@@ -28,13 +29,83 @@ pub fn decompress_to_safetensors<S: Source, W: Write + Send>(
 /// tensor is decoded in pieces of half this, so memory stays a few times `batch_bytes`.
 pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
     reader: &Reader<S>,
+    out: W,
+    batch_bytes: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<W> {
+    reader.check_padding()?;
+    let tensors: Vec<Tensor<'_, S>> = reader.iter().collect();
+    let original = reader
+        .metadata_value(KEY_SAFETENSORS_HEADER)
+        .filter(|raw| raw.len() as u64 <= safetensors::MAX_HEADER_LEN)
+        .and_then(|raw| safetensors::parse_header_json(raw.to_string()).ok());
+    let meta: Vec<(String, String)> = reader
+        .metadata()
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix(KEY_SAFETENSORS_METADATA)
+                .map(|k| (k.to_string(), v.clone()))
+        })
+        .collect();
+    let find = |name: &str| reader.get(name);
+    write_safetensors(&tensors, original, &meta, &find, out, batch_bytes, progress)
+}
+
+/// Writes member `m` of a collection (SPEC.md §10.1) to `out`: a safetensors member as its
+/// original file (its header verbatim when it still describes the tensors, so a lossless
+/// member comes back byte for byte), a file member as its bytes. Reads only that member.
+pub fn decompress_member<S: Source, W: Write + Send>(
+    reader: &Reader<S>,
+    m: usize,
+    mut out: W,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<W> {
+    let member = reader
+        .catalog()
+        .members()
+        .get(m)
+        .ok_or_else(|| Error::input(None, "no such member"))?;
+    let tensors: Vec<Tensor<'_, S>> = (member.tensors.start..member.tensors.end)
+        .filter_map(|i| reader.tensor(i as usize))
+        .collect();
+    if member.kind == MemberKind::File {
+        let total: u64 = tensors.iter().map(|t| t.byte_len()).sum();
+        let mut done = 0u64;
+        for t in &tensors {
+            for_each_piece(t, piece_bytes(DEFAULT_DECODE_BATCH_BYTES), &mut |p| {
+                out.write_all(&p)?;
+                done += p.len() as u64;
+                progress(done, total);
+                Ok(true)
+            })?;
+        }
+        out.flush()?;
+        return Ok(out);
+    }
+    let original = safetensors::parse_header_json(member.header.clone()).ok();
+    let find = |name: &str| {
+        reader
+            .catalog()
+            .find_in(m, name)
+            .and_then(|i| reader.tensor(i))
+    };
+    let batch = DEFAULT_DECODE_BATCH_BYTES;
+    write_safetensors(&tensors, original, &[], &find, out, batch, progress)
+}
+
+/// Writes `tensors` as a safetensors file: with the `original` header verbatim if it
+/// describes exactly these tensors (found by name with `find`), else a fresh header (tensors
+/// in order, `meta` as `__metadata__`).
+fn write_safetensors<'r, S: Source, W: Write + Send>(
+    tensors: &[Tensor<'r, S>],
+    original: Option<safetensors::Header>,
+    meta: &[(String, String)],
+    find: &dyn Fn(&str) -> Option<Tensor<'r, S>>,
     mut out: W,
     batch_bytes: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<W> {
     let mut out_slot: Option<W> = None;
-    reader.check_padding()?;
-    let tensors: Vec<Tensor<'_, S>> = reader.iter().collect();
     // `__metadata__` is the header's metadata key: safetensors cannot hold such a tensor.
     if let Some(t) = tensors.iter().find(|t| t.name() == "__metadata__") {
         return Err(Error::input(
@@ -43,16 +114,11 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
              read it with the library or `elv extract`",
         ));
     }
-    let original = reader
-        .metadata_value(KEY_SAFETENSORS_HEADER)
-        .filter(|raw| raw.len() as u64 <= safetensors::MAX_HEADER_LEN)
-        .and_then(|raw| safetensors::parse_header_json(raw.to_string()).ok());
+    let first = tensors.first().map_or(0, |t| t.index());
     let matches = |h: &safetensors::Header| {
         h.entries.len() == tensors.len()
             && h.entries.iter().all(|e| {
-                reader
-                    .get(&e.name)
-                    .is_some_and(|t| t.dtype() == e.dtype && t.shape() == e.shape)
+                find(&e.name).is_some_and(|t| t.dtype() == e.dtype && t.shape() == e.shape)
             })
     };
     let (raw, order): (String, Vec<usize>) = match original {
@@ -60,25 +126,17 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
             let order = h
                 .entries
                 .iter()
-                .filter_map(|e| reader.get(&e.name).map(|t| t.index()))
+                .filter_map(|e| find(&e.name).map(|t| t.index() - first))
                 .collect();
             (h.raw, order)
         }
         _ => {
-            let meta: Vec<(String, String)> = reader
-                .metadata()
-                .iter()
-                .filter_map(|(k, v)| {
-                    k.strip_prefix(KEY_SAFETENSORS_METADATA)
-                        .map(|k| (k.to_string(), v.clone()))
-                })
-                .collect();
             let list: Vec<(String, DType, Vec<u64>)> = tensors
                 .iter()
                 .map(|t| (t.name().to_owned(), t.dtype(), t.shape().to_vec()))
                 .collect();
             (
-                safetensors::build_header(&list, &meta),
+                safetensors::build_header(&list, meta),
                 (0..tensors.len()).collect(),
             )
         }
@@ -90,6 +148,13 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
     // Small tensors go in batches; a tensor larger than a batch is streamed by chunk groups.
     let mut batches: Vec<Vec<usize>> = Vec::new();
     let mut bytes = 0u64;
+    let reader = match tensors.first() {
+        Some(t) => t.reader(),
+        None => {
+            out.flush()?;
+            return Ok(out);
+        }
+    };
     for i in order {
         let len = tensors[i].byte_len();
         match batches.last_mut() {
@@ -104,6 +169,7 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
             bytes = batch_bytes + 1; // nothing joins a streamed tensor's batch
         }
     }
+    let absolute = |b: &[usize]| -> Vec<usize> { b.iter().map(|i| i + first).collect() };
     let mut done = 0u64;
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
@@ -142,7 +208,7 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
                 // the one before goes to the writer.
                 let mut gone = false;
                 let last = overlapped(
-                    reader.read_batch(b)?,
+                    reader.read_batch(&absolute(b))?,
                     |previous, _| {
                         if let Some((_, decoded)) = previous {
                             if !send(decoded) {
@@ -153,7 +219,7 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
                         match batches.get(bi) {
                             Some(nb) if large_of(nb).is_none() => {
                                 bi += 1;
-                                reader.read_batch(nb).map(Some)
+                                reader.read_batch(&absolute(nb)).map(Some)
                             }
                             _ => Ok(None),
                         }

@@ -20,6 +20,10 @@ pub enum Error {
     InvalidInput(InputError),
     /// A safetensors input is malformed.
     Safetensors(SafetensorsError),
+    /// The file was written against a base model (SPEC.md §9.1) and the base given is
+    /// missing, lacks a tensor, or is not the one it was written against. Nothing was
+    /// decoded from it.
+    Base(BaseError),
     /// Something that cannot happen did: a bug in this crate.
     Internal(&'static str),
 }
@@ -58,13 +62,34 @@ pub struct SafetensorsError {
     pub message: String,
 }
 
+/// A base model that cannot serve a file's deltas.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BaseError {
+    /// `BaseMissing` (no base given, or it lacks the tensor) or `BaseMismatch` (another
+    /// hash, dtype or shape than the file was written against).
+    pub kind: elv_core::ErrorKind,
+    /// The tensor of the file that needs the base.
+    pub tensor: String,
+    /// What is wrong, naming the base.
+    pub message: String,
+}
+
 impl Error {
-    /// The format error kind, if this is a format error.
+    /// The format error kind, if this is a format error or a base error.
     pub fn kind(&self) -> Option<elv_core::ErrorKind> {
         match self {
             Error::Format(e) => Some(e.kind()),
+            Error::Base(b) => Some(b.kind),
             _ => None,
         }
+    }
+
+    pub(crate) fn base(kind: elv_core::ErrorKind, tensor: &str, message: String) -> Error {
+        Error::Base(BaseError {
+            kind,
+            tensor: tensor.to_owned(),
+            message,
+        })
     }
 
     /// An I/O error on `path`: the message names the path, the kind is kept.
@@ -112,6 +137,7 @@ impl fmt::Display for Error {
             }) => write!(f, "tensor {t:?}: {reason}"),
             Error::InvalidInput(InputError { reason, .. }) => f.write_str(reason),
             Error::Safetensors(e) => write!(f, "invalid safetensors: {}", e.message),
+            Error::Base(b) => write!(f, "base model: {}", b.message),
             Error::Internal(what) => write!(f, "internal error (a bug in elv): {what}"),
         }
     }

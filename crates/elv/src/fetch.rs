@@ -12,6 +12,7 @@ use elv_core::section::SectionIndex;
 use elv_core::{Error as CoreError, ErrorKind, TensorInfo};
 use rayon::prelude::*;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// The stored bytes of chunks `chunks` of a tensor that owns streams.
 pub(crate) struct Span<'c> {
@@ -20,6 +21,8 @@ pub(crate) struct Span<'c> {
     /// File offset of `bytes`.
     start: u64,
     bytes: Vec<u8>,
+    /// The base twin's bytes (the whole tensor), for a tensor stored against the base.
+    twin: Option<Arc<Vec<u8>>>,
 }
 
 impl<'c> Span<'c> {
@@ -30,6 +33,7 @@ impl<'c> Span<'c> {
         index: &'c SectionIndex,
         info: &'c TensorInfo,
         chunks: Range<u64>,
+        twin: Option<Arc<Vec<u8>>>,
     ) -> Result<Span<'c>> {
         if chunks.start > chunks.end || chunks.end > info.chunk_count() {
             return Err(CoreError::bare(ErrorKind::InvalidInput, "chunk range")
@@ -56,6 +60,7 @@ impl<'c> Span<'c> {
             chunks,
             start,
             bytes,
+            twin,
         })
     }
 
@@ -66,6 +71,16 @@ impl<'c> Span<'c> {
             .clone()
             .map(|c| self.info.chunk_values(c) * size)
             .sum()
+    }
+
+    /// The base twin's bytes for the values of chunk `c`, for a tensor stored against the
+    /// base (§7.7, §7.8).
+    fn twin_chunk(&self, c: u64) -> Option<&[u8]> {
+        let size = self.info.dtype.size() as u64;
+        let start = c.saturating_mul(self.info.chunk_len).saturating_mul(size);
+        let len = self.info.chunk_values(c).saturating_mul(size);
+        let twin = self.twin.as_deref()?;
+        twin.get(usize::try_from(start).ok()?..usize::try_from(start + len).ok()?)
     }
 
     /// The stored sections of chunk `c` (one of the span's), borrowed from the span.
@@ -94,7 +109,7 @@ impl<'c> Span<'c> {
 /// its decoded bytes); gives the CRC32 of each span's decoded bytes.
 pub(crate) fn decode_spans(
     index: &SectionIndex,
-    spans: &[Span<'_>],
+    spans: &[&Span<'_>],
     outs: &mut [&mut [u8]],
     verify: bool,
 ) -> Result<Vec<u32>> {
@@ -118,7 +133,8 @@ pub(crate) fn decode_spans(
         .into_par_iter()
         .map(|(k, span, c, dst)| -> Result<(usize, u32, u64)> {
             let stored = span.chunk(index, c)?;
-            decode::decode_chunk(span.info, c, &stored, &StdCodecs, verify, dst)?;
+            let twin = span.twin_chunk(c);
+            decode::decode_chunk(span.info, c, &stored, &StdCodecs, verify, twin, dst)?;
             Ok((k, crc32fast::hash(dst), dst.len() as u64))
         })
         .collect::<Result<_>>()?;
@@ -138,7 +154,7 @@ pub(crate) fn decode_span(
     out: &mut [u8],
     verify: bool,
 ) -> Result<u32> {
-    let crcs = decode_spans(index, std::slice::from_ref(span), &mut [out], verify)?;
+    let crcs = decode_spans(index, &[span], &mut [out], verify)?;
     crcs.first()
         .copied()
         .ok_or(Error::Internal("a span decoded to no CRC"))

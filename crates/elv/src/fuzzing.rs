@@ -61,6 +61,7 @@ pub fn run(name: &str, data: &[u8]) {
                 data,
                 data.first().copied().unwrap_or(0).into(),
                 &fuzz_options().limits,
+                true,
             );
         }
         "dedup_table" => dedup_table(data),
@@ -150,7 +151,14 @@ pub fn chunk(encoding: Encoding, data: &[u8]) {
         rest = b;
     }
     let mut out = vec![0u8; n * dtype.size()];
-    let _ = decode_chunk(encoding, dtype, n, &streams, &mut out);
+    // A base for the delta encodings, from the same bytes.
+    let base: Vec<u8> = streams
+        .concat()
+        .into_iter()
+        .cycle()
+        .take(out.len())
+        .collect();
+    let _ = decode_chunk(encoding, dtype, n, &streams, Some(&base), &mut out);
 }
 
 /// A valid container built around fuzzed stream payloads (correct CRCs), so the fuzzer

@@ -28,12 +28,14 @@
 //! | `pack`, `codec` | chunk encoding and the entropy stage (`ans`, zstd) | §4.3, §4.4, §7 |
 //! | `reader`, `tensor`, `fetch`, `source` | the public read API over the core decode path | §13 |
 //! | `compress`, `decompress`, `verify` | safetensors drivers of the CLI | §10 |
+//! | `base` | base models for deltas | §9.1 |
 //! | `safetensors`, `atomic` | safetensors headers; atomic output files | |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod atomic;
+mod base;
 mod codec;
 mod compress;
 pub mod conformance;
@@ -57,12 +59,19 @@ mod tensor_writer;
 mod verify;
 mod writer;
 
+pub use base::{twin_hash, Base, BaseModel};
 pub use codec::StdCodecs;
-pub use compress::{compress_safetensors, KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA};
-pub use decompress::{decompress_to_safetensors, decompress_to_safetensors_with};
+pub use compress::{
+    compress_collection, compress_safetensors, compress_safetensors_with, MemberInput,
+    KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA,
+};
+pub use decompress::{
+    decompress_member, decompress_to_safetensors, decompress_to_safetensors_with,
+};
 pub use elv_core;
+pub use elv_core::member::{Member, MemberKind};
 pub use elv_core::{DType, Encoding, ErrorKind, Limits, ReadOptions};
-pub use error::{Error, InputError, Result, SafetensorsError, SafetensorsErrorKind};
+pub use error::{BaseError, Error, InputError, Result, SafetensorsError, SafetensorsErrorKind};
 pub use half;
 pub use options::{
     WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN, DEFAULT_DECODE_BATCH_BYTES,
@@ -74,7 +83,7 @@ pub use source::{SeekSource, Source};
 pub use tensor::{SectionSpan, Tensor, TensorReader};
 pub use tensor_writer::TensorWriter;
 pub use verify::{verify_against, Comparison, TensorCheck};
-pub use writer::{Choice, NamedTensor, Writer};
+pub use writer::{Choice, Layout, NamedTensor, Writer};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

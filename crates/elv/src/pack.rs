@@ -35,6 +35,8 @@ pub(crate) struct PackedTensor {
     pub(crate) crc32: u32,
     /// Streams of all chunks, chunk-major, each with its chosen codec.
     pub(crate) streams: Vec<StoredStream>,
+    /// For a tensor stored against its base twin: the twin's BLAKE3 hash (SPEC.md §9.1).
+    pub(crate) twin_hash: Option<[u8; 32]>,
 }
 
 impl PackedTensor {
@@ -45,14 +47,16 @@ impl PackedTensor {
 }
 
 /// Encodes `data` with `encoding`, chunks in parallel, and packs each stream (zstd if it
-/// shrinks, when `options.compress`).
+/// shrinks, when `options.compress`). `twin` is the base twin's bytes, for the delta
+/// encodings.
 pub(crate) fn pack_tensor(
     dtype: DType,
     data: &[u8],
+    twin: Option<&[u8]>,
     encoding: Encoding,
     options: &WriteOptions,
 ) -> Result<PackedTensor> {
-    pack_tensor_with(dtype, data, encoding, options, &[])
+    pack_tensor_with(dtype, data, twin, encoding, options, &[])
 }
 
 /// [`pack_tensor`] with a codec plan: `plan[k]` says which codecs to try for the `k`-th
@@ -60,23 +64,41 @@ pub(crate) fn pack_tensor(
 pub(crate) fn pack_tensor_with(
     dtype: DType,
     data: &[u8],
+    twin: Option<&[u8]>,
     encoding: Encoding,
     options: &WriteOptions,
     plan: &[codec::Try],
 ) -> Result<PackedTensor> {
+    if encoding == Encoding::BaseRef {
+        return Ok(PackedTensor {
+            encoding,
+            chunk_len: 0,
+            crc32: crc32fast::hash(data),
+            streams: Vec::new(),
+            twin_hash: twin.map(crate::base::twin_hash),
+        });
+    }
     let chunk_len = effective_chunk_len(encoding, dtype, data.len(), options.chunk_len)?;
+    let twin_hash = encoding
+        .needs_base()
+        .then(|| twin.map(crate::base::twin_hash))
+        .flatten();
     if chunk_len == 0 {
         return Ok(PackedTensor {
             encoding,
             chunk_len,
             crc32: crc32fast::hash(&[]),
             streams: Vec::new(),
+            twin_hash,
         });
     }
+    let step = chunk_len as usize * dtype.size();
     let per_chunk: Vec<(Vec<StoredStream>, u32, usize)> = data
-        .par_chunks(chunk_len as usize * dtype.size())
-        .map(|chunk| -> Result<_> {
-            let c = encode_chunk_checked(encoding, dtype, chunk)?;
+        .par_chunks(step)
+        .enumerate()
+        .map(|(k, chunk)| -> Result<_> {
+            let base = twin.and_then(|t| t.get(k * step..k * step + chunk.len()));
+            let c = encode_chunk_checked(encoding, dtype, chunk, base)?;
             let bytes = c.lossy_output.as_deref().unwrap_or(chunk);
             let crc = crc32fast::hash(bytes);
             let packed = c
@@ -109,5 +131,6 @@ pub(crate) fn pack_tensor_with(
         chunk_len,
         crc32: crc.finalize(),
         streams,
+        twin_hash,
     })
 }

@@ -20,6 +20,16 @@ pub(crate) fn candidates(
     candidates_with(dtype, opts, || Ok(elf::small_count(dtype, data)?))
 }
 
+/// `cands` for a tensor with a base twin: plus the lossless delta, and the ELF delta
+/// wherever ELF itself is allowed (same bound, SPEC.md §7.8).
+pub(crate) fn with_deltas(mut cands: Vec<Encoding>) -> Vec<Encoding> {
+    cands.push(Encoding::Delta);
+    if cands.contains(&Encoding::Elf) {
+        cands.push(Encoding::ElfDelta);
+    }
+    cands
+}
+
 /// Why the optimizer-state guard kept a tensor lossless.
 pub(crate) const SMALL_VALUES_NOTE: &str =
     "kept lossless: more of its values than max_small_fraction are below 2^-16, where ELF's error is large relative to them (like optimizer state)";
@@ -162,14 +172,16 @@ fn trial(
     enc: Encoding,
     dtype: DType,
     sample: &[&[u8]],
+    twin: Option<&[&[u8]]>,
     level: i32,
     zstd_at: Option<&[bool]>,
 ) -> Result<Trial> {
     let mut cost = 0u64;
     // Per stream position: did ans win on some sample chunk, did zstd, was zstd close?
     let mut won: Vec<(bool, bool, bool)> = Vec::new();
-    for chunk in sample {
-        let c = encode_chunk_checked(enc, dtype, chunk)?;
+    for (k, chunk) in sample.iter().enumerate() {
+        let base = twin.and_then(|t| t.get(k).copied());
+        let c = encode_chunk_checked(enc, dtype, chunk, base)?;
         won.resize(c.streams.len(), (false, false, false));
         for (i, (s, w)) in c.streams.iter().zip(won.iter_mut()).enumerate() {
             let try_zstd = zstd_at.is_none_or(|z| z.get(i).copied().unwrap_or(true));
@@ -206,6 +218,7 @@ fn trial(
 pub(crate) fn choose_and_pack(
     dtype: DType,
     data: &[u8],
+    twin: Option<&[u8]>,
     cands: &[Encoding],
     opts: &WriteOptions,
 ) -> Result<PackedTensor> {
@@ -213,21 +226,24 @@ pub(crate) fn choose_and_pack(
         return pack_tensor(
             dtype,
             data,
+            twin,
             cands.first().copied().unwrap_or(Encoding::Raw),
             opts,
         );
     }
     let ranges = trial_sample(data.len() as u64, dtype.size() as u64, opts.chunk_len);
     let whole = ranges.len() == 1;
-    let sample: Vec<&[u8]> = ranges
-        .into_iter()
-        .filter_map(|r| data.get(r.start as usize..r.end as usize))
-        .collect();
+    fn slice<'b>(b: &'b [u8], r: &core::ops::Range<u64>) -> Option<&'b [u8]> {
+        b.get(r.start as usize..r.end as usize)
+    }
+    let sample: Vec<&[u8]> = ranges.iter().filter_map(|r| slice(data, r)).collect();
+    let twin_sample: Option<Vec<&[u8]>> =
+        twin.map(|t| ranges.iter().filter_map(|r| slice(t, r)).collect());
     let cands = de_only_if_repeating(dtype, &sample, cands.iter().copied());
     if whole {
         let packed: Vec<PackedTensor> = cands
             .par_iter()
-            .map(|&e| pack_tensor(dtype, data, e, opts))
+            .map(|&e| pack_tensor(dtype, data, twin, e, opts))
             .collect::<Result<_>>()?;
         let cost = |p: &PackedTensor| p.stored_len() + SECTION_OVERHEAD * p.streams.len() as u64;
         return packed
@@ -235,8 +251,8 @@ pub(crate) fn choose_and_pack(
             .min_by_key(|p| (cost(p), p.encoding.code()))
             .ok_or(Error::Internal("no candidate encoding"));
     }
-    let (best, plan) = choose_by_trial(dtype, &sample, &cands, opts.level)?;
-    pack_tensor_with(dtype, data, best, opts, &plan)
+    let (best, plan) = choose_by_trial(dtype, &sample, twin_sample.as_deref(), &cands, opts.level)?;
+    pack_tensor_with(dtype, data, twin, best, opts, &plan)
 }
 
 /// `cands` without DE unless some slice of `sample` repeats enough values for it to win.
@@ -261,17 +277,19 @@ pub(crate) fn de_only_if_repeating(
 pub(crate) fn choose_by_trial(
     dtype: DType,
     sample: &[&[u8]],
+    twin: Option<&[&[u8]]>,
     cands: &[Encoding],
     level: i32,
 ) -> Result<(Encoding, Vec<codec::Try>)> {
     let screen_len = SCREEN_VALUES * dtype.size();
-    let screen: Vec<&[u8]> = sample
-        .iter()
-        .map(|s| &s[..screen_len.min(s.len())])
-        .collect();
+    fn cut<'b>(s: &[&'b [u8]], len: usize) -> Vec<&'b [u8]> {
+        s.iter().map(|s| &s[..len.min(s.len())]).collect()
+    }
+    let screen = cut(sample, screen_len);
+    let twin_screen = twin.map(|t| cut(t, screen_len));
     let screened: Vec<(Trial, Encoding)> = cands
         .par_iter()
-        .map(|&e| trial(e, dtype, &screen, level, None).map(|t| (t, e)))
+        .map(|&e| trial(e, dtype, &screen, twin_screen.as_deref(), level, None).map(|t| (t, e)))
         .collect::<Result<_>>()?;
     let floor = screened.iter().map(|t| t.0.cost).min().unwrap_or(0);
     let finalists: Vec<(Vec<bool>, Encoding)> = screened
@@ -281,7 +299,7 @@ pub(crate) fn choose_by_trial(
         .collect();
     let trials: Vec<(Trial, Encoding)> = finalists
         .par_iter()
-        .map(|(close, e)| trial(*e, dtype, sample, level, Some(close)).map(|t| (t, *e)))
+        .map(|(close, e)| trial(*e, dtype, sample, twin, level, Some(close)).map(|t| (t, *e)))
         .collect::<Result<_>>()?;
     trials
         .into_iter()

@@ -4,6 +4,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
+use crate::base::{twin_hash, Base};
 use crate::codec::StdCodecs;
 use crate::error::{Error, Result};
 use crate::fetch::{decode_spans, Span};
@@ -11,12 +12,14 @@ use crate::source::{read_exact_at, Source};
 use crate::tensor::{for_each_piece, Tensor};
 use elv_core::decode;
 use elv_core::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
+use elv_core::member::Member;
 use elv_core::section::{check_section_crc, decode_section, ENTRY_LEN, INDEX_HEADER_LEN};
 use elv_core::{Catalog, Error as CoreError, ErrorKind, ReadOptions};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// Piece size for [`Reader::verify`]: whole chunks of about 16 MiB at a time.
 const VERIFY_PIECE_BYTES: u64 = 16 << 20;
@@ -38,6 +41,9 @@ pub struct Reader<S = File> {
     catalog: Catalog,
     by_name: HashMap<String, u32>,
     options: ReadOptions,
+    base: Option<Arc<dyn Base>>,
+    /// The base twin last checked and read: (tensor index, its bytes).
+    twin: Mutex<Option<(usize, Arc<Vec<u8>>)>>,
 }
 
 impl Reader<File> {
@@ -125,19 +131,126 @@ impl<S: Source> Reader<S> {
             ))
         });
         let catalog = io_first(io_err, catalog)?;
-        let by_name = catalog
-            .tensors()
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.name.clone(), i as u32))
-            .collect();
+        let mut by_name = HashMap::with_capacity(catalog.tensors().len());
+        for (i, t) in catalog.tensors().iter().enumerate() {
+            // In a collection a name may repeat across members: the first one is found.
+            by_name.entry(t.name.clone()).or_insert(i as u32);
+        }
         Ok(Reader {
             source,
             len,
             catalog,
             by_name,
             options,
+            base: None,
+            twin: Mutex::new(None),
         })
+    }
+
+    /// Gives the reader the base model the file was written against (SPEC.md §9.1), for
+    /// tensors stored as `base`, `delta` or `elf_delta`. Each twin is checked (dtype, shape
+    /// and BLAKE3 hash) before it is used: a wrong base is an [`Error::Base`].
+    pub fn with_base(mut self, base: impl Base + 'static) -> Self {
+        self.base = Some(Arc::new(base));
+        self.twin = Mutex::new(None);
+        self
+    }
+
+    /// [`with_base`](Self::with_base) for a base shared with other readers.
+    pub fn with_shared_base(mut self, base: Arc<dyn Base>) -> Self {
+        self.base = Some(base);
+        self.twin = Mutex::new(None);
+        self
+    }
+
+    /// The name of the base model the file was written against, if it needs one.
+    pub fn base_name(&self) -> Option<&str> {
+        self.catalog.base().map(|b| b.name.as_str())
+    }
+
+    /// Whether decoding some tensor needs a base model ([`with_base`](Self::with_base)).
+    pub fn needs_base(&self) -> bool {
+        self.catalog.base().is_some_and(|b| !b.entries.is_empty())
+    }
+
+    /// The base twin's bytes for the tensor whose streams hold tensor `i` (itself or its
+    /// dedup original), if it is stored against the base: read from the base and checked
+    /// against the base table's dtype, shape and hash before use.
+    pub(crate) fn twin(&self, i: usize) -> Result<Option<Arc<Vec<u8>>>> {
+        let t = self
+            .catalog
+            .tensors()
+            .get(i)
+            .ok_or_else(|| CoreError::bare(ErrorKind::NotFound, "tensor index"))?;
+        let s = t.dedup_of.map_or(i, |c| c as usize);
+        let info = self.catalog.storage_of(i)?;
+        if !info.encoding.needs_base() {
+            return Ok(None);
+        }
+        if let Ok(cache) = self.twin.lock() {
+            if let Some((k, bytes)) = cache.as_ref() {
+                if *k == s {
+                    return Ok(Some(Arc::clone(bytes)));
+                }
+            }
+        }
+        let entry = self
+            .catalog
+            .base()
+            .and_then(|b| b.entry(s))
+            .ok_or_else(|| CoreError::bare(ErrorKind::BadBase, "tensor without a base entry"))?;
+        let name = &info.name;
+        let file_base = self.base_name().unwrap_or_default();
+        let Some(base) = &self.base else {
+            return Err(Error::base(
+                ErrorKind::BaseMissing,
+                name,
+                format!("tensor {name:?} is stored against base model {file_base:?}: give that base to decode it"),
+            ));
+        };
+        let (dtype, shape) = base.twin(&entry.twin).ok_or_else(|| {
+            Error::base(
+                ErrorKind::BaseMissing,
+                name,
+                format!(
+                    "base {:?} has no tensor {:?}, which {name:?} is stored against (base of the file: {file_base:?})",
+                    base.name(),
+                    entry.twin
+                ),
+            )
+        })?;
+        if dtype != info.dtype || shape != info.shape {
+            return Err(Error::base(
+                ErrorKind::BaseMismatch,
+                name,
+                format!(
+                    "base {:?}: tensor {:?} is {} {:?}, but {name:?} was written against {} {:?}",
+                    base.name(),
+                    entry.twin,
+                    dtype.name(),
+                    shape,
+                    info.dtype.name(),
+                    info.shape
+                ),
+            ));
+        }
+        let bytes = base.read(&entry.twin)?;
+        if twin_hash(&bytes) != entry.hash {
+            return Err(Error::base(
+                ErrorKind::BaseMismatch,
+                name,
+                format!(
+                    "base {:?}: tensor {:?} is not the one {name:?} was written against (its BLAKE3 hash differs; the file's base is {file_base:?})",
+                    base.name(),
+                    entry.twin
+                ),
+            ));
+        }
+        let bytes = Arc::new(bytes);
+        if let Ok(mut cache) = self.twin.lock() {
+            *cache = Some((s, Arc::clone(&bytes)));
+        }
+        Ok(Some(bytes))
     }
 
     /// Number of tensors.
@@ -150,11 +263,28 @@ impl<S: Source> Reader<S> {
         self.len() == 0
     }
 
-    /// The tensor named `name`.
+    /// The tensor named `name` (in a collection, the first of that name in file order).
     pub fn get(&self, name: &str) -> Option<Tensor<'_, S>> {
         self.by_name
             .get(name)
             .and_then(|&i| Tensor::new(self, i as usize))
+    }
+
+    /// The members of a collection (SPEC.md §10.1), in file order; empty for a single file.
+    pub fn members(&self) -> &[Member] {
+        self.catalog.members()
+    }
+
+    /// Index of the member at `path`.
+    pub fn member_index(&self, path: &str) -> Option<usize> {
+        self.members().iter().position(|m| m.path == path)
+    }
+
+    /// The tensor named `name` in member `m` (names are unique only within a member).
+    pub fn get_in(&self, m: usize, name: &str) -> Option<Tensor<'_, S>> {
+        self.catalog
+            .find_in(m, name)
+            .and_then(|i| Tensor::new(self, i))
     }
 
     /// The `i`-th tensor, in file order.
@@ -243,7 +373,15 @@ impl<S: Source> Reader<S> {
     /// `i` (itself or its dedup original).
     pub(crate) fn span(&self, i: usize, chunks: std::ops::Range<u64>) -> Result<Span<'_>> {
         let info = self.catalog.storage_of(i)?;
-        Span::read(&self.source, self.len, self.catalog.index(), info, chunks)
+        let twin = self.twin(i)?;
+        Span::read(
+            &self.source,
+            self.len,
+            self.catalog.index(),
+            info,
+            chunks,
+            twin,
+        )
     }
 
     /// Reads the stored streams of whole tensors `which`, to be decoded by [`Batch::decode`]
@@ -253,7 +391,13 @@ impl<S: Source> Reader<S> {
             .iter()
             .map(|&i| {
                 let info = self.catalog.storage_of(i)?;
-                self.span(i, 0..info.chunk_count())
+                let span = self.span(i, 0..info.chunk_count())?;
+                // A `base` reference decodes to its twin (SPEC.md §7.9).
+                let whole = (info.encoding == elv_core::Encoding::BaseRef)
+                    .then(|| self.twin(i))
+                    .transpose()?
+                    .flatten();
+                Ok((span, whole))
             })
             .collect::<Result<_>>()?;
         Ok(Batch {
@@ -264,24 +408,32 @@ impl<S: Source> Reader<S> {
     }
 }
 
-/// The stored streams of whole tensors, read and waiting to be decoded.
+/// The stored streams of whole tensors, read and waiting to be decoded; for a `base`
+/// reference, its twin's bytes instead.
 pub(crate) struct Batch<'r> {
     reader_index: &'r elv_core::section::SectionIndex,
     verify: bool,
-    spans: Vec<Span<'r>>,
+    spans: Vec<(Span<'r>, Option<Arc<Vec<u8>>>)>,
 }
 
 impl Batch<'_> {
     /// Decodes every chunk of every tensor in parallel and checks each tensor's CRC.
     pub(crate) fn decode(&self) -> Result<Vec<Vec<u8>>> {
-        let mut outs = self
-            .spans
+        let spans: Vec<&Span<'_>> = self.spans.iter().map(|(s, _)| s).collect();
+        let mut outs = spans
             .iter()
             .map(|s| elv_core::archive::zeroed(s.decoded_len()))
             .collect::<elv_core::Result<Vec<_>>>()?;
         let mut views: Vec<&mut [u8]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-        let crcs = decode_spans(self.reader_index, &self.spans, &mut views, self.verify)?;
-        for (span, crc) in self.spans.iter().zip(crcs) {
+        let crcs = decode_spans(self.reader_index, &spans, &mut views, self.verify)?;
+        for (((span, whole), crc), out) in self.spans.iter().zip(crcs).zip(outs.iter_mut()) {
+            let crc = match whole {
+                Some(twin) => {
+                    *out = twin.to_vec();
+                    crc32fast::hash(out)
+                }
+                None => crc,
+            };
             decode::check_tensor_crc_value(span.info, crc, self.verify)?;
         }
         Ok(outs)

@@ -45,7 +45,7 @@ impl TensorReport {
             original,
             stored,
             error_bound_log2: encoding.error_bound_log2(dtype),
-            note: note.filter(|_| encoding != Encoding::Elf),
+            note: note.filter(|_| encoding.is_lossless()),
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::source::Source;
 use elv_core::decode::check_tensor_crc_value;
 use elv_core::{Codec, DType, Encoding, Error as CoreError, ErrorKind, TensorInfo};
 use std::io;
+use std::sync::Arc;
 
 /// Bytes of decoded data a [`TensorReader`] holds at a time (whole chunks, at least one).
 const STREAM_PIECE_BYTES: u64 = 16 << 20;
@@ -55,6 +56,10 @@ impl<'r, S: Source> Tensor<'r, S> {
             index,
             info,
         }
+    }
+
+    pub(crate) fn reader(&self) -> &'r Reader<S> {
+        self.reader
     }
 
     fn info(&self) -> &'r TensorInfo {
@@ -151,10 +156,37 @@ impl<'r, S: Source> Tensor<'r, S> {
                     .into(),
             );
         }
-        let span = self.reader.span(self.index, 0..info.chunk_count())?;
         let verify = self.reader.verify_checksums();
+        if let Some(twin) = self.base_ref()? {
+            out.copy_from_slice(&twin);
+            return Ok(check_tensor_crc_value(info, crc32fast::hash(out), verify)?);
+        }
+        let span = self.reader.span(self.index, 0..info.chunk_count())?;
         let crc = decode_span(self.reader.catalog().index(), &span, out, verify)?;
         Ok(check_tensor_crc_value(info, crc, verify)?)
+    }
+
+    /// For a tensor stored as `base` (the same bytes as its base twin, SPEC.md §7.9): the
+    /// twin's bytes, checked against the base table.
+    fn base_ref(&self) -> Result<Option<Arc<Vec<u8>>>> {
+        if self.storage()?.encoding != Encoding::BaseRef {
+            return Ok(None);
+        }
+        let twin = self.reader.twin(self.index)?;
+        match twin {
+            Some(t) if t.len() as u64 == self.byte_len() => Ok(Some(t)),
+            _ => Err(CoreError::bare(ErrorKind::BaseMismatch, "base twin length").into()),
+        }
+    }
+
+    /// The file was written against a base model, and this tensor needs it to decode.
+    pub fn needs_base(&self) -> bool {
+        self.storage().is_ok_and(|s| s.encoding.needs_base())
+    }
+
+    /// Index of the member of a collection this tensor belongs to (SPEC.md §10.1).
+    pub fn member(&self) -> Option<usize> {
+        self.reader.catalog().member_of(self.index)
     }
 
     /// Decodes the tensor into a new vector; memory is reserved fallibly, so a tensor this
@@ -196,11 +228,16 @@ pub(crate) fn for_each_piece<S: Source>(
     f: &mut dyn FnMut(Vec<u8>) -> Result<bool>,
 ) -> Result<bool> {
     let info = t.storage()?;
+    let verify = t.reader.verify_checksums();
+    if let Some(twin) = t.base_ref()? {
+        let crc = crc32fast::hash(&twin);
+        check_tensor_crc_value(info, crc, verify)?;
+        return f(twin.to_vec());
+    }
     let per_piece = chunks_per_piece(info, piece_bytes).max(2);
     let count = info.chunk_count();
     let piece_at = |c: u64| c..(c + per_piece).min(count);
     let reader = t.reader;
-    let verify = reader.verify_checksums();
     let mut crc = crc32fast::Hasher::new();
     let mut stopped = false;
     // Hands a decoded piece to `f`, its CRC to the tensor's; false once `f` stops.
@@ -261,6 +298,23 @@ impl<S: Source> TensorReader<'_, S> {
     fn refill(&mut self) -> Result<()> {
         let reader = self.tensor.reader;
         let info = self.tensor.storage()?;
+        if let Some(twin) = self.tensor.base_ref()? {
+            // One piece, the twin; the tensor CRC is checked at the end as for any other.
+            if self.next_chunk == 0 {
+                self.piece = twin.to_vec();
+                self.crc.update(&self.piece);
+                self.next_chunk = 1;
+                self.pos = 0;
+                return Ok(());
+            }
+            self.done = true;
+            let crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
+            return Ok(check_tensor_crc_value(
+                info,
+                crc,
+                reader.verify_checksums(),
+            )?);
+        }
         let count = info.chunk_count();
         if self.next_chunk >= count {
             self.done = true;

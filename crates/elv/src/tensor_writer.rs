@@ -86,6 +86,12 @@ impl<'w, W: Write> TensorWriter<'w, W> {
     fn open(&mut self) -> Result<()> {
         let opts = *self.writer.options();
         let (encoding, plan, note) = match self.choice {
+            Choice::Exact(e) if e.needs_base() => {
+                return Err(Error::input(
+                    Some(&self.name),
+                    "a tensor stored against a base is written whole (Writer::add_tensor), not streamed",
+                ))
+            }
             Choice::Exact(e) => (e, Vec::new(), None),
             Choice::Auto => {
                 let sample = &self.buf;
@@ -99,7 +105,7 @@ impl<'w, W: Write> TensorWriter<'w, W> {
                 let cands = policy::de_only_if_repeating(self.dtype, &slices, cands.into_iter());
                 let (best, plan) = match cands.as_slice() {
                     [only] => (*only, Vec::new()),
-                    _ => policy::choose_by_trial(self.dtype, &slices, &cands, opts.level)?,
+                    _ => policy::choose_by_trial(self.dtype, &slices, None, &cands, opts.level)?,
                 };
                 (best, plan, note)
             }
@@ -131,7 +137,7 @@ impl<'w, W: Write> TensorWriter<'w, W> {
         };
         let data = self.buf.get(..len).unwrap_or_default();
         let opts = *self.writer.options();
-        let packed = pack_tensor_with(self.dtype, data, open.encoding, &opts, &open.plan)?;
+        let packed = pack_tensor_with(self.dtype, data, None, open.encoding, &opts, &open.plan)?;
         self.crc.combine(&crc32fast::Hasher::new_with_initial_len(
             packed.crc32,
             len as u64,

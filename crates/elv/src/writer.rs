@@ -2,6 +2,7 @@
 //! (automatic, by the mode's policy, with dedup across every tensor added; or explicit),
 //! then [`Writer::finish`] writes the tables, index and trailer.
 
+use crate::base::Base;
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::hd::{self, Seen};
@@ -10,10 +11,25 @@ use crate::pack::{pack_tensor, IoSink, Packed, PackedTensor};
 use crate::policy;
 use crate::report::TensorReport;
 use crate::tensor_writer::TensorWriter;
+use elv_core::header::feature;
+use elv_core::member::MemberKind;
 use elv_core::writer::check_shape;
 use elv_core::{ContainerWriter, DType, Encoding, StoredStream};
 use rayon::prelude::*;
 use std::io::Write;
+use std::sync::Arc;
+
+/// What a file holds besides tensors, fixed when it is started (its header says so).
+#[derive(Clone, Default)]
+pub struct Layout {
+    /// A collection: tensors and files follow [`Writer::begin_member`] / [`Writer::add_file`]
+    /// (SPEC.md §10.1).
+    pub collection: bool,
+    /// A base model: a tensor with a twin in it (same name, dtype and shape) is stored as a
+    /// reference when identical, else as a delta when that is smaller (SPEC.md §7.7–§7.9).
+    /// Decoding such a file needs the same base.
+    pub base: Option<Arc<dyn Base>>,
+}
 
 /// How a tensor's encoding is chosen.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -50,20 +66,65 @@ pub struct Writer<W: Write> {
     seen: Seen,
     /// A tensor whose [`TensorWriter`] was dropped unfinished: every later call fails.
     abandoned: Option<String>,
+    base: Option<Arc<dyn Base>>,
 }
 
 impl<W: Write> Writer<W> {
     /// Starts a file on `w` (writes the header).
     pub fn new(w: W, options: WriteOptions) -> Result<Self> {
-        let mut inner = ContainerWriter::new(IoSink(w, 0), options.align_log2)
+        Self::with_layout(w, options, Layout::default())
+    }
+
+    /// Starts a collection, a file against a base model, or both (writes the header).
+    pub fn with_layout(w: W, options: WriteOptions, layout: Layout) -> Result<Self> {
+        let features = if layout.collection {
+            feature::MEMBERS
+        } else {
+            0
+        } | if layout.base.is_some() {
+            feature::BASE
+        } else {
+            0
+        };
+        let mut inner = ContainerWriter::with_features(IoSink(w, 0), options.align_log2, features)
             .map_err(Error::from_writer(None))?;
         inner.set_limits(options.limits);
+        if let Some(b) = &layout.base {
+            inner.set_base_name(b.name());
+        }
         Ok(Writer {
             inner,
             options,
             seen: Seen::default(),
             abandoned: None,
+            base: layout.base,
         })
+    }
+
+    /// Starts the next member of a collection: a safetensors file at `path` (relative,
+    /// `/`-separated) whose tensors follow, with its JSON header kept verbatim so it can be
+    /// written back byte for byte (SPEC.md §10.1).
+    pub fn begin_safetensors_member(&mut self, path: &str, header: &str) -> Result<()> {
+        self.check_usable()?;
+        self.inner
+            .begin_member(path, MemberKind::Safetensors, header)
+            .map_err(|e| Error::input(None, format!("member {path:?}: {e}")))
+    }
+
+    /// Adds a file of a collection (a config, a tokenizer) at `path`: its bytes, compressed,
+    /// restored byte for byte; identical files are stored once.
+    pub fn add_file(&mut self, path: &str, bytes: &[u8]) -> Result<TensorReport> {
+        self.check_usable()?;
+        self.inner
+            .begin_member(path, MemberKind::File, "")
+            .map_err(|e| Error::input(None, format!("member {path:?}: {e}")))?;
+        let shape = [bytes.len() as u64];
+        self.add_tensor(path, DType::U8, &shape, bytes, Choice::Auto)
+    }
+
+    /// The writer's base, if it has one.
+    pub(crate) fn base_arc(&self) -> Option<Arc<dyn Base>> {
+        self.base.clone()
     }
 
     /// The options in use.
@@ -139,14 +200,18 @@ impl<W: Write> Writer<W> {
             dup_of.push(found);
         }
         let options = self.options;
+        let base = self.base.as_deref();
         let packed: Vec<Packed> = tensors
             .par_iter()
             .zip(dup_of.par_iter())
             .map(|(t, dup)| match dup {
                 Some(_) => Ok(None),
-                None => pack_choice(t, choice, &options)
-                    .map(Some)
-                    .map_err(|e| Error::from_writer(Some(t.name))(e)),
+                None => {
+                    let twin = twin_of(base, t)?;
+                    pack_choice(t, twin.as_deref(), choice, &options)
+                        .map(Some)
+                        .map_err(|e| Error::from_writer(Some(t.name))(e))
+                }
             })
             .collect::<Result<_>>()?;
         let mut reports = Vec::with_capacity(tensors.len());
@@ -242,7 +307,8 @@ impl<W: Write> Writer<W> {
         }
     }
 
-    /// Writes a tensor packed by [`pack_tensor`].
+    /// Writes a tensor packed by [`pack_tensor`], and its base entry if it is stored
+    /// against its twin.
     pub(crate) fn add_packed(
         &mut self,
         name: &str,
@@ -250,7 +316,8 @@ impl<W: Write> Writer<W> {
         shape: &[u64],
         packed: PackedTensor,
     ) -> Result<u32> {
-        self.inner
+        let index = self
+            .inner
             .add_encoded_tensor(
                 name,
                 dtype,
@@ -260,7 +327,13 @@ impl<W: Write> Writer<W> {
                 packed.crc32,
                 packed.streams,
             )
-            .map_err(Error::from_writer(Some(name)))
+            .map_err(Error::from_writer(Some(name)))?;
+        if let Some(hash) = packed.twin_hash {
+            self.inner
+                .add_base_entry(index, hash, name)
+                .map_err(|e| Error::input(Some(name), e))?;
+        }
+        Ok(index)
     }
 
     /// Starts a tensor written chunk group by chunk group.
@@ -350,17 +423,47 @@ impl<W: Write> Writer<W> {
     }
 }
 
-/// Packs one tensor with `choice`: the policy's pick, or the given encoding.
+/// The twin of `t` in `base`, if there is one of the same name, dtype and shape: its bytes.
+pub(crate) fn twin_of(base: Option<&dyn Base>, t: &NamedTensor<'_>) -> Result<Option<Vec<u8>>> {
+    let Some(base) = base else {
+        return Ok(None);
+    };
+    match base.twin(t.name) {
+        Some((dtype, shape)) if dtype == t.dtype && shape == t.shape => {
+            let bytes = base.read(t.name)?;
+            if bytes.len() != t.data.len() {
+                return Err(Error::input(Some(t.name), "base twin of another length"));
+            }
+            Ok(Some(bytes))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Packs one tensor with `choice`: the policy's pick, or the given encoding. With a base
+/// `twin`, an identical tensor becomes a `base` reference and the deltas are candidates.
 pub(crate) fn pack_choice(
     t: &NamedTensor<'_>,
+    twin: Option<&[u8]>,
     choice: Choice,
     options: &WriteOptions,
 ) -> Result<(PackedTensor, Option<&'static str>)> {
     match choice {
-        Choice::Exact(e) => Ok((pack_tensor(t.dtype, t.data, e, options)?, None)),
+        Choice::Exact(e) if e.needs_base() && twin.is_none() => Err(Error::input(
+            Some(t.name),
+            "encoding needs a base twin (same name, dtype and shape in the writer's base)",
+        )),
+        Choice::Exact(e) => Ok((pack_tensor(t.dtype, t.data, twin, e, options)?, None)),
+        Choice::Auto if twin.is_some_and(|b| b == t.data) => {
+            let packed = pack_tensor(t.dtype, t.data, twin, Encoding::BaseRef, options)?;
+            Ok((packed, None))
+        }
         Choice::Auto => {
-            let (cands, note) = policy::candidates(t.dtype, t.data, options)?;
-            let packed = policy::choose_and_pack(t.dtype, t.data, &cands, options)?;
+            let (mut cands, note) = policy::candidates(t.dtype, t.data, options)?;
+            if twin.is_some() {
+                cands = policy::with_deltas(cands);
+            }
+            let packed = policy::choose_and_pack(t.dtype, t.data, twin, &cands, options)?;
             Ok((packed, note))
         }
     }

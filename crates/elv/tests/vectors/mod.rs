@@ -229,7 +229,7 @@ impl Parts {
         let mut tensors = Vec::new();
         let mut streams = Vec::new();
         for (name, dtype, shape, data, enc, chunk) in spec {
-            let t = encode_tensor(*enc, *dtype, data, *chunk).unwrap();
+            let t = encode_tensor(*enc, *dtype, data, None, *chunk).unwrap();
             tensors.push(TensorInfo {
                 name: name.to_string(),
                 dtype: *dtype,
@@ -903,11 +903,11 @@ pub fn all() -> Vec<Vector> {
         ErrorKind::UnsupportedVersion,
     ));
     let mut b = base.clone();
-    b[12] = 1;
+    b[12] = 4;
     reseal_header(&mut b);
     v.push(invalid(
         "unknown_required_feature.elv",
-        "required feature bit 0 set",
+        "required feature bit 2 set (bits 0 and 1 are defined since 1.2)",
         b,
         ErrorKind::UnknownRequiredFeature,
     ));

@@ -1,0 +1,200 @@
+//! The member table (SPEC.md §10.1): a collection, such as a model folder, as one file. Each
+//! member is a relative path and a run of consecutive tensors: a safetensors file (its JSON
+//! header kept verbatim) or any other file (its bytes as one U8 tensor).
+#![deny(clippy::indexing_slicing)]
+
+use crate::cursor::Cursor;
+use crate::dtype::DType;
+use crate::limits::{self, Limits};
+use crate::tensor::{check_unique_names, TensorInfo};
+use crate::{Error, ErrorKind, Result};
+use alloc::collections::BTreeSet;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ops::Range;
+
+/// Bytes of a member record besides its path and header.
+const RECORD_FIXED: usize = 1 + 3 + 4 + 4 + 2 + 4;
+
+/// What a member is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberKind {
+    /// A safetensors file: its header, and its tensors in the member's run.
+    Safetensors,
+    /// Any other file: its bytes are the member's one tensor, U8 of rank 1.
+    File,
+}
+
+impl MemberKind {
+    /// The on-disk code.
+    pub fn code(self) -> u8 {
+        match self {
+            MemberKind::Safetensors => 0,
+            MemberKind::File => 1,
+        }
+    }
+}
+
+/// One member of a collection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Relative path, `/`-separated ([`check_path`]).
+    pub path: String,
+    /// What the member is.
+    pub kind: MemberKind,
+    /// Its tensors, as indices into the tensor table.
+    pub tensors: Range<u32>,
+    /// For a safetensors member, its JSON header verbatim (padding included); else empty.
+    pub header: String,
+}
+
+/// Serializes the member table.
+pub fn table_to_bytes(members: &[Member]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(members.len() as u32).to_le_bytes());
+    out.extend_from_slice(&[0u8; 4]);
+    for m in members {
+        out.push(m.kind.code());
+        out.extend_from_slice(&[0u8; 3]);
+        out.extend_from_slice(&m.tensors.start.to_le_bytes());
+        out.extend_from_slice(&(m.tensors.end - m.tensors.start).to_le_bytes());
+        out.extend_from_slice(&(m.path.len() as u16).to_le_bytes());
+        out.extend_from_slice(m.path.as_bytes());
+        out.extend_from_slice(&(m.header.len() as u32).to_le_bytes());
+        out.extend_from_slice(m.header.as_bytes());
+    }
+    out
+}
+
+/// Checks that `path` names a file inside the collection's folder: not empty, `/`-separated
+/// components none of which is empty, `.` or `..`, and no backslash, colon or control
+/// character (U+0000–U+001F, U+007F) anywhere (`BadPath`). So no absolute path, no path
+/// leaving the folder, and nothing a Windows or POSIX file system reads differently.
+pub fn check_path(path: &str) -> Result<()> {
+    let bad = path.is_empty()
+        || path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+        || path
+            .chars()
+            .any(|ch| ch == '\\' || ch == ':' || ch.is_ascii_control());
+    if bad {
+        return Err(Error::bare(ErrorKind::BadPath, "member path"));
+    }
+    Ok(())
+}
+
+/// Parses the member table and checks it against the tensor table, in this order: count
+/// within the tensor limit and `18·m` bytes present (`LimitExceeded`, `Truncated`); per
+/// member: kind known (`Malformed`), reserved bytes zero (`ReservedNonZero`), first tensor
+/// equal to the tensors of earlier members (`Malformed`) and its run within the table
+/// (`OutOfRange`), path length within the name limit (`LimitExceeded`), path UTF-8
+/// (`InvalidUtf8`) and valid ([`check_path`], `BadPath`), header present and UTF-8
+/// (`Truncated`, `InvalidUtf8`), a file member one U8 tensor of rank 1 with no header
+/// (`Malformed`); the table ends there (`Malformed`); the runs cover every tensor
+/// (`Malformed`); paths unique (`DuplicateName`) and none a folder of another (`BadPath`);
+/// tensor names unique within each member (`DuplicateName`).
+pub fn parse_table(bytes: &[u8], tensors: &[TensorInfo], limits: &Limits) -> Result<Vec<Member>> {
+    let mut c = Cursor::new(bytes);
+    let count = c.u32("member count")?;
+    c.reserved(4, "member table reserved")?;
+    limits::check(count.into(), limits.max_tensors.into(), "members", 0)?;
+    if count as usize > c.remaining() / RECORD_FIXED {
+        return Err(Error::new(
+            ErrorKind::Truncated,
+            "member table shorter than its count",
+            8,
+        ));
+    }
+    let mut members = Vec::with_capacity(count as usize);
+    let mut next = 0u32;
+    for _ in 0..count {
+        let at = c.pos() as u64;
+        let kind = match c.u8("member kind")? {
+            0 => MemberKind::Safetensors,
+            1 => MemberKind::File,
+            k => {
+                return Err(
+                    Error::new(ErrorKind::Malformed, "member kind", at).got_expected(k.into(), 1)
+                )
+            }
+        };
+        c.reserved(3, "member reserved")?;
+        let first_at = c.pos() as u64;
+        let first = c.u32("member first tensor")?;
+        let len = c.u32("member tensor count")?;
+        if first != next {
+            return Err(
+                Error::new(ErrorKind::Malformed, "member first tensor", first_at)
+                    .got_expected(first.into(), next.into()),
+            );
+        }
+        let end = first
+            .checked_add(len)
+            .filter(|&e| e as usize <= tensors.len())
+            .ok_or_else(|| {
+                Error::new(ErrorKind::OutOfRange, "member tensors", first_at)
+                    .got_expected(u64::from(first) + u64::from(len), tensors.len() as u64)
+            })?;
+        next = end;
+        let path_at = c.pos() as u64;
+        let path_len = c.u16("member path length")?;
+        limits::check(
+            path_len.into(),
+            limits.max_name_len.into(),
+            "member path length",
+            path_at,
+        )?;
+        let path = c.utf8(path_len.into(), "member path")?;
+        check_path(&path).map_err(|e| e.at(path_at + 2))?;
+        let header_len = c.u32("member header length")?;
+        let header = c.utf8(header_len as usize, "member header")?;
+        if kind == MemberKind::File {
+            let one_u8 = len == 1
+                && tensors
+                    .get(first as usize)
+                    .is_some_and(|t| t.dtype == DType::U8 && t.shape.len() == 1);
+            if !one_u8 || !header.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Malformed,
+                    "file member (one U8 tensor of rank 1, no header)",
+                    at,
+                ));
+            }
+        }
+        members.push(Member {
+            path,
+            kind,
+            tensors: first..end,
+            header,
+        });
+    }
+    c.finish("member table")?;
+    if next as usize != tensors.len() {
+        return Err(
+            Error::bare(ErrorKind::Malformed, "tensors not in any member")
+                .got_expected(next.into(), tensors.len() as u64),
+        );
+    }
+    let paths: BTreeSet<&str> = members.iter().map(|m| m.path.as_str()).collect();
+    if paths.len() != members.len() {
+        return Err(Error::bare(ErrorKind::DuplicateName, "member path"));
+    }
+    for m in &members {
+        let folder_of_another = m
+            .path
+            .match_indices('/')
+            .any(|(i, _)| m.path.get(..i).is_some_and(|p| paths.contains(p)));
+        if folder_of_another {
+            return Err(Error::bare(
+                ErrorKind::BadPath,
+                "member path inside another member",
+            ));
+        }
+        let run = tensors
+            .get(m.tensors.start as usize..m.tensors.end as usize)
+            .unwrap_or_default();
+        check_unique_names(run)?;
+    }
+    Ok(members)
+}

@@ -1,0 +1,200 @@
+//! Base models for deltas (SPEC.md §9.1): where the twins of a fine-tune's tensors come from
+//! when it is written ([`Writer::set_base`](crate::Writer::set_base)) and read
+//! ([`Reader::with_base`](crate::Reader::with_base)).
+//!
+//! A base is any [`Base`]; [`BaseModel`] opens one from a safetensors file, an `.elv` file
+//! (its decoded tensors), or a folder of those (a sharded model), reading one tensor at a
+//! time.
+
+use crate::error::{Error, Result};
+use crate::reader::Reader;
+use crate::safetensors::{self, Header};
+use crate::source::{read_exact_at, Source};
+use elv_core::{DType, ErrorKind};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// A base model: named tensors a file's deltas refer to.
+pub trait Base: Send + Sync {
+    /// A name for messages (the file or folder name).
+    fn name(&self) -> &str;
+    /// Dtype and shape of the tensor named `name`, if the base has one.
+    fn twin(&self, name: &str) -> Option<(DType, Vec<u64>)>;
+    /// The little-endian bytes of the tensor named `name`.
+    fn read(&self, name: &str) -> Result<Vec<u8>>;
+}
+
+/// The BLAKE3-256 hash of a base tensor's bytes, as the base table records it (§9.1).
+pub fn twin_hash(bytes: &[u8]) -> [u8; 32] {
+    *blake3::hash(bytes).as_bytes()
+}
+
+enum Part {
+    Safetensors { file: File, header: Header },
+    Elv(Box<Reader<File>>),
+}
+
+/// Where one tensor of a [`BaseModel`] is: a part, and an entry in it.
+struct Location {
+    part: usize,
+    entry: usize,
+    dtype: DType,
+    shape: Vec<u64>,
+}
+
+/// A base model on disk: a safetensors file, an `.elv` file, or a folder holding such files
+/// (searched recursively, in name order; the first tensor of a name wins).
+pub struct BaseModel {
+    name: String,
+    parts: Vec<Part>,
+    tensors: HashMap<String, Location>,
+}
+
+impl BaseModel {
+    /// Opens `path`. An `.elv` base must decode on its own (it is not itself a delta).
+    pub fn open(path: impl AsRef<Path>) -> Result<BaseModel> {
+        let path = path.as_ref();
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let mut files = Vec::new();
+        let meta = std::fs::metadata(path).map_err(|e| Error::io_at(path, e))?;
+        if meta.is_dir() {
+            collect_files(path, &mut files)?;
+        } else {
+            files.push(path.to_path_buf());
+        }
+        let mut base = BaseModel {
+            name,
+            parts: Vec::new(),
+            tensors: HashMap::new(),
+        };
+        for f in files {
+            base.add_file(&f, meta.is_dir())?;
+        }
+        Ok(base)
+    }
+
+    /// Number of tensors the base offers.
+    pub fn len(&self) -> usize {
+        self.tensors.len()
+    }
+
+    /// Whether the base has no tensor.
+    pub fn is_empty(&self) -> bool {
+        self.tensors.is_empty()
+    }
+
+    /// Adds a file's tensors; in a folder, files that are neither safetensors nor `.elv`
+    /// (configs, tokenizers) are skipped.
+    fn add_file(&mut self, path: &Path, in_folder: bool) -> Result<()> {
+        let mut file = File::open(path).map_err(|e| Error::io_at(path, e))?;
+        let mut magic = [0u8; 8];
+        let n = read_prefix(&mut file, &mut magic).map_err(|e| Error::io_at(path, e))?;
+        let part = self.parts.len();
+        if magic.get(..n) == Some(&elv_core::header::MAGIC[..]) {
+            let reader = Reader::open(path)?;
+            for (i, t) in reader.iter().enumerate() {
+                self.tensors.entry(t.name().to_owned()).or_insert(Location {
+                    part,
+                    entry: i,
+                    dtype: t.dtype(),
+                    shape: t.shape().to_vec(),
+                });
+            }
+            self.parts.push(Part::Elv(Box::new(reader)));
+            return Ok(());
+        }
+        let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
+        if in_folder && !is_safetensors {
+            return Ok(());
+        }
+        let file = File::open(path).map_err(|e| Error::io_at(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io_at(path, e))?.len();
+        let header = safetensors::read_header(&mut BufReader::new(&file), Some(len))
+            .map_err(|e| with_path(path, e))?;
+        for (i, e) in header.entries.iter().enumerate() {
+            self.tensors.entry(e.name.clone()).or_insert(Location {
+                part,
+                entry: i,
+                dtype: e.dtype,
+                shape: e.shape.clone(),
+            });
+        }
+        self.parts.push(Part::Safetensors { file, header });
+        Ok(())
+    }
+}
+
+impl Base for BaseModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn twin(&self, name: &str) -> Option<(DType, Vec<u64>)> {
+        self.tensors.get(name).map(|l| (l.dtype, l.shape.clone()))
+    }
+
+    fn read(&self, name: &str) -> Result<Vec<u8>> {
+        let missing = || {
+            Error::base(
+                ErrorKind::BaseMissing,
+                name,
+                format!("base {:?} has no tensor {name:?}", self.name),
+            )
+        };
+        let loc = self.tensors.get(name).ok_or_else(missing)?;
+        match self.parts.get(loc.part).ok_or_else(missing)? {
+            Part::Safetensors { file, header } => {
+                let e = header.entries.get(loc.entry).ok_or_else(missing)?;
+                let start = header.file_len() - header.data_len() + e.begin;
+                let src: &dyn Source = file;
+                read_exact_at(src, start, e.len(), src.size()?)
+            }
+            Part::Elv(reader) => reader.tensor(loc.entry).ok_or_else(missing)?.to_vec(),
+        }
+    }
+}
+
+fn read_prefix(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(buf.get_mut(n..).unwrap_or_default())? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn with_path(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Safetensors(mut s) => {
+            s.message = format!("{}: {}", path.display(), s.message);
+            Error::Safetensors(s)
+        }
+        other => other,
+    }
+}
+
+/// The regular files under `dir`, recursively, in name order.
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io_at(dir, e))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .map_err(|e| Error::io_at(dir, e))?;
+    entries.sort();
+    for p in entries {
+        let meta = std::fs::metadata(&p).map_err(|e| Error::io_at(&p, e))?;
+        if meta.is_dir() {
+            collect_files(&p, out)?;
+        } else if meta.is_file() {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
