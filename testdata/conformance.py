@@ -4,9 +4,13 @@ testdata/manifest.txt.
 
     python3 testdata/conformance.py DECODER [ARG...]
 
-For every vector it runs `DECODER [ARG...] FILE` with the vector's path and checks:
+For every vector it runs `DECODER [ARG...] FILE` with the vector's path (`DECODER [ARG...]
+--base BASE FILE` for a file written against a base model: the manifest's `base` lines name
+BASE, another vector) and checks:
 - a valid vector: exit status 0 and, on stdout, one line per tensor in file order
       tensor<TAB>NAME<TAB>DTYPE<TAB>SHAPE<TAB>ENCODING<TAB>DECODED_BYTES<TAB>FNV1A64
+  then, for a collection, one line per member in file order
+      member<TAB>PATH<TAB>KIND<TAB>TENSOR_COUNT
   then one line per metadata pair in file order
       metadata<TAB>KEY<TAB>VALUE
   with the fields exactly as manifest.txt writes them (escapes of §14.1);
@@ -24,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def manifest():
-    valid, invalid = {}, {}
+    valid, invalid, bases = {}, {}, {}
     with open(os.path.join(HERE, 'manifest.txt'), encoding='utf-8') as f:
         for line in f:
             line = line.rstrip('\n')
@@ -33,17 +37,20 @@ def manifest():
             kind, path, *rest = line.split('\t')
             if kind == 'file':
                 valid.setdefault(path, [])
-            elif kind in ('tensor', 'metadata'):
+            elif kind in ('tensor', 'member', 'metadata'):
                 valid.setdefault(path, []).append('\t'.join([kind] + rest))
             elif kind == 'invalid':
                 invalid[path] = rest[0]
+            elif kind == 'base':
+                bases[path] = rest[0]
             else:
                 sys.exit(f'manifest: unknown line kind {kind!r}')
-    return valid, invalid
+    return valid, invalid, bases
 
 
-def run(decoder, path):
-    p = subprocess.run(decoder + [os.path.join(HERE, path)], stdout=subprocess.PIPE,
+def run(decoder, path, base=None):
+    args = ['--base', os.path.join(HERE, base)] if base else []
+    p = subprocess.run(decoder + args + [os.path.join(HERE, path)], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=120)
     return p.returncode, p.stdout.decode('utf-8', 'replace').splitlines()
 
@@ -52,10 +59,10 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     decoder = sys.argv[1:]
-    valid, invalid = manifest()
+    valid, invalid, bases = manifest()
     passed = failed = 0
     for path, want in sorted(valid.items()):
-        code, out = run(decoder, path)
+        code, out = run(decoder, path, bases.get(path))
         if code == 0 and out == want:
             passed += 1
             continue
@@ -63,7 +70,7 @@ def main():
         got = '; '.join(out[:3]) + (' ...' if len(out) > 3 else '')
         print(f'FAIL {path}: exit {code}, want {len(want)} lines, got: {got}')
     for path, kind in sorted(invalid.items()):
-        code, out = run(decoder, path)
+        code, out = run(decoder, path, bases.get(path))
         last = out[-1] if out else ''
         if code != 0 and last == f'error\t{kind}':
             passed += 1

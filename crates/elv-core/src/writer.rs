@@ -246,6 +246,19 @@ impl<S: Sink> ContainerWriter<S> {
         if self.members.iter().any(|m| m.path == path) {
             return Err(Error::bare(ErrorKind::DuplicateName, "member path"));
         }
+        let inside = |a: &str, b: &str| {
+            a.len() > b.len() && a.starts_with(b) && a.as_bytes().get(b.len()) == Some(&b'/')
+        };
+        if self
+            .members
+            .iter()
+            .any(|m| inside(path, &m.path) || inside(&m.path, path))
+        {
+            return Err(Error::bare(
+                ErrorKind::InvalidInput,
+                "member path inside another member (one is a file, not a folder)",
+            ));
+        }
         self.close_member();
         let at = self.tensors.len() as u32;
         self.members.push(Member {

@@ -22,6 +22,7 @@ fn to_py(py: Python<'_>, e: elv::Error) -> PyErr {
                 elv::Error::Format(f) => (Some(f.kind().name().to_string()), f.offset()),
                 elv::Error::InvalidInput(_) => (Some("InvalidInput".to_string()), None),
                 elv::Error::Safetensors(_) => (Some("Safetensors".to_string()), None),
+                elv::Error::Base(b) => (Some(b.kind.name().to_string()), None),
                 _ => (None, None),
             };
             let made = py
@@ -170,15 +171,26 @@ fn decode_many<'py, S: Source>(
     py: Python<'py>,
     r: &elv::Reader<S>,
     names: Option<Vec<String>>,
+    member: Option<String>,
     threads: Option<usize>,
 ) -> PyResult<Vec<Decoded<'py>>> {
+    let m = match &member {
+        Some(p) => Some(
+            r.member_index(p)
+                .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(format!("member {p:?}")))?,
+        ),
+        None => None,
+    };
     let chosen: Vec<elv::Tensor<'_, S>> = match names {
         None => r.iter().collect(),
         Some(names) => names
             .iter()
             .map(|n| {
-                r.get(n)
-                    .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(n.clone()))
+                match m {
+                    Some(m) => r.get_in(m, n),
+                    None => r.get(n),
+                }
+                .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(n.clone()))
             })
             .collect::<PyResult<_>>()?,
     };
@@ -201,15 +213,41 @@ fn decode_many<'py, S: Source>(
 
 #[pymethods]
 impl Reader {
-    /// Opens the `.elv` file at `path`.
+    /// Opens the `.elv` file at `path`; `base` is the base model it was written against
+    /// (a safetensors file, an `.elv` or a folder), for a file of deltas.
     #[staticmethod]
-    fn open(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, base=None))]
+    fn open(py: Python<'_>, path: PathBuf, base: Option<PathBuf>) -> PyResult<Self> {
         let r = py
-            .detach(|| elv::Reader::open_with(&path, ReadOptions::default()))
+            .detach(|| -> elv::Result<_> {
+                let r = elv::Reader::open_with(&path, ReadOptions::default())?;
+                Ok(match base {
+                    Some(b) => r.with_base(elv::BaseModel::open(b)?),
+                    None => r,
+                })
+            })
             .map_err(|e| to_py(py, e))?;
         Ok(Reader {
             inner: Inner::File(r),
         })
+    }
+
+    /// The members of a collection: (path, kind, names of its tensors), in file order.
+    fn members(&self) -> Vec<(String, String, Vec<String>)> {
+        with_reader!(self, r => r
+            .members()
+            .iter()
+            .map(|m| {
+                let kind = match m.kind {
+                    elv::MemberKind::Safetensors => "safetensors",
+                    elv::MemberKind::File => "file",
+                };
+                let names = (m.tensors.start..m.tensors.end)
+                    .filter_map(|i| r.tensor(i as usize).map(|t| t.name().to_string()))
+                    .collect();
+                (m.path.clone(), kind.to_string(), names)
+            })
+            .collect())
     }
 
     /// Reads a `.elv` file held in `data`.
@@ -242,15 +280,17 @@ impl Reader {
         })
     }
 
-    /// Decodes tensors: `names` (all if `None`), in parallel.
-    #[pyo3(signature = (names=None, threads=None))]
+    /// Decodes tensors: `names` (all if `None`; in a collection, of `member` if given), in
+    /// parallel.
+    #[pyo3(signature = (names=None, threads=None, member=None))]
     fn decode<'py>(
         &self,
         py: Python<'py>,
         names: Option<Vec<String>>,
         threads: Option<usize>,
+        member: Option<String>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let rows = with_reader!(self, r => decode_many(py, r, names, threads))?;
+        let rows = with_reader!(self, r => decode_many(py, r, names, member, threads))?;
         PyList::new(py, rows)
     }
 
@@ -294,9 +334,19 @@ fn output_for(
     })
 }
 
-/// `compress_file(src, dst, lossless, elf_half, threads, force)`: safetensors to `.elv`.
+/// The base model at `path`, if one is given.
+fn open_base(path: Option<PathBuf>) -> elv::Result<Option<std::sync::Arc<dyn elv::Base>>> {
+    Ok(match path {
+        Some(p) => Some(std::sync::Arc::new(elv::BaseModel::open(p)?)),
+        None => None,
+    })
+}
+
+/// `compress_file(src, dst, lossless, elf_half, threads, force, base)`: safetensors to
+/// `.elv`, against the base model `base` if given.
 #[pyfunction]
-#[pyo3(signature = (src, dst, lossless=false, elf_half=false, threads=None, force=false))]
+#[pyo3(signature = (src, dst, lossless=false, elf_half=false, threads=None, force=false, base=None))]
+#[allow(clippy::too_many_arguments)]
 fn compress_file(
     py: Python<'_>,
     src: PathBuf,
@@ -305,31 +355,37 @@ fn compress_file(
     elf_half: bool,
     threads: Option<usize>,
     force: bool,
+    base: Option<PathBuf>,
 ) -> PyResult<()> {
     let out = output_for(&src, &dst, force)?;
     let opts = options(lossless, elf_half);
     without_gil(py, threads, || {
+        let base = open_base(base)?;
         let input =
             std::io::BufReader::new(File::open(&src).map_err(|e| elv::Error::io_at(&src, e))?);
         elv::atomic::write_atomic_with(&dst, &out, |w| {
-            elv::compress_safetensors(input, w, &opts, &mut |_, _| {}).map(drop)
+            elv::compress_safetensors_with(input, w, &opts, base, &mut |_, _| {}).map(drop)
         })
     })
 }
 
-/// `decompress_file(src, dst, threads, force)`: `.elv` to safetensors.
+/// `decompress_file(src, dst, threads, force, base)`: `.elv` to safetensors.
 #[pyfunction]
-#[pyo3(signature = (src, dst, threads=None, force=false))]
+#[pyo3(signature = (src, dst, threads=None, force=false, base=None))]
 fn decompress_file(
     py: Python<'_>,
     src: PathBuf,
     dst: PathBuf,
     threads: Option<usize>,
     force: bool,
+    base: Option<PathBuf>,
 ) -> PyResult<()> {
     let out = output_for(&src, &dst, force)?;
     without_gil(py, threads, || {
-        let reader = elv::Reader::open(&src)?;
+        let mut reader = elv::Reader::open(&src)?;
+        if let Some(b) = open_base(base)? {
+            reader = reader.with_shared_base(b);
+        }
         elv::atomic::write_atomic_with(&dst, &out, |w| {
             elv::decompress_to_safetensors(&reader, w, &mut |_, _| {}).map(drop)
         })

@@ -11,7 +11,7 @@ TESTDATA = pathlib.Path(__file__).resolve().parents[3] / "testdata"
 
 
 def manifest():
-    valid, invalid = {}, {}
+    valid, invalid, bases = {}, {}, {}
     for line in (TESTDATA / "manifest.txt").read_text(encoding="utf-8").splitlines():
         if not line or line.startswith("#"):
             continue
@@ -20,16 +20,18 @@ def manifest():
             valid[f[1]] = int(f[2])
         elif f[0] == "invalid":
             invalid[f[1]] = f[2]
-    return valid, invalid
+        elif f[0] == "base":
+            bases[f[1]] = TESTDATA / f[2]
+    return valid, invalid, bases
 
 
-VALID, INVALID = manifest()
+VALID, INVALID, BASES = manifest()
 
 
 @pytest.mark.parametrize("path,kind", sorted(INVALID.items()))
 def test_invalid_vectors_raise_their_kind(path, kind):
     with pytest.raises(elves.ElvError) as e:
-        with elves.safe_open(TESTDATA / path) as f:
+        with elves.safe_open(TESTDATA / path, base=BASES.get(path)) as f:
             # Opening may pass; decoding every tensor must not.
             for name in f.keys():
                 f.get_tensor(name)
@@ -50,5 +52,13 @@ def test_valid_vectors_load(path, count):
         with elves.safe_open(TESTDATA / path) as f:
             assert len(f.keys()) == count and f.info(f.keys()[0])["decoded_bytes"] == 0
         return
-    tensors = en.load_file(TESTDATA / path)
+    with elves.safe_open(TESTDATA / path, base=BASES.get(path)) as f:
+        names = f.keys()
+        assert len(names) == count
+    if len(set(names)) < len(names):
+        # A collection whose members repeat a name: a dict cannot hold both.
+        with pytest.raises(ValueError, match="repeats across the members"):
+            en.load_file(TESTDATA / path)
+        return
+    tensors = en.load_file(TESTDATA / path, base=BASES.get(path))
     assert len(tensors) == count

@@ -203,6 +203,7 @@ pub fn compress_collection<W: Write + Send>(
     for (mut m, len) in inputs.into_iter().zip(sizes) {
         report.input_bytes += len;
         let mut tick = |d: u64, _| progress(done + d, total);
+        m.file.seek(SeekFrom::Start(0))?;
         if m.path.ends_with(".safetensors") {
             let header = safetensors::read_header(&mut m.file, Some(len))
                 .map_err(|e| prefix_path(&m.path, e))?;
@@ -211,7 +212,6 @@ pub fn compress_collection<W: Write + Send>(
                 .map_err(|e| prefix_path(&m.path, e))?;
         } else {
             let mut bytes = Vec::new();
-            m.file.seek(SeekFrom::Start(0))?;
             m.file.read_to_end(&mut bytes)?;
             report.tensors.push(w.add_file(&m.path, &bytes)?);
         }

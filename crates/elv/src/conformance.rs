@@ -42,8 +42,8 @@ pub fn manifest_shape(shape: &[u64]) -> String {
 }
 
 /// What a full reader (§15) prints for a file it accepts (§14.3): after checking padding and
-/// every CRC and decoding every tensor, a `tensor` line per tensor and a `metadata` line per
-/// pair, in file order.
+/// every CRC and decoding every tensor, a `tensor` line per tensor, a `member` line per
+/// member of a collection and a `metadata` line per pair, in file order.
 pub fn protocol_lines<S: Source>(r: &crate::Reader<S>) -> Result<Vec<String>> {
     r.verify()?;
     let mut lines = Vec::with_capacity(r.len() + r.metadata().len());
@@ -57,6 +57,17 @@ pub fn protocol_lines<S: Source>(r: &crate::Reader<S>) -> Result<Vec<String>> {
             t.encoding().name(),
             data.len(),
             fnv1a64(&data)
+        ));
+    }
+    for m in r.members() {
+        let kind = match m.kind {
+            crate::MemberKind::Safetensors => "safetensors",
+            crate::MemberKind::File => "file",
+        };
+        lines.push(format!(
+            "member\t{}\t{kind}\t{}",
+            manifest_field(&m.path),
+            m.tensors.len()
         ));
     }
     for (k, v) in r.metadata() {

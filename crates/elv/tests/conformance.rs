@@ -29,16 +29,30 @@ fn describe_slice(bytes: &[u8]) -> Described {
     Ok((rows, escaped(a.metadata())))
 }
 
-fn describe_stream(bytes: &[u8]) -> Described {
+fn describe_stream(bytes: &[u8], base: Option<&str>) -> Described {
     let kind = |e: elv::Error| e.kind().expect("a format error, not I/O");
-    let r = Reader::new(bytes, ReadOptions::default()).map_err(kind)?;
+    let mut r = Reader::new(bytes, ReadOptions::default()).map_err(kind)?;
+    if let Some(b) = base {
+        r = r.with_base(elv::BaseModel::open(testdata().join(b)).unwrap());
+    }
     let mut rows = Vec::new();
     for t in r.iter() {
         let d = t.to_vec().map_err(kind)?;
         rows.push(row(t.name(), t.dtype(), t.shape(), t.encoding(), &d));
     }
     r.verify().map_err(kind)?;
-    Ok((rows, escaped(r.metadata())))
+    // The members of a collection, as the manifest lists them: (path, kind, tensor count).
+    let members = r.members().iter().map(|m| {
+        let k = match m.kind {
+            elv::MemberKind::Safetensors => "safetensors",
+            elv::MemberKind::File => "file",
+        };
+        (
+            format!("member:{}", vectors::manifest_escape(&m.path)),
+            format!("{k}\t{}", m.tensors.len()),
+        )
+    });
+    Ok((rows, members.chain(escaped(r.metadata())).collect()))
 }
 
 /// Metadata as the manifest writes it.
@@ -68,6 +82,7 @@ fn committed_vectors_match_the_manifest() {
     let mut metas: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut files: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let mut invalid = Vec::new();
+    let mut bases: BTreeMap<String, String> = BTreeMap::new();
     for line in manifest
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -89,6 +104,14 @@ fn committed_vectors_match_the_manifest() {
                 .entry(f[1].into())
                 .or_default()
                 .push((f[2].into(), f[3].into())),
+            // Members are compared with the metadata, ahead of it, as `member:PATH`.
+            "member" => metas
+                .entry(f[1].into())
+                .or_default()
+                .push((format!("member:{}", f[2]), format!("{}\t{}", f[3], f[4]))),
+            "base" => {
+                bases.insert(f[1].to_string(), f[2].to_string());
+            }
             "invalid" => invalid.push((f[1].to_string(), f[2].to_string())),
             other => panic!("unknown manifest line kind {other}"),
         }
@@ -103,15 +126,22 @@ fn committed_vectors_match_the_manifest() {
         let bytes = std::fs::read(dir.join(file)).unwrap();
         let want_t = tensors.get(file).cloned().unwrap_or_default();
         let want_m = metas.get(file).cloned().unwrap_or_default();
+        let n_meta = want_m
+            .iter()
+            .filter(|m| !m.0.starts_with("member:"))
+            .count();
         assert_eq!(
-            (want_t.len(), want_m.len()),
+            (want_t.len(), n_meta),
             (*nt, *nm),
             "{file}: manifest counts"
         );
-        for (how, got) in [
-            ("slice", describe_slice(&bytes)),
-            ("stream", describe_stream(&bytes)),
-        ] {
+        let base = bases.get(file).map(String::as_str);
+        let mut readers = vec![("stream", describe_stream(&bytes, base))];
+        // The core's slice reader has no base model, and does not list members.
+        if base.is_none() && !want_m.iter().any(|m| m.0.starts_with("member:")) {
+            readers.push(("slice", describe_slice(&bytes)));
+        }
+        for (how, got) in readers {
             let (t, m) =
                 got.unwrap_or_else(|k| panic!("{file} ({how} reader): unexpected error {k:?}"));
             assert_eq!(t, want_t, "{file} ({how} reader): tensors");
@@ -120,10 +150,12 @@ fn committed_vectors_match_the_manifest() {
     }
     for (file, kind) in &invalid {
         let bytes = std::fs::read(dir.join(file)).unwrap();
-        for (how, got) in [
-            ("slice", describe_slice(&bytes)),
-            ("stream", describe_stream(&bytes)),
-        ] {
+        let base = bases.get(file).map(String::as_str);
+        let mut readers = vec![("stream", describe_stream(&bytes, base))];
+        if base.is_none() {
+            readers.push(("slice", describe_slice(&bytes)));
+        }
+        for (how, got) in readers {
             match got {
                 Ok(_) => panic!("{file} ({how} reader): accepted, must fail with {kind}"),
                 Err(k) => assert_eq!(k.name(), kind, "{file} ({how} reader)"),

@@ -1,15 +1,22 @@
 //! The reference decoder behind the conformance runner's protocol (SPEC.md §14.3):
-//! `elv-conformance FILE` prints each tensor and metadata pair of a valid file, or
-//! `error<TAB>KIND` and exits 1. `python3 testdata/conformance.py target/release/elv-conformance`
-//! checks it; a third-party decoder implements the same few lines of output.
+//! `elv-conformance [--base BASE] FILE` prints each tensor, member and metadata pair of a
+//! valid file, or `error<TAB>KIND` and exits 1. `python3 testdata/conformance.py
+//! target/release/elv-conformance` checks it; a third-party decoder implements the same few
+//! lines of output.
 
-use elv::{ReadOptions, Reader};
+use elv::{BaseModel, ReadOptions, Reader};
 use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let Some(path) = std::env::args_os().nth(1) else {
-        eprintln!("usage: elv-conformance FILE.elv");
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let mut base = None;
+    if args.first().is_some_and(|a| a == "--base") && args.len() == 3 {
+        base = Some(args.remove(1));
+        args.remove(0);
+    }
+    let Some(path) = args.first().cloned().filter(|_| args.len() == 1) else {
+        eprintln!("usage: elv-conformance [--base BASE] FILE.elv");
         return ExitCode::from(2);
     };
     let bytes = match std::fs::read(&path) {
@@ -19,7 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match describe(bytes) {
+    match describe(bytes, base.as_deref()) {
         Ok(lines) => {
             let mut out = std::io::stdout().lock();
             for l in lines {
@@ -38,7 +45,10 @@ fn main() -> ExitCode {
 
 /// A full reader's view of the file (§15): opened, verified (padding, every CRC), every
 /// tensor decoded, in the protocol's lines.
-fn describe(bytes: Vec<u8>) -> elv::Result<Vec<String>> {
-    let r = Reader::new(bytes, ReadOptions::default())?;
+fn describe(bytes: Vec<u8>, base: Option<&std::ffi::OsStr>) -> elv::Result<Vec<String>> {
+    let mut r = Reader::new(bytes, ReadOptions::default())?;
+    if let Some(b) = base {
+        r = r.with_base(BaseModel::open(b)?);
+    }
     elv::conformance::protocol_lines(&r)
 }

@@ -39,17 +39,27 @@ def _as_array(name, dtype, shape, flat):
 
 
 def _arrays(rows) -> Dict[str, "object"]:
-    """NumPy arrays of decoded rows (no copy)."""
-    return {name: _as_array(name, dtype, shape, flat) for name, dtype, shape, flat in rows}
+    """NumPy arrays of decoded rows (no copy). In a collection a name may repeat across
+    members: a dict cannot hold both, so that is an error naming the way to read them."""
+    out = {}
+    for name, dtype, shape, flat in rows:
+        if name in out:
+            raise ValueError(f"tensor name {name!r} repeats across the members of this "
+                             "collection: read them with safe_open(...).members() and "
+                             "get_tensor(name, member=...)")
+        out[name] = _as_array(name, dtype, shape, flat)
+    return out
 
 
 class safe_open:
     """An open `.elv` file, as `safetensors.safe_open`: `keys()`, `get_tensor(name)` (decodes
     only that tensor's sections), `metadata()`, and `info(name)` (dtype, shape, encoding,
-    error bound, stored size). Use it as a context manager.
+    error bound, stored size). Use it as a context manager. `base` is the base model a
+    file of deltas was written against (`elv compress --base`): a safetensors file, an
+    `.elv`, or a folder; a wrong base is an ElvError of kind BaseMismatch.
     """
 
-    def __init__(self, filename, framework: str = "np", device: str = "cpu"):
+    def __init__(self, filename, framework: str = "np", device: str = "cpu", base=None):
         if framework not in ("np", "numpy", "pt", "torch"):
             raise ValueError(f"framework must be 'np' or 'pt', not {framework!r}")
         if device != "cpu":
@@ -58,7 +68,7 @@ class safe_open:
         if self._pt:
             from . import torch as _t  # raises ImportError naming torch if it is missing
             self._to_torch = _t._from_numpy
-        self._reader = _elves.Reader.open(str(filename))
+        self._reader = _elves.Reader.open(str(filename), None if base is None else str(base))
 
     def __enter__(self):
         return self
@@ -70,6 +80,11 @@ class safe_open:
     def keys(self) -> List[str]:
         return self._reader.keys()
 
+    def members(self) -> List[tuple]:
+        """For a collection (a model folder in one file): (path, kind, tensor names) per
+        member, kind "safetensors" or "file"; empty for a single file."""
+        return self._reader.members()
+
     def metadata(self) -> Optional[Dict[str, str]]:
         """The safetensors `__metadata__` the file carries, as `safe_open` gives it."""
         return _user_metadata(self._reader.metadata())
@@ -78,22 +93,31 @@ class safe_open:
         """dtype, shape, encoding, duplicate_of, error_bound (0.0 = exact), sizes."""
         return self._reader.info(name)
 
-    def get_tensor(self, name: str):
-        rows = self._reader.decode([name])
+    def get_tensor(self, name: str, member: Optional[str] = None):
+        """Decodes tensor `name` (in a collection, of the member at path `member` if given:
+        names may repeat across members)."""
+        rows = self._reader.decode([name], None, member)
         _, dtype, shape, flat = rows[0]
         if self._pt:
             return self._to_torch(flat, dtype, shape)
         return _as_array(name, dtype, shape, flat)
 
 
+def _path(p):
+    return None if p is None else str(p)
+
+
 def compress_file(src, dst, *, lossless: bool = False, elf_half: bool = False,
-                  threads: Optional[int] = None, force: bool = False) -> None:
+                  threads: Optional[int] = None, force: bool = False, base=None) -> None:
     """Compresses the safetensors file `src` into the `.elv` file `dst`, as `elv compress`:
-    written atomically, never over `src`, an existing `dst` only with `force`."""
-    _elves.compress_file(str(src), str(dst), lossless, elf_half, threads, force)
+    written atomically, never over `src`, an existing `dst` only with `force`. With `base`
+    (a base model), tensors are stored as deltas against their twins in it."""
+    _elves.compress_file(str(src), str(dst), lossless, elf_half, threads, force, _path(base))
 
 
-def decompress_file(src, dst, *, threads: Optional[int] = None, force: bool = False) -> None:
+def decompress_file(src, dst, *, threads: Optional[int] = None, force: bool = False,
+                    base=None) -> None:
     """Decompresses the `.elv` file `src` into the safetensors file `dst` (a lossless file
-    comes back byte for byte), with the same guarantees as `compress_file`."""
-    _elves.decompress_file(str(src), str(dst), threads, force)
+    comes back byte for byte), with the same guarantees as `compress_file`; `base` as the
+    file was compressed with."""
+    _elves.decompress_file(str(src), str(dst), threads, force, _path(base))

@@ -43,6 +43,7 @@ def load(data: bytes) -> Dict[str, np.ndarray]:
     return _arrays(_elves.Reader.from_bytes(bytes(data)).decode())
 
 
-def load_file(filename) -> Dict[str, np.ndarray]:
-    """Every tensor of the `.elv` file `filename`, decoded in parallel."""
-    return _arrays(_elves.Reader.open(str(filename)).decode())
+def load_file(filename, base=None) -> Dict[str, np.ndarray]:
+    """Every tensor of the `.elv` file `filename`, decoded in parallel; `base` is the base
+    model a file of deltas was written against."""
+    return _arrays(_elves.Reader.open(str(filename), None if base is None else str(base)).decode())

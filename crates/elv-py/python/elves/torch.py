@@ -67,6 +67,6 @@ def load(data: bytes) -> Dict[str, "torch.Tensor"]:
     return _rows_to_torch(_elves.Reader.from_bytes(bytes(data)).decode())
 
 
-def load_file(filename, device: str = "cpu") -> Dict[str, "torch.Tensor"]:
-    out = _rows_to_torch(_elves.Reader.open(str(filename)).decode())
+def load_file(filename, device: str = "cpu", base=None) -> Dict[str, "torch.Tensor"]:
+    out = _rows_to_torch(_elves.Reader.open(str(filename), None if base is None else str(base)).decode())
     return out if device == "cpu" else {k: v.to(device) for k, v in out.items()}

@@ -33,7 +33,14 @@ pub struct Vector {
     pub bytes: Vec<u8>,
     pub expect: Expect,
     pub note: &'static str,
+    /// The vector (a path under `testdata/`) to decode it against, for a file written
+    /// against a base model (SPEC.md §9.1).
+    pub base: Option<&'static str>,
+    /// For a collection: (path, kind, tensor count) per member (SPEC.md §10.1).
+    pub members: Vec<(String, &'static str, usize)>,
 }
+
+mod v12;
 
 /// FNV-1a, 64-bit: the manifest's hash of decoded tensor bytes.
 pub use elv::conformance::fnv1a64;
@@ -204,6 +211,8 @@ fn valid(
             metadata: metadata.to_vec(),
         },
         note,
+        base: None,
+        members: Vec::new(),
     }
 }
 
@@ -213,6 +222,8 @@ fn invalid(name: &'static str, note: &'static str, bytes: Vec<u8>, kind: ErrorKi
         bytes,
         expect: Expect::Invalid(kind),
         note,
+        base: None,
+        members: Vec::new(),
     }
 }
 
@@ -652,6 +663,8 @@ pub fn all() -> Vec<Vector> {
             metadata: Vec::new(),
         },
         note: "a reference to an ELF tensor: the same lossy bytes, and the same bound 2^-24",
+        base: None,
+        members: Vec::new(),
     });
 
     let meta = vec![
@@ -1510,6 +1523,7 @@ pub fn all() -> Vec<Vector> {
         ErrorKind::Malformed,
     );
 
+    v.extend(v12::all());
     let _ = Header::new(0);
     v
 }
@@ -1525,7 +1539,9 @@ pub fn manifest(vectors: &[Vector]) -> String {
          # tensor    valid/NAME.elv  NAME  DTYPE  SHAPE(dims joined by x; - for a scalar)  ENCODING  DECODED_BYTES  FNV1A64(decoded, hex)\n\
          # metadata  valid/NAME.elv  KEY  VALUE\n\
          # NAME, KEY and VALUE escape backslash, TAB, LF, CR as \\\\, \\t, \\n, \\r, other control characters as \\u{HEX}.\n\
-         # invalid   invalid/NAME.elv  ERROR_KIND  note\n",
+         # member    valid/NAME.elv  PATH  KIND(safetensors or file)  TENSOR_COUNT   (collections, after the tensors)\n\
+         # invalid   invalid/NAME.elv  ERROR_KIND  note\n\
+         # base      FILE  BASE_FILE   (decode FILE against the base model BASE_FILE, a valid vector)\n",
     );
     for v in vectors {
         match &v.expect {
@@ -1550,6 +1566,15 @@ pub fn manifest(vectors: &[Vector]) -> String {
                         fnv1a64(bytes)
                     );
                 }
+                for (path, kind, count) in &v.members {
+                    m += &format!(
+                        "member\tvalid/{}\t{}\t{}\t{}\n",
+                        v.name,
+                        manifest_escape(path),
+                        kind,
+                        count
+                    );
+                }
                 for (k, val) in metadata {
                     m += &format!(
                         "metadata\tvalid/{}\t{}\t{}\n",
@@ -1562,6 +1587,9 @@ pub fn manifest(vectors: &[Vector]) -> String {
             Expect::Invalid(k) => {
                 m += &format!("invalid\tinvalid/{}\t{}\t{}\n", v.name, k.name(), v.note)
             }
+        }
+        if let Some(b) = v.base {
+            m += &format!("base\t{}\t{b}\n", path_of(v));
         }
     }
     m
