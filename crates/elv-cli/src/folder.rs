@@ -126,8 +126,9 @@ pub fn write_collection(
                 return Err(e);
             }
         }
+        return Ok(());
     }
-    Ok(())
+    written
 }
 
 fn write_members(

@@ -1,15 +1,17 @@
 //! `elv info`, `elv verify` and `elv extract`: reading an `.elv` without converting it.
 
+use crate::convert::with_base;
 use crate::npy;
 use crate::output::{open_file, write_output, Fallible};
 use crate::sniff;
 use crate::text::{bound, escape, human, shape};
 use elv::atomic::OutputOptions;
-use elv::{ErrorKind, ReadOptions, Reader};
+use elv::{Base, ErrorKind, MemberKind, ReadOptions, Reader};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Opens an input (`-`: stdin, spooled), saying in one line what it is if it is not the
 /// format wanted (`want_elv`: `.elv`, else safetensors).
@@ -69,6 +71,22 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
                     "decoded_bytes": t.byte_len(),
                     "stored_bytes": t.stored_len(),
                     "error_bound_log2": t.error_bound_log2(),
+                    "member": t.member(),
+                })
+            })
+            .collect();
+        let members: Vec<serde_json::Value> = reader
+            .members()
+            .iter()
+            .map(|m| {
+                let run =
+                    || (m.tensors.start..m.tensors.end).filter_map(|i| reader.tensor(i as usize));
+                serde_json::json!({
+                    "path": m.path,
+                    "kind": member_kind(m.kind),
+                    "tensors": m.tensors.len(),
+                    "decoded_bytes": run().map(|t| t.byte_len()).sum::<u64>(),
+                    "stored_bytes": run().map(|t| t.stored_len()).sum::<u64>(),
                 })
             })
             .collect();
@@ -80,6 +98,8 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
         let doc = serde_json::json!({
             "file_bytes": reader.file_len(),
             "tensors": tensors,
+            "members": members,
+            "base": reader.base_name(),
             "metadata": metadata,
         });
         serde_json::to_writer_pretty(&mut out, &doc)?;
@@ -141,10 +161,44 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
         )
     };
     line(&mut out, head)?;
-    for r in &rows {
+    let members = reader.members();
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(m) = members.iter().find(|m| m.tensors.start as usize == i) {
+            writeln!(
+                out,
+                "== {} ({}, {} tensors)",
+                escape(&m.path),
+                member_kind(m.kind),
+                m.tensors.len()
+            )?;
+        }
         line(
             &mut out,
             [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6], &r[7]],
+        )?;
+    }
+    if !members.is_empty() {
+        // Tensors stored once for several members (HD across the collection, §9).
+        let shared = reader
+            .iter()
+            .filter(|t| t.duplicate_of().is_some_and(|o| o.member() != t.member()))
+            .count();
+        writeln!(
+            out,
+            "{} members; {shared} tensors stored once for several members",
+            members.len()
+        )?;
+    }
+    if let Some(name) = reader.base_name() {
+        let against = reader.iter().filter(|t| t.needs_base()).count();
+        let refs = reader
+            .iter()
+            .filter(|t| t.encoding() == elv::Encoding::BaseRef)
+            .count();
+        writeln!(
+            out,
+            "written against base model \"{}\": {against} tensors need it ({refs} identical to it); decode with --base",
+            escape(name)
         )?;
     }
     let mut bounds: Vec<u8> = reader
@@ -177,10 +231,23 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
     Ok(())
 }
 
+fn member_kind(k: MemberKind) -> &'static str {
+    match k {
+        MemberKind::Safetensors => "safetensors",
+        MemberKind::File => "file",
+    }
+}
+
 /// Checks every checksum; against the original, every tensor's bound.
-pub fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<ExitCode> {
+pub fn verify(
+    input: &Path,
+    against: Option<&Path>,
+    base: &Option<Arc<dyn Base>>,
+    quiet: bool,
+) -> Fallible<ExitCode> {
     let mut out = io::stdout().lock();
-    let reader = open_reader(input)?;
+    let reader =
+        with_base(open_reader(input)?, base).map_err(|e| format!("{}: {e}", input.display()))?;
     reader
         .verify()
         .map_err(|e| format!("{}: {e}", input.display()))?;
@@ -246,24 +313,50 @@ pub fn verify(input: &Path, against: Option<&Path>, quiet: bool) -> Fallible<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes one tensor, streamed, as raw bytes or `.npy`.
+/// What `elv extract` writes: a tensor (of a member, if given), or a whole member.
+pub struct Extracted<'a> {
+    pub name: Option<&'a str>,
+    pub member: Option<&'a str>,
+}
+
+/// Writes one tensor, streamed, as raw bytes or `.npy`; or one member of a collection as
+/// its file.
 pub fn extract(
     input: &Path,
-    name: &str,
+    what: Extracted<'_>,
+    base: &Option<Arc<dyn Base>>,
     output: Option<&Path>,
     npy_header: bool,
     force: bool,
 ) -> Fallible<()> {
-    let reader = open_reader(input)?;
-    let t = reader
-        .get(name)
-        .ok_or_else(|| format!("{}: no tensor named \"{}\"", input.display(), escape(name)))?;
-    let as_npy = npy_header || output.is_some_and(|p| p.extension().is_some_and(|e| e == "npy"));
-    let out = output.unwrap_or(Path::new("-"));
+    let reader =
+        with_base(open_reader(input)?, base).map_err(|e| format!("{}: {e}", input.display()))?;
+    let member = match what.member {
+        Some(p) => Some(
+            reader
+                .member_index(p)
+                .ok_or_else(|| format!("{}: no member \"{}\"", input.display(), escape(p)))?,
+        ),
+        None => None,
+    };
     let options = OutputOptions {
         overwrite: force,
         ..OutputOptions::default()
     };
+    let out = output.unwrap_or(Path::new("-"));
+    let (Some(name), m) = (what.name, member) else {
+        let m = member.ok_or("give a tensor name or --member")?;
+        return write_output(out, &options, force, |w| {
+            elv::decompress_member(&reader, m, w, &mut |_, _| {})?;
+            Ok(())
+        });
+    };
+    let t = match m {
+        Some(m) => reader.get_in(m, name),
+        None => reader.get(name),
+    }
+    .ok_or_else(|| format!("{}: no tensor named \"{}\"", input.display(), escape(name)))?;
+    let as_npy = npy_header || output.is_some_and(|p| p.extension().is_some_and(|e| e == "npy"));
     write_output(out, &options, force, |w| {
         if as_npy {
             npy::write_header(w, t.dtype(), t.shape()).map_err(elv::Error::Io)?;

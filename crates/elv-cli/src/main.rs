@@ -34,7 +34,8 @@ const EXAMPLES: &str = "Examples:
   cat model.safetensors | elv compress - > model.elv
   elv info model.elv --json                   # tensors, encodings, sizes, bounds
   elv verify model.elv --against model.safetensors
-  elv extract model.elv embeddings.weight -o emb.npy";
+  elv extract model.elv embeddings.weight -o emb.npy
+  elv extract model.elv --member config.json  # one file of a collection";
 
 #[derive(Parser)]
 #[command(
@@ -129,7 +130,8 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
-    /// List the tensors of an .elv file with their encoding, sizes and error bound.
+    /// List the tensors of an .elv file with their encoding, sizes and error bound (and the
+    /// members of a collection, the base model of a file of deltas).
     Info {
         /// Input .elv file, or - for stdin.
         input: PathBuf,
@@ -144,16 +146,27 @@ enum Cmd {
         /// The original safetensors file.
         #[arg(long)]
         against: Option<PathBuf>,
+        /// The base model the input was compressed against.
+        #[arg(long)]
+        base: Option<PathBuf>,
         /// Print only failures and the summary.
         #[arg(short, long)]
         quiet: bool,
     },
-    /// Write one tensor, decoded without the others, as raw bytes or .npy.
+    /// Write one tensor, decoded without the others, as raw bytes or .npy; or one member
+    /// of a collection as its file.
     Extract {
         /// Input .elv file.
         input: PathBuf,
-        /// Tensor name.
-        name: String,
+        /// Tensor name (optional with --member: then the whole member is written).
+        #[arg(required_unless_present = "member")]
+        name: Option<String>,
+        /// In a collection, the member (its path) to read from.
+        #[arg(long)]
+        member: Option<String>,
+        /// The base model the input was compressed against.
+        #[arg(long)]
+        base: Option<PathBuf>,
         /// Output file (default: stdout); a name ending in .npy gets a NumPy header.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -283,16 +296,29 @@ fn run(cli: Cli) -> output::Fallible<ExitCode> {
         Cmd::Verify {
             input,
             against,
+            base,
             quiet,
-        } => inspect::verify(&input, against.as_deref(), quiet),
+        } => inspect::verify(
+            &input,
+            against.as_deref(),
+            &open_base(base.as_deref())?,
+            quiet,
+        ),
         Cmd::Extract {
             input,
             name,
+            member,
+            base,
             output,
             npy,
             force,
         } => {
-            inspect::extract(&input, &name, output.as_deref(), npy, force)?;
+            let what = inspect::Extracted {
+                name: name.as_deref(),
+                member: member.as_deref(),
+            };
+            let base = open_base(base.as_deref())?;
+            inspect::extract(&input, what, &base, output.as_deref(), npy, force)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Completions { shell } => {
