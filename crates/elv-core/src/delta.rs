@@ -75,6 +75,9 @@ fn check_base<'b>(data: &[u8], base: Option<&'b [u8]>) -> Result<&'b [u8]> {
 /// Encodes a chunk as `delta` against `base` (the base tensor's bytes for the same values).
 pub fn encode_delta(dtype: DType, data: &[u8], base: Option<&[u8]>) -> Result<Vec<Vec<u8>>> {
     let base = check_base(data, base)?;
+    if dtype == DType::F32 {
+        return Ok(encode_delta_f32(data, base));
+    }
     let size = dtype.size();
     let width = 8 * size as u32;
     let fmt = dtype.float_format();
@@ -127,6 +130,10 @@ pub fn decode_delta(
                 .in_section(s as u32));
         }
     }
+    if dtype == DType::F32 {
+        decode_delta_f32(streams, base, &classes, out);
+        return Ok(());
+    }
     let mut next = vec![0usize; class_count(dtype)];
     for ((o, b), &c) in out
         .chunks_exact_mut(size)
@@ -148,6 +155,71 @@ pub fn decode_delta(
         );
     }
     Ok(())
+}
+
+/// A little-endian f32 bit pattern from a 4-byte slice (0 for any other length).
+#[inline]
+fn word(c: &[u8]) -> u32 {
+    <[u8; 4]>::try_from(c).map_or(0, u32::from_le_bytes)
+}
+
+/// The class of an f32 base value (as [`class_of`]).
+#[inline]
+fn class_f32(b: u32) -> usize {
+    let e = (b >> 23) & 0xff;
+    126u32.saturating_sub(e).min(FLOAT_CLASSES as u32 - 1) as usize
+}
+
+/// The f32 `delta` encoder (same output as the generic path): the classes are counted
+/// first, so every plane is allocated once at its size and written by index.
+// Indexes `[_; 16]` arrays by a class below 16 and each plane below its counted length.
+#[allow(clippy::indexing_slicing)]
+fn encode_delta_f32(data: &[u8], base: &[u8]) -> Vec<Vec<u8>> {
+    let mut counts = [0usize; FLOAT_CLASSES];
+    for b in base.chunks_exact(4) {
+        counts[class_f32(word(b))] += 1;
+    }
+    let mut planes: Vec<Vec<u8>> = counts
+        .iter()
+        .flat_map(|&n| (0..4).map(move |_| vec![0u8; n]))
+        .collect();
+    let mut at = [0usize; FLOAT_CLASSES];
+    for (v, b) in data.chunks_exact(4).zip(base.chunks_exact(4)) {
+        let (v, b) = (word(v), word(b));
+        let d = v.wrapping_sub(b);
+        let z = (d << 1) ^ (d >> 31).wrapping_neg();
+        let c = class_f32(b);
+        let k = at[c];
+        at[c] += 1;
+        for (j, byte) in z.to_be_bytes().into_iter().enumerate() {
+            planes[4 * c + j][k] = byte;
+        }
+    }
+    planes
+}
+
+/// The f32 `delta` decoder (same output as the generic path); `classes` are the base's, and
+/// every plane was checked to hold its class's count.
+#[allow(clippy::indexing_slicing)]
+fn decode_delta_f32(streams: &[&[u8]], base: &[u8], classes: &[u8], out: &mut [u8]) {
+    let mut at = [0usize; FLOAT_CLASSES];
+    for ((o, b), &c) in out
+        .chunks_exact_mut(4)
+        .zip(base.chunks_exact(4))
+        .zip(classes)
+    {
+        let c = c as usize;
+        let k = at[c];
+        at[c] += 1;
+        let z = u32::from_be_bytes([
+            streams[4 * c][k],
+            streams[4 * c + 1][k],
+            streams[4 * c + 2][k],
+            streams[4 * c + 3][k],
+        ]);
+        let d = (z >> 1) ^ (z & 1).wrapping_neg();
+        o.copy_from_slice(&word(b).wrapping_add(d).to_le_bytes());
+    }
 }
 
 /// The signed fixed-point ELF value of `bits` predicted from a base: `±t` (SPEC.md §7.8), `t`
@@ -187,6 +259,9 @@ pub fn elf_delta_outlier(bits: u64, fmt: FloatFormat) -> bool {
 pub fn encode_elf_delta(dtype: DType, data: &[u8], base: Option<&[u8]>) -> Result<Vec<Vec<u8>>> {
     let base = check_base(data, base)?;
     let fmt = float_format(dtype)?;
+    if dtype == DType::F32 {
+        return Ok(encode_elf_delta_f32(data, base));
+    }
     let size = dtype.size();
     let m = fmt.man_bits;
     let width = m + 1;
@@ -237,6 +312,9 @@ pub fn decode_elf_delta(
         return Err(Error::bare(ErrorKind::InvalidInput, "output buffer length"));
     }
     let (positions, values) = parse_outliers(outliers, n, size)?;
+    if let (DType::F32, [p0, p1, p2]) = (dtype, plane_streams) {
+        return decode_elf_delta_f32(&positions, values, [p0, p1, p2], base, out);
+    }
     let mut codes = vec![0u64; n - positions.len()];
     planes::merge(plane_streams, width, &mut codes).map_err(|e| e.rebase_section(1))?;
     let mut code_iter = codes.iter();
@@ -265,6 +343,115 @@ pub fn decode_elf_delta(
         }
         let code = (u64::from(signed < 0) << m) | signed.unsigned_abs();
         store_le(elf::decode_value(code, fmt), dst);
+    }
+    Ok(())
+}
+
+/// [`predict`] for f32: `1 + |b|` in f32 arithmetic rounds to nearest-even as §7.2.1 step 3
+/// does (the ELF encoder relies on the same identity).
+#[inline]
+fn predict_f32(b: u32) -> i32 {
+    const TOP: i32 = (1 << 23) - 1;
+    let mag = b & 0x7fff_ffff;
+    let t = if mag >= 0x3f80_0000 {
+        TOP // |b| >= 1, infinities, NaN
+    } else {
+        let q = 1.0f32 + f32::from_bits(mag);
+        if q >= 2.0 {
+            TOP
+        } else {
+            (q.to_bits() & 0x007f_ffff) as i32
+        }
+    };
+    if b >> 31 == 1 {
+        -t
+    } else {
+        t
+    }
+}
+
+/// The f32 `elf_delta` encoder (same output as the generic path).
+fn encode_elf_delta_f32(data: &[u8], base: &[u8]) -> Vec<Vec<u8>> {
+    let n = data.len() / 4;
+    let (mut p0, mut p1, mut p2) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut positions, mut values) = (Vec::new(), Vec::new());
+    for (i, (v, b)) in data.chunks_exact(4).zip(base.chunks_exact(4)).enumerate() {
+        let bits = word(v);
+        let mag = bits & 0x7fff_ffff;
+        let q = 1.0f32 + f32::from_bits(mag);
+        let t = q.to_bits() & 0x007f_ffff;
+        // In range, not stored exactly (§7.2.3), and not −0 (§7.8).
+        if !(q < 2.0 && (t != 0 || bits == 0)) {
+            positions.push(i as u64);
+            values.extend_from_slice(v);
+            continue;
+        }
+        let signed = if bits >> 31 == 1 {
+            -(t as i32)
+        } else {
+            t as i32
+        };
+        let d = (signed.wrapping_sub(predict_f32(word(b))) as u32) & 0x00ff_ffff;
+        let z = ((d << 1) ^ ((d >> 23) & 1).wrapping_neg()) & 0x00ff_ffff;
+        p0.push((z >> 16) as u8);
+        p1.push((z >> 8) as u8);
+        p2.push(z as u8);
+    }
+    vec![outlier_stream(&positions, &values), p0, p1, p2]
+}
+
+/// The f32 `elf_delta` decoder (same output as the generic path).
+// Indexes the planes at `k < m`, checked equal to the in-range count first, and `out` and
+// `base` at whole values of a chunk whose lengths were checked: never out of range.
+#[allow(clippy::indexing_slicing)]
+fn decode_elf_delta_f32(
+    positions: &[usize],
+    values: &[u8],
+    [p0, p1, p2]: [&&[u8]; 3],
+    base: &[u8],
+    out: &mut [u8],
+) -> Result<()> {
+    let n = out.len() / 4;
+    let m = n - positions.len();
+    planes::check_lengths(&[p0, p1, p2], m).map_err(|e| e.rebase_section(1))?;
+    let mut outliers = positions.iter().zip(values.chunks_exact(4)).peekable();
+    let mut k = 0;
+    for i in 0..n {
+        let o = &mut out[4 * i..4 * i + 4];
+        if let Some((&p, v)) = outliers.peek() {
+            if p == i {
+                o.copy_from_slice(v);
+                outliers.next();
+                continue;
+            }
+        }
+        let z = u32::from(p0[k]) << 16 | u32::from(p1[k]) << 8 | u32::from(p2[k]);
+        k += 1;
+        let d = (z >> 1) ^ (z & 1).wrapping_neg();
+        let b = u32::from_le_bytes([
+            base[4 * i],
+            base[4 * i + 1],
+            base[4 * i + 2],
+            base[4 * i + 3],
+        ]);
+        let u = (predict_f32(b) as u32).wrapping_add(d) & 0x00ff_ffff;
+        let signed = ((u << 8) as i32) >> 8;
+        if signed == -(1 << 23) {
+            return Err(
+                Error::bare(ErrorKind::Malformed, "ELF delta value out of range").in_section(1),
+            );
+        }
+        let t = signed.unsigned_abs();
+        let mag = if t == 0 {
+            0
+        } else {
+            (f32::from_bits(0x3f80_0000 | t) - 1.0).to_bits()
+        };
+        o.copy_from_slice(&(mag | (u32::from(signed < 0) << 31)).to_le_bytes());
     }
     Ok(())
 }

@@ -263,3 +263,65 @@ fn zigzag_round_trips_at_every_width() {
         }
     }
 }
+
+#[test]
+fn the_f32_paths_match_the_definition() {
+    // The fast f32 encoder against §7.8 applied value by value with the integer definition
+    // of §7.2.1, on updated weights and every edge value (as value and as base).
+    let (base, ft) = pair(DType::F32, 5000);
+    let fast = encode_elf_delta(DType::F32, &ft, Some(&base)).unwrap();
+    // The definition, value by value.
+    let fmt = DType::F32.float_format().unwrap();
+    let mut codes = Vec::new();
+    let mut positions = Vec::new();
+    for (i, (v, b)) in ft.chunks(4).zip(base.chunks(4)).enumerate() {
+        let bits = load_le(v);
+        match elf::encode_value(bits, fmt) {
+            Some(code) if !elf_delta_outlier(bits, fmt) => {
+                let t = (code & 0x7f_ffff) as i64;
+                let signed = if code >> 23 == 1 { -t } else { t };
+                let d = signed.wrapping_sub(predict(load_le(b), fmt)) as u64 & 0xff_ffff;
+                codes.push(zigzag(d, 24));
+            }
+            _ => positions.push(i as u64),
+        }
+    }
+    let values: Vec<u8> = positions
+        .iter()
+        .flat_map(|&p| ft[p as usize * 4..p as usize * 4 + 4].to_vec())
+        .collect();
+    let mut want = vec![outlier_stream(&positions, &values)];
+    want.extend(planes::split(&codes, 24));
+    assert_eq!(fast, want);
+    for &b in &edge_values(DType::F32) {
+        let b32 = b as u32;
+        assert_eq!(i64::from(predict_f32(b32)), predict(b, fmt), "{b:#x}");
+    }
+    // The fast decoder gives ELF's output.
+    let refs: Vec<&[u8]> = fast.iter().map(|s| s.as_slice()).collect();
+    let mut out = vec![0u8; ft.len()];
+    decode_elf_delta(DType::F32, ft.len() / 4, &refs, Some(&base), &mut out).unwrap();
+    let elf_streams = elf::encode_chunk(DType::F32, &ft).unwrap();
+    let elf_refs: Vec<&[u8]> = elf_streams.iter().map(|s| s.as_slice()).collect();
+    let mut elf_out = vec![0u8; ft.len()];
+    elf::decode_chunk(DType::F32, ft.len() / 4, &elf_refs, &mut elf_out).unwrap();
+    assert_eq!(out, elf_out);
+}
+
+#[test]
+fn the_f32_delta_path_matches_the_generic_one() {
+    let (base, ft) = pair(DType::F32, 5000);
+    let fast = encode_delta(DType::F32, &ft, Some(&base)).unwrap();
+    // The generic path, through a 4-byte dtype with the same classes computed by hand.
+    let fmt = DType::F32.float_format().unwrap();
+    let mut want = vec![Vec::new(); 64];
+    for (v, b) in ft.chunks(4).zip(base.chunks(4)) {
+        let (v, b) = (load_le(v), load_le(b));
+        let z = zigzag(v.wrapping_sub(b) & 0xffff_ffff, 32);
+        let c = class_of(b, fmt);
+        for j in 0..4 {
+            want[c * 4 + j].push((z >> (24 - 8 * j)) as u8);
+        }
+    }
+    assert_eq!(fast, want);
+}

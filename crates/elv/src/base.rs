@@ -24,6 +24,20 @@ pub trait Base: Send + Sync {
     fn twin(&self, name: &str) -> Option<(DType, Vec<u64>)>;
     /// The little-endian bytes of the tensor named `name`.
     fn read(&self, name: &str) -> Result<Vec<u8>>;
+    /// `len` bytes of the tensor named `name` from byte `offset`, for reading a large twin
+    /// piece by piece. The default reads the whole tensor and cuts the range out.
+    fn read_range(&self, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let all = self.read(name)?;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let end = start.saturating_add(usize::try_from(len).unwrap_or(usize::MAX));
+        all.get(start..end).map(<[u8]>::to_vec).ok_or_else(|| {
+            Error::base(
+                ErrorKind::BaseMismatch,
+                name,
+                format!("base {:?}: tensor {name:?} shorter than asked", self.name()),
+            )
+        })
+    }
 }
 
 /// The BLAKE3-256 hash of a base tensor's bytes, as the base table records it (§9.1).
@@ -139,6 +153,18 @@ impl Base for BaseModel {
     }
 
     fn read(&self, name: &str) -> Result<Vec<u8>> {
+        self.read_part(name, None)
+    }
+
+    fn read_range(&self, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
+        self.read_part(name, Some((offset, len)))
+    }
+}
+
+impl BaseModel {
+    /// The bytes of tensor `name`, or of `range` (offset, length) of them: a positioned read
+    /// from a safetensors part; an `.elv` part decodes the whole tensor.
+    fn read_part(&self, name: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>> {
         let missing = || {
             Error::base(
                 ErrorKind::BaseMissing,
@@ -147,14 +173,36 @@ impl Base for BaseModel {
             )
         };
         let loc = self.tensors.get(name).ok_or_else(missing)?;
+        let short = || {
+            Error::base(
+                ErrorKind::BaseMismatch,
+                name,
+                format!("base {:?}: tensor {name:?} shorter than asked", self.name),
+            )
+        };
         match self.parts.get(loc.part).ok_or_else(missing)? {
             Part::Safetensors { file, header } => {
                 let e = header.entries.get(loc.entry).ok_or_else(missing)?;
-                let start = header.file_len() - header.data_len() + e.begin;
+                let (off, len) = range.unwrap_or((0, e.len()));
+                if off.checked_add(len).is_none_or(|end| end > e.len()) {
+                    return Err(short());
+                }
+                let start = header.file_len() - header.data_len() + e.begin + off;
                 let src: &dyn Source = file;
-                read_exact_at(src, start, e.len(), src.size()?)
+                read_exact_at(src, start, len, src.size()?)
             }
-            Part::Elv(reader) => reader.tensor(loc.entry).ok_or_else(missing)?.to_vec(),
+            Part::Elv(reader) => {
+                let all = reader.tensor(loc.entry).ok_or_else(missing)?.to_vec()?;
+                match range {
+                    None => Ok(all),
+                    Some((off, len)) => usize::try_from(off)
+                        .ok()
+                        .zip(usize::try_from(len).ok())
+                        .and_then(|(o, l)| all.get(o..o.checked_add(l)?))
+                        .map(<[u8]>::to_vec)
+                        .ok_or_else(short),
+                }
+            }
         }
     }
 }

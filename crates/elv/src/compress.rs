@@ -5,7 +5,7 @@
 use crate::base::Base;
 use crate::error::{Error, Result};
 use crate::hd::{self, probe_hash};
-use crate::options::{piece_bytes, WriteOptions};
+use crate::options::{piece_bytes, WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN};
 use crate::overlap::overlapped;
 use crate::pack::{pack_tensor_with, Packed, PackedTensor};
 use crate::policy::{
@@ -235,7 +235,7 @@ fn prefix_path(path: &str, e: Error) -> Error {
 
 /// Adds the tensors of the safetensors stream `input` (whose header is `header`) to `w`, in
 /// batches encoded in parallel while the next is read and the previous written; a tensor
-/// larger than a batch (without a base twin) is streamed in chunk groups.
+/// larger than a batch is streamed in chunk groups (its base twin, if any, beside it).
 fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
     w: &mut Writer<W>,
     input: &mut R,
@@ -247,13 +247,7 @@ fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
     let data_start = 8 + header.raw.len() as u64;
     let total = header.data_len();
     let base = w.base_arc();
-    let has_twin = |e: &Entry| {
-        base.as_deref().is_some_and(|b| {
-            b.twin(&e.name)
-                .is_some_and(|(d, s)| d == e.dtype && s == e.shape)
-        })
-    };
-    let is_large = |b: &[Entry]| matches!(b, [e] if e.len() > opts.batch_bytes && !has_twin(e));
+    let is_large = |b: &[Entry]| matches!(b, [e] if e.len() > opts.batch_bytes);
     let list = batches(&header.entries, opts.batch_bytes);
     let mut next_data: Option<Vec<Vec<u8>>> = None;
     let mut bi = 0;
@@ -263,8 +257,16 @@ fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
             let following = list.get(bi).copied().filter(|b| !is_large(b));
             for e in batch {
                 let mut tick = |done: u64| progress(e.begin + done, total);
-                let (r, ahead) =
-                    compress_large(input, data_start, e, w, opts, following, &mut tick)?;
+                let (r, ahead) = compress_large(
+                    input,
+                    data_start,
+                    e,
+                    w,
+                    opts,
+                    base.as_deref(),
+                    following,
+                    &mut tick,
+                )?;
                 report.tensors.push(r);
                 next_data = ahead;
                 progress(e.end, total);
@@ -350,9 +352,23 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     e: &Entry,
     w: &mut Writer<W>,
     opts: &WriteOptions,
+    model: Option<&dyn Base>,
     following: Option<&[Entry]>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(TensorReport, Option<Vec<Vec<u8>>>)> {
+    // The base twin, read piece by piece beside the tensor (SPEC.md §7.7-§7.9).
+    let twin = model.filter(|b| {
+        b.twin(&e.name)
+            .is_some_and(|(d, s)| d == e.dtype && s == e.shape)
+    });
+    if let Some(b) = twin {
+        if let Some(done) = large_twin_identical(input, data_start, e, w, b, progress)? {
+            return Ok((done, None));
+        }
+    }
+    let twin_range = |at: u64, len: u64| -> Result<Option<Vec<u8>>> {
+        twin.map(|b| b.read_range(&e.name, at, len)).transpose()
+    };
     let base = data_start + e.begin;
     let piece = piece_bytes(opts.batch_bytes);
     let size = e.dtype.size() as u64;
@@ -408,14 +424,28 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     }
     // Without a first pass, the hash is taken while encoding.
     let hash_while_encoding = opts.dedup && !may_repeat;
-    let (cands, note) = candidates_with(e.dtype, opts, || Ok(counts))?;
-    let sample = trial_sample(e.len(), size, opts.chunk_len)
-        .into_iter()
+    let (mut cands, note) = candidates_with(e.dtype, opts, || Ok(counts))?;
+    if twin.is_some() {
+        cands = crate::policy::with_deltas(cands);
+    }
+    let ranges = trial_sample(e.len(), size, opts.chunk_len);
+    let sample = ranges
+        .iter()
         .map(|r| read_range(input, base + r.start, r.end - r.start))
         .collect::<Result<Vec<_>>>()?;
     let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
+    let twin_sample = ranges
+        .iter()
+        .map(|r| twin_range(r.start, r.end - r.start))
+        .collect::<Result<Option<Vec<_>>>>()?;
+    let twin_sample: Option<Vec<&[u8]>> = twin_sample
+        .as_ref()
+        .map(|t| t.iter().map(Vec::as_slice).collect());
     let cands = de_only_if_repeating(e.dtype, &sample, cands.into_iter());
-    let (best, plan) = choose_by_trial(e.dtype, &sample, None, &cands, opts.level)?;
+    let (best, plan) =
+        choose_by_trial(e.dtype, &sample, twin_sample.as_deref(), &cands, opts.level)?;
+    let twin = twin.filter(|_| best.needs_base());
+    let mut twin_hasher = blake3::Hasher::new();
     let chunk_len = effective_chunk_len(
         best,
         e.dtype,
@@ -431,6 +461,10 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     // and the one before is written.
     let first_len = group.min(e.len());
     read_range_into(input, base, first_len, &mut spare)?;
+    let twin_range = |at: u64, len: u64| -> Result<Option<Vec<u8>>> {
+        twin.map(|b| b.read_range(&e.name, at, len)).transpose()
+    };
+    let first_twin = twin_range(0, first_len)?;
     let mut off = first_len;
     let mut ahead = None;
     let mut written = 0;
@@ -445,13 +479,16 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
         w.push_packed(packed)
     };
     let last = overlapped(
-        std::mem::take(&mut spare),
-        |previous, current| {
+        (std::mem::take(&mut spare), first_twin),
+        |previous, (current, current_twin)| {
             if hash_while_encoding {
                 hasher.update(current);
             }
+            if let Some(t) = current_twin {
+                twin_hasher.update(t);
+            }
             let mut buf = match previous {
-                Some((data, packed)) => {
+                Some(((data, _), packed)) => {
                     add(w, &data, &packed)?;
                     data
                 }
@@ -463,15 +500,19 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
                 return Ok(None);
             }
             read_range_into(input, base + off, next_len, &mut buf)?;
+            let next_twin = twin_range(off, next_len)?;
             off += next_len;
-            Ok(Some(buf))
+            Ok(Some((buf, next_twin)))
         },
-        |data| pack_tensor_with(e.dtype, data, None, best, opts, &plan),
+        |(data, twin)| pack_tensor_with(e.dtype, data, twin.as_deref(), best, opts, &plan),
     )?;
-    if let Some((data, packed)) = last {
+    if let Some(((data, _), packed)) = last {
         add(w, &data, &packed)?;
     }
     let index = w.end_tensor(crc.finalize())?;
+    if twin.is_some() {
+        w.add_base_entry(index, *twin_hasher.finalize().as_bytes(), &e.name)?;
+    }
     if opts.dedup {
         let key = (e.dtype, e.shape.clone(), *hasher.finalize().as_bytes());
         w.seen().insert(key, index);
@@ -483,6 +524,59 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
 }
 
 /// The bytes of every tensor of batch `b`, in order.
+/// For a large tensor with a base twin: if it equals the twin (sampled first, then compared
+/// piece by piece), writes it as a `base` reference and gives its report; else `None`.
+fn large_twin_identical<R: Read + Seek, W: Write + Send>(
+    input: &mut R,
+    data_start: u64,
+    e: &Entry,
+    w: &mut Writer<W>,
+    twin: &dyn Base,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Option<TensorReport>> {
+    let at = data_start + e.begin;
+    let size = e.dtype.size() as u64;
+    for r in trial_sample(e.len(), size, DEFAULT_CHUNK_LEN) {
+        let len = r.end - r.start;
+        if read_range(input, at + r.start, len)? != twin.read_range(&e.name, r.start, len)? {
+            return Ok(None);
+        }
+    }
+    let piece = piece_bytes(DEFAULT_BATCH_BYTES);
+    let (mut crc, mut hash) = (crc32fast::Hasher::new(), blake3::Hasher::new());
+    let mut off = 0;
+    while off < e.len() {
+        let len = piece.min(e.len() - off);
+        let (mine, theirs) = (
+            read_range(input, at + off, len)?,
+            twin.read_range(&e.name, off, len)?,
+        );
+        if mine != theirs {
+            return Ok(None);
+        }
+        crc.update(&mine);
+        hash.update(&theirs);
+        off += len;
+    }
+    let packed = PackedTensor {
+        encoding: elv_core::Encoding::BaseRef,
+        chunk_len: 0,
+        crc32: crc.finalize(),
+        streams: Vec::new(),
+        twin_hash: Some(*hash.finalize().as_bytes()),
+    };
+    w.add_packed(&e.name, e.dtype, &e.shape, packed)?;
+    progress(e.len());
+    Ok(Some(TensorReport::of(
+        &e.name,
+        e.dtype,
+        &e.shape,
+        elv_core::Encoding::BaseRef,
+        0,
+        None,
+    )))
+}
+
 fn read_batch<R: Read + Seek>(input: &mut R, data_start: u64, b: &[Entry]) -> Result<Vec<Vec<u8>>> {
     b.iter().map(|e| read_entry(input, data_start, e)).collect()
 }

@@ -360,6 +360,13 @@ impl<W: Write> Writer<W> {
         Ok(())
     }
 
+    /// Records that tensor `index` was written against its base twin `twin` (SPEC.md §9.1).
+    pub(crate) fn add_base_entry(&mut self, index: u32, hash: [u8; 32], twin: &str) -> Result<()> {
+        self.inner
+            .add_base_entry(index, hash, twin)
+            .map_err(|e| Error::input(Some(twin), e))
+    }
+
     /// Completes the open tensor.
     pub(crate) fn end_tensor(&mut self, crc32: u32) -> Result<u32> {
         self.inner

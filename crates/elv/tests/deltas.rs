@@ -77,6 +77,48 @@ fn lossless_deltas_round_trip_bit_for_bit_and_beat_the_fine_tune_alone() {
 }
 
 #[test]
+fn large_tensors_stream_against_their_twins_piece_by_piece() {
+    // Batches of 4 KiB send every tensor above that through the streaming path, its twin
+    // read in the same pieces.
+    for (ft, lossless) in [("full", true), ("lora", true), ("full", false)] {
+        let opts = WriteOptions {
+            lossless,
+            batch_bytes: 4096,
+            chunk_len: 1 << 13,
+            ..WriteOptions::default()
+        };
+        let input = std::fs::File::open(sample(ft)).unwrap();
+        let (file, report) =
+            compress_safetensors_with(input, Vec::new(), &opts, Some(base()), &mut |_, _| {})
+                .unwrap();
+        let reader = Reader::from_bytes(file).unwrap().with_shared_base(base());
+        reader.verify().unwrap();
+        for (name, _, _, want) in tensors(&sample(ft)) {
+            let t = reader.get(&name).unwrap();
+            let got = t.to_vec().unwrap();
+            if lossless {
+                assert_eq!(got, want, "{ft} {name}");
+            }
+        }
+        let refs = report
+            .tensors
+            .iter()
+            .filter(|t| t.encoding == Encoding::BaseRef)
+            .count();
+        let deltas = report
+            .tensors
+            .iter()
+            .filter(|t| matches!(t.encoding, Encoding::Delta | Encoding::ElfDelta))
+            .count();
+        assert!(deltas >= 2, "{ft}: {deltas} deltas");
+        if ft == "lora" {
+            // LoRA left the position embeddings (49 kB, streamed) and the LayerNorm alone.
+            assert!(refs >= 3, "{refs} references");
+        }
+    }
+}
+
+#[test]
 fn unchanged_tensors_are_references_to_the_base() {
     let reader = Reader::from_bytes(compress("lora", false, Some(base())))
         .unwrap()
