@@ -7,12 +7,12 @@
 use crate::codec::StdCodecs;
 use crate::error::{Error, Result};
 use crate::source::{read_exact_at, Source};
+use crate::twin::TwinBytes;
 use elv_core::decode::{self, StoredSection};
 use elv_core::section::SectionIndex;
 use elv_core::{Error as CoreError, ErrorKind, TensorInfo};
 use rayon::prelude::*;
 use std::ops::Range;
-use std::sync::Arc;
 
 /// The stored bytes of chunks `chunks` of a tensor that owns streams.
 pub(crate) struct Span<'c> {
@@ -21,8 +21,8 @@ pub(crate) struct Span<'c> {
     /// File offset of `bytes`.
     start: u64,
     bytes: Vec<u8>,
-    /// The base twin's bytes (the whole tensor), for a tensor stored against the base.
-    twin: Option<Arc<Vec<u8>>>,
+    /// The base twin's bytes for these chunks, for a tensor stored against the base.
+    twin: Option<TwinBytes>,
 }
 
 impl<'c> Span<'c> {
@@ -33,7 +33,7 @@ impl<'c> Span<'c> {
         index: &'c SectionIndex,
         info: &'c TensorInfo,
         chunks: Range<u64>,
-        twin: Option<Arc<Vec<u8>>>,
+        twin: Option<TwinBytes>,
     ) -> Result<Span<'c>> {
         if chunks.start > chunks.end || chunks.end > info.chunk_count() {
             return Err(CoreError::bare(ErrorKind::InvalidInput, "chunk range")
@@ -79,8 +79,7 @@ impl<'c> Span<'c> {
         let size = self.info.dtype.size() as u64;
         let start = c.saturating_mul(self.info.chunk_len).saturating_mul(size);
         let len = self.info.chunk_values(c).saturating_mul(size);
-        let twin = self.twin.as_deref()?;
-        twin.get(usize::try_from(start).ok()?..usize::try_from(start + len).ok()?)
+        self.twin.as_ref()?.get(start, len)
     }
 
     /// The stored sections of chunk `c` (one of the span's), borrowed from the span.

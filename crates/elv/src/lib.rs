@@ -56,6 +56,7 @@ mod serialize;
 mod source;
 mod tensor;
 mod tensor_writer;
+mod twin;
 mod verify;
 mod writer;
 

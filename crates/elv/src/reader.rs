@@ -4,12 +4,13 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
-use crate::base::{twin_hash, Base};
+use crate::base::Base;
 use crate::codec::StdCodecs;
 use crate::error::{Error, Result};
 use crate::fetch::{decode_spans, Span};
 use crate::source::{read_exact_at, Source};
 use crate::tensor::{for_each_piece, Tensor};
+use crate::twin::{Twin, TwinBytes, Twins};
 use elv_core::decode;
 use elv_core::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
 use elv_core::member::Member;
@@ -19,7 +20,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Piece size for [`Reader::verify`]: whole chunks of about 16 MiB at a time.
 const VERIFY_PIECE_BYTES: u64 = 16 << 20;
@@ -41,9 +42,7 @@ pub struct Reader<S = File> {
     catalog: Catalog,
     by_name: HashMap<String, u32>,
     options: ReadOptions,
-    base: Option<Arc<dyn Base>>,
-    /// The base twin last checked and read: (tensor index, its bytes).
-    twin: Mutex<Option<(usize, Arc<Vec<u8>>)>>,
+    twins: Twins,
 }
 
 impl Reader<File> {
@@ -142,24 +141,20 @@ impl<S: Source> Reader<S> {
             catalog,
             by_name,
             options,
-            base: None,
-            twin: Mutex::new(None),
+            twins: Twins::default(),
         })
     }
 
     /// Gives the reader the base model the file was written against (SPEC.md §9.1), for
     /// tensors stored as `base`, `delta` or `elf_delta`. Each twin is checked (dtype, shape
     /// and BLAKE3 hash) before it is used: a wrong base is an [`Error::Base`].
-    pub fn with_base(mut self, base: impl Base + 'static) -> Self {
-        self.base = Some(Arc::new(base));
-        self.twin = Mutex::new(None);
-        self
+    pub fn with_base(self, base: impl Base + 'static) -> Self {
+        self.with_shared_base(Arc::new(base))
     }
 
     /// [`with_base`](Self::with_base) for a base shared with other readers.
     pub fn with_shared_base(mut self, base: Arc<dyn Base>) -> Self {
-        self.base = Some(base);
-        self.twin = Mutex::new(None);
+        self.twins = Twins::new(base);
         self
     }
 
@@ -173,84 +168,10 @@ impl<S: Source> Reader<S> {
         self.catalog.base().is_some_and(|b| !b.entries.is_empty())
     }
 
-    /// The base twin's bytes for the tensor whose streams hold tensor `i` (itself or its
-    /// dedup original), if it is stored against the base: read from the base and checked
-    /// against the base table's dtype, shape and hash before use.
-    pub(crate) fn twin(&self, i: usize) -> Result<Option<Arc<Vec<u8>>>> {
-        let t = self
-            .catalog
-            .tensors()
-            .get(i)
-            .ok_or_else(|| CoreError::bare(ErrorKind::NotFound, "tensor index"))?;
-        let s = t.dedup_of.map_or(i, |c| c as usize);
-        let info = self.catalog.storage_of(i)?;
-        if !info.encoding.needs_base() {
-            return Ok(None);
-        }
-        if let Ok(cache) = self.twin.lock() {
-            if let Some((k, bytes)) = cache.as_ref() {
-                if *k == s {
-                    return Ok(Some(Arc::clone(bytes)));
-                }
-            }
-        }
-        let entry = self
-            .catalog
-            .base()
-            .and_then(|b| b.entry(s))
-            .ok_or_else(|| CoreError::bare(ErrorKind::BadBase, "tensor without a base entry"))?;
-        let name = &info.name;
-        let file_base = self.base_name().unwrap_or_default();
-        let Some(base) = &self.base else {
-            return Err(Error::base(
-                ErrorKind::BaseMissing,
-                name,
-                format!("tensor {name:?} is stored against base model {file_base:?}: give that base to decode it"),
-            ));
-        };
-        let (dtype, shape) = base.twin(&entry.twin).ok_or_else(|| {
-            Error::base(
-                ErrorKind::BaseMissing,
-                name,
-                format!(
-                    "base {:?} has no tensor {:?}, which {name:?} is stored against (base of the file: {file_base:?})",
-                    base.name(),
-                    entry.twin
-                ),
-            )
-        })?;
-        if dtype != info.dtype || shape != info.shape {
-            return Err(Error::base(
-                ErrorKind::BaseMismatch,
-                name,
-                format!(
-                    "base {:?}: tensor {:?} is {} {:?}, but {name:?} was written against {} {:?}",
-                    base.name(),
-                    entry.twin,
-                    dtype.name(),
-                    shape,
-                    info.dtype.name(),
-                    info.shape
-                ),
-            ));
-        }
-        let bytes = base.read(&entry.twin)?;
-        if twin_hash(&bytes) != entry.hash {
-            return Err(Error::base(
-                ErrorKind::BaseMismatch,
-                name,
-                format!(
-                    "base {:?}: tensor {:?} is not the one {name:?} was written against (its BLAKE3 hash differs; the file's base is {file_base:?})",
-                    base.name(),
-                    entry.twin
-                ),
-            ));
-        }
-        let bytes = Arc::new(bytes);
-        if let Ok(mut cache) = self.twin.lock() {
-            *cache = Some((s, Arc::clone(&bytes)));
-        }
-        Ok(Some(bytes))
+    /// The checked base twin of the tensor whose streams hold tensor `i`, if it is stored
+    /// against the base (SPEC.md §9.1).
+    pub(crate) fn twin(&self, i: usize) -> Result<Option<Twin>> {
+        self.twins.get(&self.catalog, i)
     }
 
     /// Number of tensors.
@@ -373,7 +294,21 @@ impl<S: Source> Reader<S> {
     /// `i` (itself or its dedup original).
     pub(crate) fn span(&self, i: usize, chunks: std::ops::Range<u64>) -> Result<Span<'_>> {
         let info = self.catalog.storage_of(i)?;
-        let twin = self.twin(i)?;
+        // The twin's bytes for just these chunks (a large twin is read by range).
+        let size = info.dtype.size() as u64;
+        let start = chunks
+            .start
+            .saturating_mul(info.chunk_len)
+            .saturating_mul(size);
+        let end = chunks
+            .end
+            .saturating_mul(info.chunk_len)
+            .saturating_mul(size)
+            .min(info.byte_len());
+        let twin = match self.twin(i)? {
+            Some(t) => Some(t.range(start, end.saturating_sub(start))?),
+            None => None,
+        };
         Span::read(
             &self.source,
             self.len,
@@ -393,10 +328,10 @@ impl<S: Source> Reader<S> {
                 let info = self.catalog.storage_of(i)?;
                 let span = self.span(i, 0..info.chunk_count())?;
                 // A `base` reference decodes to its twin (SPEC.md §7.9).
-                let whole = (info.encoding == elv_core::Encoding::BaseRef)
-                    .then(|| self.twin(i))
-                    .transpose()?
-                    .flatten();
+                let whole = match (info.encoding, self.twin(i)?) {
+                    (elv_core::Encoding::BaseRef, Some(t)) => Some(t.range(0, info.byte_len())?),
+                    _ => None,
+                };
                 Ok((span, whole))
             })
             .collect::<Result<_>>()?;
@@ -413,7 +348,7 @@ impl<S: Source> Reader<S> {
 pub(crate) struct Batch<'r> {
     reader_index: &'r elv_core::section::SectionIndex,
     verify: bool,
-    spans: Vec<(Span<'r>, Option<Arc<Vec<u8>>>)>,
+    spans: Vec<(Span<'r>, Option<TwinBytes>)>,
 }
 
 impl Batch<'_> {
@@ -429,7 +364,7 @@ impl Batch<'_> {
         for (((span, whole), crc), out) in self.spans.iter().zip(crcs).zip(outs.iter_mut()) {
             let crc = match whole {
                 Some(twin) => {
-                    *out = twin.to_vec();
+                    *out = twin.all().to_vec();
                     crc32fast::hash(out)
                 }
                 None => crc,

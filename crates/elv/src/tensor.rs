@@ -8,10 +8,17 @@ use crate::fetch::decode_span;
 use crate::overlap::overlapped;
 use crate::reader::Reader;
 use crate::source::Source;
+use crate::twin::{Twin, TwinBytes};
 use elv_core::decode::check_tensor_crc_value;
 use elv_core::{Codec, DType, Encoding, Error as CoreError, ErrorKind, TensorInfo};
 use std::io;
-use std::sync::Arc;
+
+/// The `len` twin bytes from `off` in `piece`, or an error if the base gave fewer.
+fn twin_piece(piece: &TwinBytes, off: u64, len: usize) -> Result<&[u8]> {
+    piece
+        .get(off, len as u64)
+        .ok_or_else(|| CoreError::bare(ErrorKind::BaseMismatch, "base twin length").into())
+}
 
 /// Bytes of decoded data a [`TensorReader`] holds at a time (whole chunks, at least one).
 const STREAM_PIECE_BYTES: u64 = 16 << 20;
@@ -158,8 +165,15 @@ impl<'r, S: Source> Tensor<'r, S> {
         }
         let verify = self.reader.verify_checksums();
         if let Some(twin) = self.base_ref()? {
-            out.copy_from_slice(&twin);
-            return Ok(check_tensor_crc_value(info, crc32fast::hash(out), verify)?);
+            let mut crc = crc32fast::Hasher::new();
+            let mut off = 0;
+            for dst in out.chunks_mut(STREAM_PIECE_BYTES as usize) {
+                let piece = twin.range(off, dst.len() as u64)?;
+                dst.copy_from_slice(twin_piece(&piece, off, dst.len())?);
+                crc.update(dst);
+                off += dst.len() as u64;
+            }
+            return Ok(check_tensor_crc_value(info, crc.finalize(), verify)?);
         }
         let span = self.reader.span(self.index, 0..info.chunk_count())?;
         let crc = decode_span(self.reader.catalog().index(), &span, out, verify)?;
@@ -167,15 +181,14 @@ impl<'r, S: Source> Tensor<'r, S> {
     }
 
     /// For a tensor stored as `base` (the same bytes as its base twin, SPEC.md §7.9): the
-    /// twin's bytes, checked against the base table.
-    fn base_ref(&self) -> Result<Option<Arc<Vec<u8>>>> {
+    /// twin, checked against the base table.
+    fn base_ref(&self) -> Result<Option<Twin>> {
         if self.storage()?.encoding != Encoding::BaseRef {
             return Ok(None);
         }
-        let twin = self.reader.twin(self.index)?;
-        match twin {
-            Some(t) if t.len() as u64 == self.byte_len() => Ok(Some(t)),
-            _ => Err(CoreError::bare(ErrorKind::BaseMismatch, "base twin length").into()),
+        match self.reader.twin(self.index)? {
+            Some(t) => Ok(Some(t)),
+            None => Err(CoreError::bare(ErrorKind::BaseMissing, "base twin").into()),
         }
     }
 
@@ -230,9 +243,28 @@ pub(crate) fn for_each_piece<S: Source>(
     let info = t.storage()?;
     let verify = t.reader.verify_checksums();
     if let Some(twin) = t.base_ref()? {
-        let crc = crc32fast::hash(&twin);
-        check_tensor_crc_value(info, crc, verify)?;
-        return f(twin.to_vec());
+        // The twin in pieces; the CRC is checked before the last piece is handed over.
+        let len = info.byte_len();
+        let step = piece_bytes.max(1);
+        let mut crc = crc32fast::Hasher::new();
+        let mut off = 0;
+        while off < len {
+            let n = step.min(len - off);
+            let piece = twin.range(off, n)?;
+            let bytes = twin_piece(&piece, off, n as usize)?.to_vec();
+            crc.update(&bytes);
+            off += n;
+            if off == len {
+                check_tensor_crc_value(info, crc.clone().finalize(), verify)?;
+            }
+            if !f(bytes)? {
+                return Ok(false);
+            }
+        }
+        if len == 0 {
+            check_tensor_crc_value(info, crc.finalize(), verify)?;
+        }
+        return Ok(true);
     }
     let per_piece = chunks_per_piece(info, piece_bytes).max(2);
     let count = info.chunk_count();
@@ -299,11 +331,15 @@ impl<S: Source> TensorReader<'_, S> {
         let reader = self.tensor.reader;
         let info = self.tensor.storage()?;
         if let Some(twin) = self.tensor.base_ref()? {
-            // One piece, the twin; the tensor CRC is checked at the end as for any other.
-            if self.next_chunk == 0 {
-                self.piece = twin.to_vec();
+            // The twin in pieces (`next_chunk` counts bytes); the tensor CRC is checked at
+            // the end as for any other.
+            let len = info.byte_len();
+            if self.next_chunk < len {
+                let n = STREAM_PIECE_BYTES.min(len - self.next_chunk);
+                let piece = twin.range(self.next_chunk, n)?;
+                self.piece = twin_piece(&piece, self.next_chunk, n as usize)?.to_vec();
                 self.crc.update(&self.piece);
-                self.next_chunk = 1;
+                self.next_chunk += n;
                 self.pos = 0;
                 return Ok(());
             }

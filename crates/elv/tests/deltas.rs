@@ -119,6 +119,67 @@ fn large_tensors_stream_against_their_twins_piece_by_piece() {
 }
 
 #[test]
+fn a_twin_larger_than_a_piece_is_checked_then_read_by_range() {
+    // 18 MB: above the 16 MiB a reader reads whole, so the twin is hashed piece by piece,
+    // then read by range for each span, for each piece of a stream, and for a reference.
+    let n = 4_500_000usize;
+    let mut x = 7u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let base_w: Vec<u8> = (0..n)
+        .flat_map(|_| (((next() % 2001) as f32 - 1000.0) * 1e-4).to_le_bytes())
+        .collect();
+    let ft_w: Vec<u8> = base_w
+        .chunks(4)
+        .flat_map(|c| {
+            let v = f32::from_le_bytes(c.try_into().unwrap());
+            (v + ((next() % 21) as f32 - 10.0) * 1e-7).to_le_bytes()
+        })
+        .collect();
+    let mut map = MapBase(HashMap::new());
+    let shape = vec![n as u64];
+    map.0
+        .insert("w".into(), (DType::F32, shape.clone(), base_w.clone()));
+    map.0
+        .insert("same".into(), (DType::F32, shape.clone(), base_w.clone()));
+    let base: Arc<dyn Base> = Arc::new(map);
+    let layout = elv::Layout {
+        collection: false,
+        base: Some(Arc::clone(&base)),
+    };
+    let opts = WriteOptions {
+        lossless: true,
+        ..WriteOptions::default()
+    };
+    let mut w = Writer::with_layout(Vec::new(), opts, layout).unwrap();
+    w.add_tensor("w", DType::F32, &shape, &ft_w, Choice::Auto)
+        .unwrap();
+    w.add_tensor("same", DType::F32, &shape, &base_w, Choice::Auto)
+        .unwrap();
+    let reader = Reader::from_bytes(w.finish().unwrap())
+        .unwrap()
+        .with_shared_base(base);
+    let t = reader.get("w").unwrap();
+    assert_eq!(t.encoding(), Encoding::Delta);
+    assert_eq!(t.to_vec().unwrap(), ft_w);
+    let mut streamed = Vec::new();
+    std::io::copy(&mut t.stream(), &mut streamed).unwrap();
+    assert_eq!(streamed, ft_w);
+    let same = reader.get("same").unwrap();
+    assert_eq!(same.encoding(), Encoding::BaseRef);
+    let mut streamed = Vec::new();
+    std::io::copy(&mut same.stream(), &mut streamed).unwrap();
+    assert_eq!(streamed, base_w);
+    reader.verify().unwrap();
+    let out = elv::decompress_to_safetensors(&reader, Vec::new(), &mut |_, _| {}).unwrap();
+    assert!(out.len() > 2 * ft_w.len());
+}
+
+#[test]
 fn unchanged_tensors_are_references_to_the_base() {
     let reader = Reader::from_bytes(compress("lora", false, Some(base())))
         .unwrap()
