@@ -283,6 +283,88 @@ fn a_base_twin_of_another_shape_is_not_used() {
 }
 
 #[test]
+fn a_base_may_be_an_elv_file_or_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    // The base compressed lossless: its decoded tensors are the base (same hashes).
+    let opts = WriteOptions {
+        lossless: true,
+        ..WriteOptions::default()
+    };
+    let input = std::fs::File::open(sample("base")).unwrap();
+    let elv_base = compress_safetensors(input, Vec::new(), &opts, &mut |_, _| {})
+        .unwrap()
+        .0;
+    let as_elv = dir.path().join("base.elv");
+    std::fs::write(&as_elv, elv_base).unwrap();
+    // A folder: the base split in two shards, with a config beside them.
+    let folder = dir.path().join("base_folder");
+    std::fs::create_dir(&folder).unwrap();
+    let all = tensors(&sample("base"));
+    let (a, b) = all.split_at(2);
+    for (k, part) in [a, b].into_iter().enumerate() {
+        let list: Vec<(String, DType, Vec<u64>)> = part
+            .iter()
+            .map(|t| (t.0.clone(), t.1, t.2.clone()))
+            .collect();
+        let raw = safetensors::build_header(&list, &[]);
+        let mut f = (raw.len() as u64).to_le_bytes().to_vec();
+        f.extend_from_slice(raw.as_bytes());
+        for t in part {
+            f.extend_from_slice(&t.3);
+        }
+        std::fs::write(folder.join(format!("model-{k}.safetensors")), f).unwrap();
+    }
+    std::fs::write(folder.join("config.json"), b"{}").unwrap();
+    let file = compress("full", true, Some(base()));
+    for b in [as_elv.clone(), folder.clone()] {
+        let model = BaseModel::open(&b).unwrap();
+        assert_eq!(model.len(), all.len(), "{}", b.display());
+        let reader = Reader::from_bytes(file.clone()).unwrap().with_base(model);
+        for (name, _, _, want) in tensors(&sample("full")) {
+            assert_eq!(reader.get(&name).unwrap().to_vec().unwrap(), want, "{name}");
+        }
+    }
+    // And written against such bases, the same streams come out (only the base's name in
+    // the base table differs).
+    let streams = |f: Vec<u8>| -> u64 {
+        let r = Reader::from_bytes(f).unwrap();
+        r.iter().map(|t| t.stored_len()).sum()
+    };
+    let want = streams(file);
+    for b in [as_elv, folder] {
+        let again = compress("full", true, Some(Arc::new(BaseModel::open(&b).unwrap())));
+        assert_eq!(streams(again), want);
+    }
+}
+
+#[test]
+fn optimizer_state_stays_lossless_against_a_base_by_default() {
+    // Adam's second moment: values around 1e-9, far below 2^-16, moving slightly.
+    let n = 4096;
+    let v: Vec<f32> = (0..n)
+        .map(|i| 1e-9 * (1.0 + (i % 97) as f32 / 50.0))
+        .collect();
+    let base_b: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let ft_b: Vec<u8> = v
+        .iter()
+        .flat_map(|x| (x * 0.999 + 1e-12).to_le_bytes())
+        .collect();
+    let mut map = MapBase(HashMap::new());
+    map.0
+        .insert("exp_avg_sq".into(), (DType::F32, vec![n as u64], base_b));
+    let layout = elv::Layout {
+        collection: false,
+        base: Some(Arc::new(map)),
+    };
+    let mut w = Writer::with_layout(Vec::new(), WriteOptions::default(), layout).unwrap();
+    let r = w
+        .add_tensor("exp_avg_sq", DType::F32, &[n as u64], &ft_b, Choice::Auto)
+        .unwrap();
+    assert!(r.encoding.is_lossless(), "{:?}", r.encoding);
+    assert!(r.note.is_some(), "the guard says why");
+}
+
+#[test]
 fn a_file_without_a_base_reads_as_before() {
     let opts = WriteOptions::default();
     let input = std::fs::File::open(sample("full")).unwrap();
