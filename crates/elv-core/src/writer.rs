@@ -548,17 +548,7 @@ impl<S: Sink> ContainerWriter<S> {
         encoding: Encoding,
         chunk_len: u64,
     ) -> core::result::Result<u32, S::Error> {
-        check_shape(dtype, shape, data.len())?;
-        let t = encode_tensor(encoding, dtype, data, None, chunk_len)?;
-        self.add_encoded_tensor(
-            name,
-            dtype,
-            shape,
-            encoding,
-            t.chunk_len,
-            t.crc32,
-            t.streams.into_iter().map(StoredStream::plain),
-        )
+        self.encode_and_add(name, dtype, shape, data, None, encoding, chunk_len)
     }
 
     /// Encodes and adds a tensor as `delta` or `elf_delta` against `base`, its twin's bytes
@@ -575,8 +565,22 @@ impl<S: Sink> ContainerWriter<S> {
         encoding: Encoding,
         chunk_len: u64,
     ) -> core::result::Result<u32, S::Error> {
+        self.encode_and_add(name, dtype, shape, data, Some(base), encoding, chunk_len)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn encode_and_add(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: &[u64],
+        data: &[u8],
+        base: Option<&[u8]>,
+        encoding: Encoding,
+        chunk_len: u64,
+    ) -> core::result::Result<u32, S::Error> {
         check_shape(dtype, shape, data.len())?;
-        let t = encode_tensor(encoding, dtype, data, Some(base), chunk_len)?;
+        let t = encode_tensor(encoding, dtype, data, base, chunk_len)?;
         self.add_encoded_tensor(
             name,
             dtype,

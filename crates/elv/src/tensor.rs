@@ -326,6 +326,14 @@ pub struct TensorReader<'r, S> {
 }
 
 impl<S: Source> TensorReader<'_, S> {
+    /// The end: checks the tensor CRC over everything read.
+    fn finish(&mut self, info: &TensorInfo) -> Result<()> {
+        self.done = true;
+        let crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
+        let verify = self.tensor.reader.verify_checksums();
+        Ok(check_tensor_crc_value(info, crc, verify)?)
+    }
+
     /// Decodes the next piece into the reused buffer; at the end, checks the tensor CRC.
     fn refill(&mut self) -> Result<()> {
         let reader = self.tensor.reader;
@@ -343,23 +351,11 @@ impl<S: Source> TensorReader<'_, S> {
                 self.pos = 0;
                 return Ok(());
             }
-            self.done = true;
-            let crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
-            return Ok(check_tensor_crc_value(
-                info,
-                crc,
-                reader.verify_checksums(),
-            )?);
+            return self.finish(info);
         }
         let count = info.chunk_count();
         if self.next_chunk >= count {
-            self.done = true;
-            let crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
-            return Ok(check_tensor_crc_value(
-                info,
-                crc,
-                reader.verify_checksums(),
-            )?);
+            return self.finish(info);
         }
         let end = (self.next_chunk + chunks_per_piece(info, STREAM_PIECE_BYTES)).min(count);
         let span = reader.span(self.tensor.index, self.next_chunk..end)?;
