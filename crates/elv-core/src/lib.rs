@@ -18,7 +18,7 @@
 //! | §7 encodings | [`encoding`]; §7.1 `planes`, §7.2 [`elf`], §7.3 `float_planes`, §7.4 `de` |
 //! | §9 dedup, §10 metadata | `dedup`, `metadata` |
 //! | §11 limits | [`Limits`] |
-//! | §12 writers | [`writer`] |
+//! | §12 writers | [`writer`]; [`encode`] (chunks into streams, the writer's checks) |
 //! | §13 reading | [`catalog`] (the tables), [`decode`] (the one decode path), [`archive`] (slices) |
 //!
 //! Modules not linked above are public for the `elv` crate, the fuzz targets and the
@@ -59,6 +59,7 @@ pub mod dedup;
 pub mod delta;
 pub mod dtype;
 pub mod elf;
+pub mod encode;
 pub mod encoding;
 mod error;
 #[doc(hidden)]

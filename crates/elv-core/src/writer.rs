@@ -4,18 +4,23 @@
 
 use crate::base::{BaseEntry, BaseTable};
 use crate::dtype::DType;
-use crate::encoding::{self, Encoding};
+use crate::encoding::Encoding;
 use crate::header::{
     align_up, feature, Header, Trailer, HEADER_LEN, KNOWN_REQUIRED_FEATURES, MAX_ALIGN_LOG2,
 };
 use crate::limits::Limits;
 use crate::member::{self, Member, MemberKind};
 use crate::section::{kind, Codec, SectionEntry, SectionIndex};
-use crate::tensor::{TensorInfo, MAX_CHUNK_LEN};
+use crate::tensor::TensorInfo;
 use crate::{dedup, metadata, Error, ErrorKind, Result};
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
+
+pub use crate::encode::{
+    check_layout, check_shape, effective_chunk_len, encode_chunk_checked, encode_tensor,
+    EncodedChunk, EncodedTensor,
+};
 
 /// Where a [`ContainerWriter`] puts its bytes. `Vec<u8>` is one; the `elv` crate adapts
 /// `std::io::Write`.
@@ -54,114 +59,6 @@ impl StoredStream {
             stored: bytes,
         }
     }
-}
-
-/// A tensor encoded into the decoded streams of all its chunks, chunk after chunk.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EncodedTensor {
-    /// The chunk length used (values per chunk).
-    pub chunk_len: u64,
-    /// All streams, chunk-major.
-    pub streams: Vec<Vec<u8>>,
-    /// CRC32 of the bytes a decoder will produce (for a lossy encoding, not the input's).
-    pub crc32: u32,
-}
-
-/// One encoded chunk: its streams, and for a lossy encoding the bytes they decode to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EncodedChunk {
-    /// The chunk's decoded streams, in order.
-    pub streams: Vec<Vec<u8>>,
-    /// What a decoder will produce, when that differs from the input (lossy encodings).
-    pub lossy_output: Option<Vec<u8>>,
-}
-
-/// Encodes one chunk (against `base`, the twin's bytes for the same values, for the delta
-/// encodings). Lossy chunks are decoded back, which gives the bytes the tensor CRC must cover
-/// and also checks the encoder.
-pub fn encode_chunk_checked(
-    encoding: Encoding,
-    dtype: DType,
-    data: &[u8],
-    base: Option<&[u8]>,
-) -> Result<EncodedChunk> {
-    let streams = encoding::encode_chunk(encoding, dtype, data, base)?;
-    if encoding.is_lossless() {
-        return Ok(EncodedChunk {
-            streams,
-            lossy_output: None,
-        });
-    }
-    let mut decoded = alloc::vec![0u8; data.len()];
-    let refs: Vec<&[u8]> = streams.iter().map(|s| s.as_slice()).collect();
-    encoding::decode_chunk(
-        encoding,
-        dtype,
-        data.len() / dtype.size(),
-        &refs,
-        base,
-        &mut decoded,
-    )?;
-    Ok(EncodedChunk {
-        streams,
-        lossy_output: Some(decoded),
-    })
-}
-
-/// Encodes a whole tensor (SPEC.md §6.4), against `base` (the twin's bytes, as long as
-/// `data`) for the delta encodings. `chunk_len` is in values; it is clamped to
-/// 1..=min(values, 2^31).
-pub fn encode_tensor(
-    encoding: Encoding,
-    dtype: DType,
-    data: &[u8],
-    base: Option<&[u8]>,
-    chunk_len: u64,
-) -> Result<EncodedTensor> {
-    let chunk_len = effective_chunk_len(encoding, dtype, data.len(), chunk_len)?;
-    if base.is_some_and(|b| b.len() != data.len()) {
-        return Err(Error::bare(ErrorKind::InvalidInput, "base twin length"));
-    }
-    let mut crc = crc32fast::Hasher::new();
-    let mut streams = Vec::new();
-    if chunk_len > 0 {
-        let step = chunk_len as usize * dtype.size();
-        for (k, chunk) in data.chunks(step).enumerate() {
-            let b = base.and_then(|b| b.get(k * step..k * step + chunk.len()));
-            let c = encode_chunk_checked(encoding, dtype, chunk, b)?;
-            crc.update(c.lossy_output.as_deref().unwrap_or(chunk));
-            streams.extend(c.streams);
-        }
-    }
-    Ok(EncodedTensor {
-        chunk_len,
-        streams,
-        crc32: crc.finalize(),
-    })
-}
-
-/// The chunk length a tensor of `byte_len` bytes is written with: `requested` clamped to
-/// 1..=min(values, 2^31), or 0 for an empty tensor.
-pub fn effective_chunk_len(
-    encoding: Encoding,
-    dtype: DType,
-    byte_len: usize,
-    requested: u64,
-) -> Result<u64> {
-    if !encoding.applies_to(dtype) || encoding.is_reference() {
-        return Err(Error::bare(
-            ErrorKind::InvalidInput,
-            "encoding not defined for this dtype",
-        ));
-    }
-    if byte_len % dtype.size() != 0 {
-        return Err(Error::bare(
-            ErrorKind::InvalidInput,
-            "data length not a multiple of the dtype size",
-        ));
-    }
-    let values = (byte_len / dtype.size()) as u64;
-    Ok(requested.clamp(1, MAX_CHUNK_LEN).min(values))
 }
 
 /// Writes a container section by section. Tensors are added in file order; `finish`
@@ -716,42 +613,4 @@ impl<S: Sink> ContainerWriter<S> {
     pub fn finish(self) -> core::result::Result<S, S::Error> {
         self.finish_with(&StoredStream::plain)
     }
-}
-
-/// Checks a tensor's rank and size against what a reader accepts (SPEC.md §6.1, §11).
-pub fn check_layout(dtype: DType, shape: &[u64], limits: &Limits) -> Result<()> {
-    if shape.len() > limits.max_rank as usize {
-        return Err(Error::bare(
-            ErrorKind::InvalidInput,
-            "rank above what a reader accepts (SPEC.md §11)",
-        )
-        .got_expected(shape.len() as u64, limits.max_rank.into()));
-    }
-    let bytes = shape
-        .iter()
-        .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d))
-        .unwrap_or(u64::MAX);
-    if bytes > limits.max_tensor_bytes {
-        return Err(Error::bare(
-            ErrorKind::InvalidInput,
-            "tensor larger than a reader accepts (SPEC.md §11)",
-        )
-        .got_expected(bytes, limits.max_tensor_bytes));
-    }
-    Ok(())
-}
-
-/// Checks that `byte_len` is exactly the size of a `dtype` tensor of `shape`.
-pub fn check_shape(dtype: DType, shape: &[u64], byte_len: usize) -> Result<()> {
-    let want = shape
-        .iter()
-        .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d));
-    if want != Some(byte_len as u64) {
-        return Err(Error::bare(
-            ErrorKind::InvalidInput,
-            "data length does not match dtype and shape",
-        )
-        .got_expected(byte_len as u64, want.unwrap_or(u64::MAX)));
-    }
-    Ok(())
 }
