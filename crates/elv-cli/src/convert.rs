@@ -94,6 +94,9 @@ fn compress_folder(
     base: Option<Arc<dyn Base>>,
     flags: &Flags,
 ) -> Fallible<()> {
+    if flags.rm {
+        return Err("--rm removes input files one by one; it does not remove folders or a collection's inputs".into());
+    }
     let members = crate::folder::gather(inputs)?;
     if let Some(m) = members.iter().find(|m| {
         std::fs::metadata(out)

@@ -128,6 +128,10 @@ fn a_folder_comes_back_byte_for_byte() {
     assert!(one_line_error(&o).contains("already exists"));
     ok(&run(&["-d", s(&packed), "-o", s(&back), "-f", "-q"]));
     assert_eq!(tree(&back).0, want);
+    // --rm does not remove folders.
+    let err = one_line_error(&run(&["compress", s(&dir), "-o", s(&packed), "-f", "--rm"]));
+    assert!(err.contains("--rm"), "{err}");
+    assert!(dir.join("config.json").exists());
     // One member alone.
     let o = run(&["extract", s(&packed), "--member", "tokenizer/vocab.txt"]);
     ok(&o);

@@ -210,6 +210,11 @@ pub fn compress_collection<W: Write + Send>(
             w.begin_safetensors_member(&m.path, &header.raw)?;
             add_safetensors(&mut w, &mut m.file, &header, opts, &mut tick, &mut report)
                 .map_err(|e| prefix_path(&m.path, e))?;
+        } else if len > opts.batch_bytes {
+            // A large file (a PyTorch checkpoint beside the safetensors, say) is streamed.
+            let mut tw = w.file_writer(&m.path, len)?;
+            std::io::copy(&mut (&mut m.file).take(len), &mut tw)?;
+            report.tensors.push(tw.finish()?);
         } else {
             let mut bytes = Vec::new();
             m.file.read_to_end(&mut bytes)?;

@@ -122,6 +122,16 @@ impl<W: Write> Writer<W> {
         self.add_tensor(path, DType::U8, &shape, bytes, Choice::Auto)
     }
 
+    /// Starts a file of a collection too large to hold in memory: write its `len` bytes to
+    /// the [`TensorWriter`] returned, then finish it.
+    pub fn file_writer(&mut self, path: &str, len: u64) -> Result<TensorWriter<'_, W>> {
+        self.check_usable()?;
+        self.inner
+            .begin_member(path, MemberKind::File, "")
+            .map_err(|e| Error::input(None, format!("member {path:?}: {e}")))?;
+        self.tensor_writer(path, DType::U8, &[len], Choice::Auto)
+    }
+
     /// The writer's base, if it has one.
     pub(crate) fn base_arc(&self) -> Option<Arc<dyn Base>> {
         self.base.clone()

@@ -156,6 +156,24 @@ fn member_paths_that_leave_the_folder_are_refused() {
 }
 
 #[test]
+fn a_file_larger_than_a_batch_is_streamed_in() {
+    let big: Vec<u8> = (0..300_000u32)
+        .flat_map(|i| (i % 251).to_le_bytes())
+        .collect();
+    let inputs = vec![member("big.bin", &big), member("small.txt", b"hi")];
+    let opts = WriteOptions {
+        batch_bytes: 64 << 10,
+        ..WriteOptions::default()
+    };
+    let (file, _) = compress_collection(inputs, Vec::new(), &opts, None, &mut |_, _| {}).unwrap();
+    let reader = Reader::from_bytes(file).unwrap();
+    let out = decompress_member(&reader, 0, Vec::new(), &mut |_, _| {}).unwrap();
+    assert_eq!(out, big);
+    let out = decompress_member(&reader, 1, Vec::new(), &mut |_, _| {}).unwrap();
+    assert_eq!(out, b"hi");
+}
+
+#[test]
 fn a_member_cannot_be_a_folder_of_another() {
     let inputs = vec![member("a", b"file"), member("a/b", b"inside")];
     let e = compress_collection(
