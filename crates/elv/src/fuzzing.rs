@@ -42,6 +42,9 @@ pub const TARGETS: &[&str] = &[
     "metadata",
     "round_trip",
     "safetensors",
+    "delta",
+    "member_table",
+    "base_table",
 ];
 
 /// Runs target `name` on `data`.
@@ -70,6 +73,13 @@ pub fn run(name: &str, data: &[u8]) {
         }
         "round_trip" => round_trip(data),
         "safetensors" => safetensors(data),
+        "delta" => {
+            chunk(Encoding::Delta, data);
+            chunk(Encoding::ElfDelta, data);
+            delta_round_trip(data);
+        }
+        "member_table" => member_table(data),
+        "base_table" => base_table(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -128,7 +138,10 @@ const FLOATS: [DType; 4] = [DType::F16, DType::BF16, DType::F32, DType::F64];
 /// cut into the encoding's streams.
 pub fn chunk(encoding: Encoding, data: &[u8]) {
     let [d, n0, n1, rest @ ..] = data else { return };
-    let dtype = if encoding == Encoding::De || encoding == Encoding::BytePlanes {
+    let dtype = if matches!(
+        encoding,
+        Encoding::De | Encoding::BytePlanes | Encoding::Delta
+    ) {
         pick(
             &[DType::F16, DType::F32, DType::F64, DType::I32, DType::U16],
             *d,
@@ -230,6 +243,92 @@ pub fn ans(data: &[u8]) {
 }
 
 /// The dedup table parser against a fixed set of tensors.
+/// Deltas round trip: the first byte picks a dtype, the rest is split into a base and a
+/// fine-tune of the same length; `delta` must give the fine-tune back, `elf_delta` what ELF
+/// gives.
+pub fn delta_round_trip(data: &[u8]) {
+    let [d, rest @ ..] = data else { return };
+    let all = [
+        DType::F16,
+        DType::BF16,
+        DType::F32,
+        DType::F64,
+        DType::I32,
+        DType::U8,
+    ];
+    let dtype = pick(&all, *d);
+    let size = dtype.size();
+    let n = rest.len() / (2 * size);
+    let (base, ft) = (&rest[..n * size], &rest[n * size..2 * n * size]);
+    let decode = |enc: Encoding| {
+        let streams = elv_core::encoding::encode_chunk(enc, dtype, ft, Some(base)).unwrap();
+        let refs: Vec<&[u8]> = streams.iter().map(Vec::as_slice).collect();
+        let mut out = vec![0u8; ft.len()];
+        decode_chunk(enc, dtype, n, &refs, Some(base), &mut out).unwrap();
+        out
+    };
+    assert_eq!(decode(Encoding::Delta), ft, "delta round trip");
+    if dtype.float_format().is_some() {
+        let streams = elf::encode_chunk(dtype, ft).unwrap();
+        let refs: Vec<&[u8]> = streams.iter().map(Vec::as_slice).collect();
+        let mut elf_out = vec![0u8; ft.len()];
+        decode_chunk(Encoding::Elf, dtype, n, &refs, None, &mut elf_out).unwrap();
+        assert_eq!(
+            decode(Encoding::ElfDelta),
+            elf_out,
+            "elf_delta decodes as ELF does"
+        );
+    }
+}
+
+/// Four tensors the table targets refer to: raw, delta, U8 of rank 1, base reference.
+fn table_fixture() -> Vec<TensorInfo> {
+    let t = |name: &str, enc: Encoding, dtype: DType| TensorInfo {
+        name: name.into(),
+        dtype,
+        shape: vec![2],
+        encoding: enc,
+        error_bound_log2: 0,
+        crc32: 7,
+        chunk_len: 0,
+        first_stream: 0,
+        dedup_of: None,
+    };
+    vec![
+        t("a", Encoding::Raw, DType::F32),
+        t("b", Encoding::Delta, DType::F32),
+        t("c", Encoding::Raw, DType::U8),
+        t("a", Encoding::BaseRef, DType::F32),
+    ]
+}
+
+/// The member table parser: whatever it accepts tiles the tensors with valid paths.
+pub fn member_table(data: &[u8]) {
+    let tensors = table_fixture();
+    if let Ok(members) = elv_core::member::parse_table(data, &tensors, &fuzz_options().limits) {
+        let mut next = 0;
+        for m in &members {
+            assert_eq!(m.tensors.start, next, "runs tile the table");
+            next = m.tensors.end;
+            elv_core::member::check_path(&m.path).expect("only valid paths");
+            assert!(!m.path.split('/').any(|c| c == ".." || c.is_empty()));
+        }
+        assert_eq!(next as usize, tensors.len());
+    }
+}
+
+/// The base table parser: whatever it accepts names exactly the tensors stored against it.
+pub fn base_table(data: &[u8]) {
+    let tensors = table_fixture();
+    if let Ok(t) = elv_core::base::BaseTable::parse(data, &tensors, &fuzz_options().limits) {
+        let named: Vec<usize> = t.entries.iter().map(|e| e.tensor as usize).collect();
+        let needing: Vec<usize> = (0..tensors.len())
+            .filter(|&i| tensors[i].encoding.needs_base())
+            .collect();
+        assert_eq!(named, needing);
+    }
+}
+
 pub fn dedup_table(data: &[u8]) {
     let t = |name: &str, enc: Encoding, dtype: DType| TensorInfo {
         name: name.into(),
