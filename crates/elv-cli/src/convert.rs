@@ -190,7 +190,8 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
             }
         }
         Direction::Decompress(base) => {
-            let reader = with_base(open_reader(input)?, base)?;
+            let reader =
+                with_base(open_reader(input)?, base).map_err(|e| format!("{name}: {e}"))?;
             if !reader.members().is_empty() {
                 let out = if out == input.with_extension("safetensors") {
                     input.with_extension("")
