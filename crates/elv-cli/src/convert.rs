@@ -101,7 +101,7 @@ fn compress_folder(
     if let Some(m) = members.iter().find(|m| {
         std::fs::metadata(out)
             .ok()
-            .zip(m.file.metadata().ok())
+            .zip(m.file.as_ref().and_then(|f| f.metadata().ok()))
             .is_some_and(|(a, b)| same_file(&a, &b))
     }) {
         return Err(format!(

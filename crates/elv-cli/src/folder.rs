@@ -9,11 +9,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The members for `inputs`: a folder contributes every regular file under it (links to
-/// regular files are followed, as the Hugging Face cache links its blobs), by path relative
-/// to the folder, or below the folder's own name when several inputs are given; a file is a
-/// member by its name. Members are in path order.
+/// regular files are followed, as the Hugging Face cache links its blobs) and every empty
+/// folder, by path relative to the folder, or below the folder's own name when several
+/// inputs are given; a file is a member by its name. Members are in path order.
 pub fn gather(inputs: &[PathBuf]) -> Fallible<Vec<MemberInput>> {
-    let mut paths: Vec<(String, PathBuf)> = Vec::new();
+    let mut paths: Vec<(String, PathBuf, bool)> = Vec::new();
     for input in inputs {
         let meta = fs::metadata(input).map_err(|e| format!("{}: {e}", input.display()))?;
         let name = input
@@ -28,7 +28,7 @@ pub fn gather(inputs: &[PathBuf]) -> Fallible<Vec<MemberInput>> {
             };
             walk(input, &prefix, &mut paths)?;
         } else {
-            paths.push((name, input.clone()));
+            paths.push((name, input.clone(), false));
         }
     }
     paths.sort();
@@ -43,14 +43,18 @@ pub fn gather(inputs: &[PathBuf]) -> Fallible<Vec<MemberInput>> {
     }
     paths
         .into_iter()
-        .map(|(path, p)| {
-            let file = File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        .map(|(path, p, folder)| {
+            let file = match folder {
+                true => None,
+                false => Some(File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?),
+            };
             Ok(MemberInput { path, file })
         })
         .collect()
 }
 
-fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Fallible<()> {
+fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf, bool)>) -> Fallible<()> {
+    let before = out.len();
     for e in fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
         let p = e?.path();
         let name = p
@@ -61,7 +65,13 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Fallible<
         if meta.is_dir() {
             walk(&p, &format!("{prefix}{name}/"), out)?;
         } else if meta.is_file() {
-            out.push((format!("{prefix}{name}"), p));
+            out.push((format!("{prefix}{name}"), p, false));
+        }
+    }
+    // An empty folder below the top one is a member of its own.
+    if out.len() == before {
+        if let Some(path) = prefix.strip_suffix('/').filter(|p| !p.is_empty()) {
+            out.push((path.to_string(), dir.to_path_buf(), true));
         }
     }
     Ok(())
@@ -142,6 +152,18 @@ fn write_members(
     let mut done = 0u64;
     for (m, member) in reader.members().iter().enumerate() {
         let target = safe_target(root, &member.path)?;
+        if member.kind == elv::MemberKind::Folder {
+            match fs::symlink_metadata(&target) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => {
+                    return Err(format!("{}: exists and is not a folder", target.display()).into())
+                }
+                Err(_) => {
+                    fs::create_dir(&target).map_err(|e| format!("{}: {e}", target.display()))?
+                }
+            }
+            continue;
+        }
         let options = OutputOptions {
             overwrite: force,
             sync,

@@ -6,7 +6,7 @@ use crate::output::{open_file, write_output, Fallible};
 use crate::sniff;
 use crate::text::{bound, escape, human, shape};
 use elv::atomic::OutputOptions;
-use elv::{Base, ErrorKind, MemberKind, ReadOptions, Reader};
+use elv::{Base, ErrorKind, ReadOptions, Reader};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
@@ -83,7 +83,7 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
                     || (m.tensors.start..m.tensors.end).filter_map(|i| reader.tensor(i as usize));
                 serde_json::json!({
                     "path": m.path,
-                    "kind": member_kind(m.kind),
+                    "kind": m.kind.name(),
                     "tensors": m.tensors.len(),
                     "decoded_bytes": run().map(|t| t.byte_len()).sum::<u64>(),
                     "stored_bytes": run().map(|t| t.stored_len()).sum::<u64>(),
@@ -162,20 +162,19 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
     };
     line(&mut out, head)?;
     let members = reader.members();
+    let mut next_member = members.iter().peekable();
     for (i, r) in rows.iter().enumerate() {
-        if let Some(m) = members.iter().find(|m| m.tensors.start as usize == i) {
-            writeln!(
-                out,
-                "== {} ({}, {} tensors)",
-                escape(&m.path),
-                member_kind(m.kind),
-                m.tensors.len()
-            )?;
+        // The heading of every member whose run starts here (empty folders have none).
+        while let Some(m) = next_member.next_if(|m| m.tensors.start as usize <= i) {
+            member_heading(&mut out, m)?;
         }
         line(
             &mut out,
             [&r[0], &r[1], &r[2], &r[3], &r[4], &r[5], &r[6], &r[7]],
         )?;
+    }
+    for m in next_member {
+        member_heading(&mut out, m)?;
     }
     if !members.is_empty() {
         // Tensors stored once for several members (HD across the collection, §9).
@@ -231,11 +230,14 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
     Ok(())
 }
 
-fn member_kind(k: MemberKind) -> &'static str {
-    match k {
-        MemberKind::Safetensors => "safetensors",
-        MemberKind::File => "file",
-    }
+fn member_heading(out: &mut dyn Write, m: &elv::Member) -> io::Result<()> {
+    writeln!(
+        out,
+        "== {} ({}, {} tensors)",
+        escape(&m.path),
+        m.kind.name(),
+        m.tensors.len()
+    )
 }
 
 /// Checks every checksum; against the original, every tensor's bound.

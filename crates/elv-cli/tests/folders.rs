@@ -34,8 +34,8 @@ fn one_line_error(o: &Output) -> String {
     err
 }
 
-/// Relative path → bytes of every file under `dir` (links followed), and whether any entry
-/// is a link.
+/// Relative path → bytes of every file under `dir` (links followed; folders as `path/`),
+/// and whether any entry is a link.
 fn tree(dir: &Path) -> (Vec<(String, Vec<u8>)>, bool) {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>, links: &mut bool) {
         for e in std::fs::read_dir(dir).unwrap() {
@@ -44,10 +44,11 @@ fn tree(dir: &Path) -> (Vec<(String, Vec<u8>)>, bool) {
                 .unwrap()
                 .file_type()
                 .is_symlink();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
             if p.is_dir() {
+                out.push((format!("{rel}/"), Vec::new()));
                 walk(root, &p, out, links);
             } else {
-                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
                 out.push((rel, std::fs::read(&p).unwrap()));
             }
         }
@@ -80,6 +81,9 @@ fn model_folder(root: &Path) -> PathBuf {
         b"[PAD]\n[UNK]\n".repeat(100),
     )
     .unwrap();
+    // An empty file and an empty folder come back too.
+    std::fs::write(dir.join("tokenizer/added_tokens.json"), b"").unwrap();
+    std::fs::create_dir_all(dir.join("runs/empty")).unwrap();
     let blob = root.join("blob-config");
     std::fs::write(&blob, b"{\"hidden_size\": 384}\n").unwrap();
     #[cfg(unix)]
@@ -109,12 +113,17 @@ fn a_folder_comes_back_byte_for_byte() {
         text.contains("== tokenizer/vocab.txt (file, 1 tensors)"),
         "{text}"
     );
-    assert!(text.contains("5 members"), "{text}");
+    assert!(text.contains("7 members"), "{text}");
+    assert!(text.contains("== runs/empty (folder, 0 tensors)"), "{text}");
     let back = tmp.path().join("back");
     ok(&run(&["-d", s(&packed), "-o", s(&back), "-q"]));
     let (want, _) = tree(&dir);
     let (got, links) = tree(&back);
     assert_eq!(got, want);
+    assert!(
+        back.join("runs/empty").is_dir(),
+        "the empty folder is there"
+    );
     assert!(!links, "decompress never makes links");
     // No temporary folder is left next to the output.
     let left: Vec<_> = std::fs::read_dir(tmp.path())

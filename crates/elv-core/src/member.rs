@@ -1,6 +1,7 @@
 //! The member table (SPEC.md §10.1): a collection, such as a model folder, as one file. Each
 //! member is a relative path and a run of consecutive tensors: a safetensors file (its JSON
-//! header kept verbatim) or any other file (its bytes as one U8 tensor).
+//! header kept verbatim), any other file (its bytes as one U8 tensor), or an empty folder (no
+//! tensors).
 #![deny(clippy::indexing_slicing)]
 
 use crate::cursor::Cursor;
@@ -23,6 +24,8 @@ pub enum MemberKind {
     Safetensors,
     /// Any other file: its bytes are the member's one tensor, U8 of rank 1.
     File,
+    /// An empty folder: no tensors (so a folder round trip keeps empty folders too).
+    Folder,
 }
 
 impl MemberKind {
@@ -31,6 +34,16 @@ impl MemberKind {
         match self {
             MemberKind::Safetensors => 0,
             MemberKind::File => 1,
+            MemberKind::Folder => 2,
+        }
+    }
+
+    /// `safetensors`, `file` or `folder`: the name the conformance manifest uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            MemberKind::Safetensors => "safetensors",
+            MemberKind::File => "file",
+            MemberKind::Folder => "folder",
         }
     }
 }
@@ -90,8 +103,8 @@ pub fn check_path(path: &str) -> Result<()> {
 /// equal to the tensors of earlier members (`Malformed`) and its run within the table
 /// (`OutOfRange`), path length within the name limit (`LimitExceeded`), path UTF-8
 /// (`InvalidUtf8`) and valid ([`check_path`], `BadPath`), header present and UTF-8
-/// (`Truncated`, `InvalidUtf8`), a file member one U8 tensor of rank 1 with no header
-/// (`Malformed`); the table ends there (`Malformed`); the runs cover every tensor
+/// (`Truncated`, `InvalidUtf8`), a file member one U8 tensor of rank 1 with no header and a
+/// folder member no tensors and no header (`Malformed`); the table ends there (`Malformed`); the runs cover every tensor
 /// (`Malformed`); paths unique (`DuplicateName`) and none a folder of another (`BadPath`);
 /// tensor names unique within each member (`DuplicateName`).
 pub fn parse_table(bytes: &[u8], tensors: &[TensorInfo], limits: &Limits) -> Result<Vec<Member>> {
@@ -113,9 +126,10 @@ pub fn parse_table(bytes: &[u8], tensors: &[TensorInfo], limits: &Limits) -> Res
         let kind = match c.u8("member kind")? {
             0 => MemberKind::Safetensors,
             1 => MemberKind::File,
+            2 => MemberKind::Folder,
             k => {
                 return Err(
-                    Error::new(ErrorKind::Malformed, "member kind", at).got_expected(k.into(), 1)
+                    Error::new(ErrorKind::Malformed, "member kind", at).got_expected(k.into(), 2)
                 )
             }
         };
@@ -161,6 +175,13 @@ pub fn parse_table(bytes: &[u8], tensors: &[TensorInfo], limits: &Limits) -> Res
                     at,
                 ));
             }
+        }
+        if kind == MemberKind::Folder && (len != 0 || !header.is_empty()) {
+            return Err(Error::new(
+                ErrorKind::Malformed,
+                "folder member (no tensors, no header)",
+                at,
+            ));
         }
         members.push(Member {
             path,

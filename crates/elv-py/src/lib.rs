@@ -238,10 +238,7 @@ impl Reader {
             .members()
             .iter()
             .map(|m| {
-                let kind = match m.kind {
-                    elv::MemberKind::Safetensors => "safetensors",
-                    elv::MemberKind::File => "file",
-                };
+                let kind = m.kind.name();
                 let names = (m.tensors.start..m.tensors.end)
                     .filter_map(|i| r.tensor(i as usize).map(|t| t.name().to_string()))
                     .collect();

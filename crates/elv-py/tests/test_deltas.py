@@ -38,8 +38,9 @@ def test_members_of_a_collection_are_listed_and_read_each_on_its_own():
         members = f.members()
         assert [m[0] for m in members] == ["config.json", "model-00001-of-00002.safetensors",
                                            "model-00002-of-00002.safetensors",
-                                           "tokenizer/vocab.txt"]
-        assert [m[1] for m in members] == ["file", "safetensors", "safetensors", "file"]
+                                           "tokenizer/vocab.txt", "unused"]
+        assert [m[1] for m in members] == ["file", "safetensors", "safetensors", "file",
+                                           "folder"]
         first = f.get_tensor("w", member="model-00001-of-00002.safetensors")
         second = f.get_tensor("w", member="model-00002-of-00002.safetensors")
         assert first.shape == (4,) and second.shape == (2,)

@@ -172,8 +172,9 @@ pub fn compress_safetensors_with<R: Read + Seek + Send, W: Write + Send>(
 pub struct MemberInput {
     /// Relative, `/`-separated path in the collection (SPEC.md §10.1).
     pub path: String,
-    /// The file: a safetensors file if `path` ends in `.safetensors`, else stored as bytes.
-    pub file: std::fs::File,
+    /// The file: a safetensors file if `path` ends in `.safetensors`, else stored as bytes;
+    /// `None` for an empty folder.
+    pub file: Option<std::fs::File>,
 }
 
 /// Compresses several files into one `.elv` collection (a model folder: shards, index,
@@ -196,28 +197,35 @@ pub fn compress_collection<W: Write + Send>(
     let mut report = Report::default();
     let mut sizes = Vec::with_capacity(inputs.len());
     for m in &inputs {
-        sizes.push(m.file.metadata()?.len());
+        sizes.push(match &m.file {
+            Some(f) => f.metadata()?.len(),
+            None => 0,
+        });
     }
     let total: u64 = sizes.iter().sum();
     let mut done = 0u64;
-    for (mut m, len) in inputs.into_iter().zip(sizes) {
+    for (m, len) in inputs.into_iter().zip(sizes) {
         report.input_bytes += len;
         let mut tick = |d: u64, _| progress(done + d, total);
-        m.file.seek(SeekFrom::Start(0))?;
+        let Some(mut file) = m.file else {
+            w.add_folder(&m.path)?;
+            continue;
+        };
+        file.seek(SeekFrom::Start(0))?;
         if m.path.ends_with(".safetensors") {
-            let header = safetensors::read_header(&mut m.file, Some(len))
+            let header = safetensors::read_header(&mut file, Some(len))
                 .map_err(|e| prefix_path(&m.path, e))?;
             w.begin_safetensors_member(&m.path, &header.raw)?;
-            add_safetensors(&mut w, &mut m.file, &header, opts, &mut tick, &mut report)
+            add_safetensors(&mut w, &mut file, &header, opts, &mut tick, &mut report)
                 .map_err(|e| prefix_path(&m.path, e))?;
         } else if len > opts.batch_bytes {
             // A large file (a PyTorch checkpoint beside the safetensors, say) is streamed.
             let mut tw = w.file_writer(&m.path, len)?;
-            std::io::copy(&mut (&mut m.file).take(len), &mut tw)?;
+            std::io::copy(&mut (&mut file).take(len), &mut tw)?;
             report.tensors.push(tw.finish()?);
         } else {
             let mut bytes = Vec::new();
-            m.file.read_to_end(&mut bytes)?;
+            file.read_to_end(&mut bytes)?;
             report.tensors.push(w.add_file(&m.path, &bytes)?);
         }
         done += len;

@@ -60,13 +60,10 @@ pub fn protocol_lines<S: Source>(r: &crate::Reader<S>) -> Result<Vec<String>> {
         ));
     }
     for m in r.members() {
-        let kind = match m.kind {
-            crate::MemberKind::Safetensors => "safetensors",
-            crate::MemberKind::File => "file",
-        };
         lines.push(format!(
-            "member\t{}\t{kind}\t{}",
+            "member\t{}\t{}\t{}",
             manifest_field(&m.path),
+            m.kind.name(),
             m.tensors.len()
         ));
     }

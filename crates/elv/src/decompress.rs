@@ -68,6 +68,12 @@ pub fn decompress_member<S: Source, W: Write + Send>(
     let tensors: Vec<Tensor<'_, S>> = (member.tensors.start..member.tensors.end)
         .filter_map(|i| reader.tensor(i as usize))
         .collect();
+    if member.kind == MemberKind::Folder {
+        return Err(Error::input(
+            None,
+            format!("member {:?} is a folder, not a file", member.path),
+        ));
+    }
     if member.kind == MemberKind::File {
         let total: u64 = tensors.iter().map(|t| t.byte_len()).sum();
         let mut done = 0u64;

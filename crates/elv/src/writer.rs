@@ -122,6 +122,14 @@ impl<W: Write> Writer<W> {
         self.add_tensor(path, DType::U8, &shape, bytes, Choice::Auto)
     }
 
+    /// Adds an empty folder of a collection at `path`, so that a folder round trip keeps it.
+    pub fn add_folder(&mut self, path: &str) -> Result<()> {
+        self.check_usable()?;
+        self.inner
+            .begin_member(path, MemberKind::Folder, "")
+            .map_err(|e| Error::input(None, format!("member {path:?}: {e}")))
+    }
+
     /// Starts a file of a collection too large to hold in memory: write its `len` bytes to
     /// the [`TensorWriter`] returned, then finish it.
     pub fn file_writer(&mut self, path: &str, len: u64) -> Result<TensorWriter<'_, W>> {

@@ -22,7 +22,7 @@ fn member(path: &str, bytes: &[u8]) -> MemberInput {
     file.write_all(bytes).unwrap();
     MemberInput {
         path: path.to_string(),
-        file,
+        file: Some(file),
     }
 }
 

@@ -43,13 +43,9 @@ fn describe_stream(bytes: &[u8], base: Option<&str>) -> Described {
     r.verify().map_err(kind)?;
     // The members of a collection, as the manifest lists them: (path, kind, tensor count).
     let members = r.members().iter().map(|m| {
-        let k = match m.kind {
-            elv::MemberKind::Safetensors => "safetensors",
-            elv::MemberKind::File => "file",
-        };
         (
             format!("member:{}", vectors::manifest_escape(&m.path)),
-            format!("{k}\t{}", m.tensors.len()),
+            format!("{}\t{}", m.kind.name(), m.tensors.len()),
         )
     });
     Ok((rows, members.chain(escaped(r.metadata())).collect()))

@@ -114,7 +114,7 @@ fn collection(members: &[MemberSpec]) -> (Vec<u8>, Vec<super::ExpectedTensor>) {
     for (path, kind, tensors) in members {
         let header = match kind {
             MemberKind::Safetensors => safetensors_header(tensors),
-            MemberKind::File => String::new(),
+            _ => String::new(),
         };
         w.begin_member(path, *kind, &header).unwrap();
         for (name, dtype, shape, data) in tensors {
@@ -186,6 +186,7 @@ fn folder_members() -> Vec<MemberSpec> {
                 b"a\nb\nc\n".to_vec(),
             )],
         ),
+        ("unused", MemberKind::Folder, vec![]),
     ]
 }
 
@@ -250,13 +251,7 @@ fn valid_with(
 
 fn member_lines(m: &[MemberSpec]) -> Vec<(String, &'static str, usize)> {
     m.iter()
-        .map(|(p, k, t)| {
-            let kind = match k {
-                MemberKind::Safetensors => "safetensors",
-                MemberKind::File => "file",
-            };
-            (p.to_string(), kind, t.len())
-        })
+        .map(|(p, k, t)| (p.to_string(), k.name(), t.len()))
         .collect()
 }
 
@@ -291,7 +286,7 @@ pub fn all() -> Vec<Vector> {
     let (folder, expected) = collection(&members);
     v.push(valid_with(
         "collection.elv",
-        "a model folder: two safetensors shards (tensor w in both), config.json, tokenizer/vocab.txt (§10.1)",
+        "a model folder: two safetensors shards (tensor w in both), config.json, tokenizer/vocab.txt, an empty folder unused (§10.1)",
         folder.clone(),
         expected,
         None,
@@ -405,6 +400,18 @@ pub fn all() -> Vec<Vector> {
             ErrorKind::BadPath,
         ));
     }
+    // config.json's kind byte (the table's first member, right after count and reserved).
+    let mut b = folder.clone();
+    let s = section_of_kind(&b, mt);
+    let off = super::section_offset(&b, s);
+    b[off + 8] = MemberKind::Folder.code();
+    reseal_section(&mut b, s);
+    v.push(invalid(
+        "member_folder_with_tensor.elv",
+        "a folder member (kind 2) that owns a tensor",
+        b,
+        ErrorKind::Malformed,
+    ));
     v.push(invalid(
         "member_path_duplicate.elv",
         "two members named model-00002-of-00002.safetensors",
