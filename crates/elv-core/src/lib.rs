@@ -1,7 +1,8 @@
 //! `elv-core`: the `#![no_std]` core of the `.elv` format for compressed model weights.
 //!
-//! It holds the codecs (ELF, DE, the lossless float split, SPEC.md §7), the container
-//! framing (header, section index, tensor table, dedup table, metadata: §3–§10), a writer
+//! It holds the codecs (ELF, DE, the lossless float split, the deltas against a base model,
+//! SPEC.md §7), the container framing (header, section index, tensor table, dedup table,
+//! member table, base table, metadata: §3–§10), a writer
 //! into any [`Sink`] and a checked reader over byte slices ([`Archive`]). Section codecs
 //! other than `none` (zstd) are supplied by the `elv` crate through [`SectionDecompressor`].
 //!
@@ -15,8 +16,8 @@
 //! | §3, §5 header and trailer | [`header`] |
 //! | §4 sections, index, codecs | [`section`]; §4.4 `ans`: [`ans`] |
 //! | §6 tensor table, §6.2 dtypes | [`tensor`], [`dtype`] |
-//! | §7 encodings | [`encoding`]; §7.1 `planes`, §7.2 [`elf`], §7.3 `float_planes`, §7.4 `de` |
-//! | §9 dedup, §10 metadata | `dedup`, `metadata` |
+//! | §7 encodings | [`encoding`]; §7.1 `planes`, §7.2 [`elf`], §7.3 `float_planes`, §7.4 `de`, §7.7–§7.8 [`delta`] |
+//! | §9 dedup, §9.1 base table, §10 metadata, §10.1 members | `dedup`, [`base`], `metadata`, [`member`] |
 //! | §11 limits | [`Limits`] |
 //! | §12 writers | [`writer`]; [`encode`] (chunks into streams, the writer's checks) |
 //! | §13 reading | [`catalog`] (the tables), [`decode`] (the one decode path), [`archive`] (slices) |

@@ -3,7 +3,9 @@
 //! Built on [`elv_core`] (the `no_std` codecs and framing), this crate adds zstd sections,
 //! a [`Writer`] that chooses each tensor's encoding (ELVES: ELF, DE, planes, dedup; SPEC.md
 //! §7, §9) and encodes chunks in parallel, a [`Reader`] over any [`Source`] whose `&self`
-//! methods decode one tensor without reading the others, and safetensors conversion.
+//! methods decode one tensor without reading the others, safetensors conversion, model
+//! folders as one file ([`compress_collection`], [`decompress_member`]) and fine-tunes as
+//! deltas against a base model ([`Layout`], [`BaseModel`], [`Reader::with_base`]).
 //!
 //! ```
 //! use elv::{Choice, DType, Reader, TensorData, WriteOptions, Writer};
@@ -27,8 +29,8 @@
 //! | `hd` | dedup of identical tensors | §9 |
 //! | `pack`, `codec` | chunk encoding and the entropy stage (`ans`, zstd) | §4.3, §4.4, §7 |
 //! | `reader`, `tensor`, `fetch`, `source` | the public read API over the core decode path | §13 |
-//! | `compress`, `decompress`, `verify` | safetensors drivers of the CLI | §10 |
-//! | `base` | base models for deltas | §9.1 |
+//! | `compress`, `decompress`, `verify` | safetensors and collection drivers of the CLI | §10, §10.1 |
+//! | `base`, `twin` | base models for deltas; a reader's checked twins | §7.7–§7.9, §9.1 |
 //! | `safetensors`, `atomic` | safetensors headers; atomic output files | |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -22,8 +22,8 @@ use std::sync::Arc;
 /// What a file holds besides tensors, fixed when it is started (its header says so).
 #[derive(Clone, Default)]
 pub struct Layout {
-    /// A collection: tensors and files follow [`Writer::begin_member`] / [`Writer::add_file`]
-    /// (SPEC.md §10.1).
+    /// A collection: tensors follow [`Writer::begin_safetensors_member`], files come by
+    /// [`Writer::add_file`], empty folders by [`Writer::add_folder`] (SPEC.md §10.1).
     pub collection: bool,
     /// A base model: a tensor with a twin in it (same name, dtype and shape) is stored as a
     /// reference when identical, else as a delta when that is smaller (SPEC.md §7.7–§7.9).
