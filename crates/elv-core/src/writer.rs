@@ -133,7 +133,12 @@ impl<S: Sink> ContainerWriter<S> {
                 "a tensor is still open",
             ));
         }
-        member::check_path(path).map_err(|e| Error::bare(ErrorKind::InvalidInput, e.what()))?;
+        member::check_path(path).map_err(|_| {
+            Error::bare(
+                ErrorKind::InvalidInput,
+                "not a portable relative path (SPEC.md §10.1: no `\\`, `:`, control characters, empty, `.` or `..` components)",
+            )
+        })?;
         if path.len() > u16::MAX as usize || header.len() > u32::MAX as usize {
             return Err(Error::bare(
                 ErrorKind::InvalidInput,
