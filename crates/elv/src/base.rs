@@ -40,6 +40,17 @@ pub trait Base: Send + Sync {
     }
 }
 
+/// `base`, if it holds a twin for a tensor of this name, dtype and shape: the one rule a
+/// writer matches twins by (SPEC.md §12, informative).
+pub(crate) fn twin_base<'b>(
+    base: Option<&'b dyn Base>,
+    name: &str,
+    dtype: DType,
+    shape: &[u64],
+) -> Option<&'b dyn Base> {
+    base.filter(|b| b.twin(name).is_some_and(|(d, s)| d == dtype && s == shape))
+}
+
 /// The BLAKE3-256 hash of a base tensor's bytes, as the base table records it (§9.1).
 pub fn twin_hash(bytes: &[u8]) -> [u8; 32] {
     *blake3::hash(bytes).as_bytes()

@@ -2,7 +2,7 @@
 //! [`Writer`] in batches encoded in parallel, reading the next batch and writing the previous
 //! one while a batch encodes; a tensor larger than a batch is streamed in chunk groups.
 
-use crate::base::Base;
+use crate::base::{twin_base, Base};
 use crate::error::{Error, Result};
 use crate::hd::{self, probe_hash};
 use crate::options::{piece_bytes, WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN};
@@ -370,18 +370,12 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(TensorReport, Option<Vec<Vec<u8>>>)> {
     // The base twin, read piece by piece beside the tensor (SPEC.md §7.7-§7.9).
-    let twin = model.filter(|b| {
-        b.twin(&e.name)
-            .is_some_and(|(d, s)| d == e.dtype && s == e.shape)
-    });
+    let twin = twin_base(model, &e.name, e.dtype, &e.shape);
     if let Some(b) = twin {
         if let Some(done) = large_twin_identical(input, data_start, e, w, b, progress)? {
             return Ok((done, None));
         }
     }
-    let twin_range = |at: u64, len: u64| -> Result<Option<Vec<u8>>> {
-        twin.map(|b| b.read_range(&e.name, at, len)).transpose()
-    };
     let base = data_start + e.begin;
     let piece = piece_bytes(opts.batch_bytes);
     let size = e.dtype.size() as u64;
@@ -449,7 +443,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
     let twin_sample = ranges
         .iter()
-        .map(|r| twin_range(r.start, r.end - r.start))
+        .map(|r| twin_range(twin, &e.name, r.start, r.end - r.start))
         .collect::<Result<Option<Vec<_>>>>()?;
     let twin_sample: Option<Vec<&[u8]>> = twin_sample
         .as_ref()
@@ -474,10 +468,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     // and the one before is written.
     let first_len = group.min(e.len());
     read_range_into(input, base, first_len, &mut spare)?;
-    let twin_range = |at: u64, len: u64| -> Result<Option<Vec<u8>>> {
-        twin.map(|b| b.read_range(&e.name, at, len)).transpose()
-    };
-    let first_twin = twin_range(0, first_len)?;
+    let first_twin = twin_range(twin, &e.name, 0, first_len)?;
     let mut off = first_len;
     let mut ahead = None;
     let mut written = 0;
@@ -513,7 +504,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
                 return Ok(None);
             }
             read_range_into(input, base + off, next_len, &mut buf)?;
-            let next_twin = twin_range(off, next_len)?;
+            let next_twin = twin_range(twin, &e.name, off, next_len)?;
             off += next_len;
             Ok(Some((buf, next_twin)))
         },
@@ -537,6 +528,11 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
 }
 
 /// The bytes of every tensor of batch `b`, in order.
+/// `len` bytes from `at` of the twin `name` in `twin`, if there is a twin.
+fn twin_range(twin: Option<&dyn Base>, name: &str, at: u64, len: u64) -> Result<Option<Vec<u8>>> {
+    twin.map(|b| b.read_range(name, at, len)).transpose()
+}
+
 /// For a large tensor with a base twin: if it equals the twin (sampled first, then compared
 /// piece by piece), writes it as a `base` reference and gives its report; else `None`.
 fn large_twin_identical<R: Read + Seek, W: Write + Send>(

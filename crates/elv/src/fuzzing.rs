@@ -281,19 +281,24 @@ pub fn delta_round_trip(data: &[u8]) {
     }
 }
 
-/// Four tensors the table targets refer to: raw, delta, U8 of rank 1, base reference.
-fn table_fixture() -> Vec<TensorInfo> {
-    let t = |name: &str, enc: Encoding, dtype: DType| TensorInfo {
+/// A tensor record of two values for the table targets.
+fn fixture_tensor(name: &str, encoding: Encoding, dtype: DType) -> TensorInfo {
+    TensorInfo {
         name: name.into(),
         dtype,
         shape: vec![2],
-        encoding: enc,
+        encoding,
         error_bound_log2: 0,
         crc32: 7,
         chunk_len: 0,
         first_stream: 0,
         dedup_of: None,
-    };
+    }
+}
+
+/// Four tensors the table targets refer to: raw, delta, U8 of rank 1, base reference.
+fn table_fixture() -> Vec<TensorInfo> {
+    let t = fixture_tensor;
     vec![
         t("a", Encoding::Raw, DType::F32),
         t("b", Encoding::Delta, DType::F32),
@@ -330,17 +335,7 @@ pub fn base_table(data: &[u8]) {
 }
 
 pub fn dedup_table(data: &[u8]) {
-    let t = |name: &str, enc: Encoding, dtype: DType| TensorInfo {
-        name: name.into(),
-        dtype,
-        shape: vec![2],
-        encoding: enc,
-        error_bound_log2: 0,
-        crc32: 7,
-        chunk_len: 0,
-        first_stream: 0,
-        dedup_of: None,
-    };
+    let t = fixture_tensor;
     let mut tensors = vec![
         t("a", Encoding::Raw, DType::F32),
         t("b", Encoding::Dedup, DType::F32),

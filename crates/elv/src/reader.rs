@@ -364,7 +364,13 @@ impl Batch<'_> {
         for (((span, whole), crc), out) in self.spans.iter().zip(crcs).zip(outs.iter_mut()) {
             let crc = match whole {
                 Some(twin) => {
-                    *out = twin.all().to_vec();
+                    let len = span.info.byte_len();
+                    *out = twin
+                        .get(0, len)
+                        .ok_or_else(|| {
+                            CoreError::bare(ErrorKind::BaseMismatch, "base twin length")
+                        })?
+                        .to_vec();
                     crc32fast::hash(out)
                 }
                 None => crc,

@@ -8,17 +8,10 @@ use crate::fetch::decode_span;
 use crate::overlap::overlapped;
 use crate::reader::Reader;
 use crate::source::Source;
-use crate::twin::{Twin, TwinBytes};
+use crate::twin::Twin;
 use elv_core::decode::check_tensor_crc_value;
 use elv_core::{Codec, DType, Encoding, Error as CoreError, ErrorKind, TensorInfo};
 use std::io;
-
-/// The `len` twin bytes from `off` in `piece`, or an error if the base gave fewer.
-fn twin_piece(piece: &TwinBytes, off: u64, len: usize) -> Result<&[u8]> {
-    piece
-        .get(off, len as u64)
-        .ok_or_else(|| CoreError::bare(ErrorKind::BaseMismatch, "base twin length").into())
-}
 
 /// Bytes of decoded data a [`TensorReader`] holds at a time (whole chunks, at least one).
 const STREAM_PIECE_BYTES: u64 = 16 << 20;
@@ -168,8 +161,7 @@ impl<'r, S: Source> Tensor<'r, S> {
             let mut crc = crc32fast::Hasher::new();
             let mut off = 0;
             for dst in out.chunks_mut(STREAM_PIECE_BYTES as usize) {
-                let piece = twin.range(off, dst.len() as u64)?;
-                dst.copy_from_slice(twin_piece(&piece, off, dst.len())?);
+                twin.with_range(off, dst.len() as u64, |b| dst.copy_from_slice(b))?;
                 crc.update(dst);
                 off += dst.len() as u64;
             }
@@ -250,8 +242,7 @@ pub(crate) fn for_each_piece<S: Source>(
         let mut off = 0;
         while off < len {
             let n = step.min(len - off);
-            let piece = twin.range(off, n)?;
-            let bytes = twin_piece(&piece, off, n as usize)?.to_vec();
+            let bytes = twin.with_range(off, n, <[u8]>::to_vec)?;
             crc.update(&bytes);
             off += n;
             if off == len {
@@ -344,8 +335,7 @@ impl<S: Source> TensorReader<'_, S> {
             let len = info.byte_len();
             if self.next_chunk < len {
                 let n = STREAM_PIECE_BYTES.min(len - self.next_chunk);
-                let piece = twin.range(self.next_chunk, n)?;
-                self.piece = twin_piece(&piece, self.next_chunk, n as usize)?.to_vec();
+                self.piece = twin.with_range(self.next_chunk, n, <[u8]>::to_vec)?;
                 self.crc.update(&self.piece);
                 self.next_chunk += n;
                 self.pos = 0;

@@ -35,11 +35,6 @@ impl TwinBytes {
         self.bytes
             .get(at..at.checked_add(usize::try_from(len).ok()?)?)
     }
-
-    /// All the bytes held.
-    pub(crate) fn all(&self) -> &[u8] {
-        &self.bytes
-    }
 }
 
 impl Twin {
@@ -55,6 +50,21 @@ impl Twin {
                 offset,
             }),
         }
+    }
+
+    /// Hands `f` the `len` twin bytes from byte `offset`; a base that gives fewer is
+    /// `BaseMismatch`.
+    pub(crate) fn with_range<T>(
+        &self,
+        offset: u64,
+        len: u64,
+        f: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
+        let piece = self.range(offset, len)?;
+        let bytes = piece
+            .get(offset, len)
+            .ok_or_else(|| CoreError::bare(ErrorKind::BaseMismatch, "base twin length"))?;
+        Ok(f(bytes))
     }
 }
 

@@ -2,7 +2,7 @@
 //! (automatic, by the mode's policy, with dedup across every tensor added; or explicit),
 //! then [`Writer::finish`] writes the tables, index and trailer.
 
-use crate::base::Base;
+use crate::base::{twin_base, Base};
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::hd::{self, Seen};
@@ -105,38 +105,34 @@ impl<W: Write> Writer<W> {
     /// `/`-separated) whose tensors follow, with its JSON header kept verbatim so it can be
     /// written back byte for byte (SPEC.md §10.1).
     pub fn begin_safetensors_member(&mut self, path: &str, header: &str) -> Result<()> {
+        self.begin_member(path, MemberKind::Safetensors, header)
+    }
+
+    /// Starts member `path` of `kind`; what the core writer refuses names the path.
+    fn begin_member(&mut self, path: &str, kind: MemberKind, header: &str) -> Result<()> {
         self.check_usable()?;
         self.inner
-            .begin_member(path, MemberKind::Safetensors, header)
+            .begin_member(path, kind, header)
             .map_err(|e| Error::input(None, format!("member {path:?}: {e}")))
     }
 
     /// Adds a file of a collection (a config, a tokenizer) at `path`: its bytes, compressed,
     /// restored byte for byte; identical files are stored once.
     pub fn add_file(&mut self, path: &str, bytes: &[u8]) -> Result<TensorReport> {
-        self.check_usable()?;
-        self.inner
-            .begin_member(path, MemberKind::File, "")
-            .map_err(|e| Error::input(None, format!("member {path:?}: {e}")))?;
+        self.begin_member(path, MemberKind::File, "")?;
         let shape = [bytes.len() as u64];
         self.add_tensor(path, DType::U8, &shape, bytes, Choice::Auto)
     }
 
     /// Adds an empty folder of a collection at `path`, so that a folder round trip keeps it.
     pub fn add_folder(&mut self, path: &str) -> Result<()> {
-        self.check_usable()?;
-        self.inner
-            .begin_member(path, MemberKind::Folder, "")
-            .map_err(|e| Error::input(None, format!("member {path:?}: {e}")))
+        self.begin_member(path, MemberKind::Folder, "")
     }
 
     /// Starts a file of a collection too large to hold in memory: write its `len` bytes to
     /// the [`TensorWriter`] returned, then finish it.
     pub fn file_writer(&mut self, path: &str, len: u64) -> Result<TensorWriter<'_, W>> {
-        self.check_usable()?;
-        self.inner
-            .begin_member(path, MemberKind::File, "")
-            .map_err(|e| Error::input(None, format!("member {path:?}: {e}")))?;
+        self.begin_member(path, MemberKind::File, "")?;
         self.tensor_writer(path, DType::U8, &[len], Choice::Auto)
     }
 
@@ -450,19 +446,14 @@ impl<W: Write> Writer<W> {
 
 /// The twin of `t` in `base`, if there is one of the same name, dtype and shape: its bytes.
 pub(crate) fn twin_of(base: Option<&dyn Base>, t: &NamedTensor<'_>) -> Result<Option<Vec<u8>>> {
-    let Some(base) = base else {
+    let Some(base) = twin_base(base, t.name, t.dtype, t.shape) else {
         return Ok(None);
     };
-    match base.twin(t.name) {
-        Some((dtype, shape)) if dtype == t.dtype && shape == t.shape => {
-            let bytes = base.read(t.name)?;
-            if bytes.len() != t.data.len() {
-                return Err(Error::input(Some(t.name), "base twin of another length"));
-            }
-            Ok(Some(bytes))
-        }
-        _ => Ok(None),
+    let bytes = base.read(t.name)?;
+    if bytes.len() != t.data.len() {
+        return Err(Error::input(Some(t.name), "base twin of another length"));
     }
+    Ok(Some(bytes))
 }
 
 /// Packs one tensor with `choice`: the policy's pick, or the given encoding. With a base
