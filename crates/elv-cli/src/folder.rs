@@ -89,56 +89,40 @@ pub fn write_collection(
     sync: bool,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Fallible<()> {
-    let exists = fs::symlink_metadata(out).ok();
-    let root = match &exists {
-        Some(m) if m.file_type().is_symlink() => {
+    match fs::symlink_metadata(out) {
+        Ok(m) if m.file_type().is_symlink() => {
             return Err(format!(
                 "{}: is a link; elv writes a folder only to a real one",
                 out.display()
             )
             .into())
         }
-        Some(m) if !m.is_dir() => {
+        Ok(m) if !m.is_dir() => {
             return Err(format!("{}: exists and is not a folder", out.display()).into())
         }
-        Some(_) if !force => {
+        Ok(_) if !force => {
             return Err(format!(
                 "{}: already exists (use -f to write into it)",
                 out.display()
             )
             .into())
         }
-        Some(_) => out.to_path_buf(),
-        None => temporary_sibling(out)?,
-    };
-    if exists.is_none() {
-        atomic::track_temporary(&root, true);
+        Ok(_) => return write_members(reader, out, force, sync, progress),
+        Err(_) => {}
     }
+    let root = atomic::create_temp_folder(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    atomic::track_temporary(&root, true);
     let written = write_members(reader, &root, force, sync, progress);
-    if exists.is_none() {
-        atomic::track_temporary(&root, false);
-        match written {
-            Ok(()) => {
-                fs::rename(&root, out).map_err(|e| format!("{}: {e}", out.display()))?;
-                if sync {
-                    if let Some(parent) = out.parent() {
-                        let parent = if parent.as_os_str().is_empty() {
-                            Path::new(".")
-                        } else {
-                            parent
-                        };
-                        File::open(parent)?.sync_all()?;
-                    }
-                }
-            }
-            Err(e) => {
-                let _ = fs::remove_dir_all(&root);
-                return Err(e);
-            }
-        }
-        return Ok(());
+    atomic::track_temporary(&root, false);
+    if let Err(e) = written {
+        let _ = fs::remove_dir_all(&root);
+        return Err(e);
     }
-    written
+    fs::rename(&root, out).map_err(|e| format!("{}: {e}", out.display()))?;
+    if sync {
+        File::open(atomic::folder_of(out))?.sync_all()?;
+    }
+    Ok(())
 }
 
 fn write_members(
@@ -210,25 +194,4 @@ fn safe_target(root: &Path, path: &str) -> Fallible<PathBuf> {
         return Err(format!("{}: is a link; refusing to write through it", at.display()).into());
     }
     Ok(at)
-}
-
-/// A new, empty folder next to `out` with a hidden temporary name.
-fn temporary_sibling(out: &Path) -> Fallible<PathBuf> {
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    for attempt in 0..100u32 {
-        let tmp = parent.join(format!(".{name}.elv-tmp-{}-{attempt}", std::process::id()));
-        match fs::create_dir(&tmp) {
-            Ok(()) => return Ok(tmp),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(format!("{}: {e}", tmp.display()).into()),
-        }
-    }
-    Err(format!("{}: no free temporary name next to it", out.display()).into())
 }

@@ -101,10 +101,7 @@ pub fn write_atomic_with<T>(
     if !options.overwrite && existing.is_some() {
         return Err(exists(path, "exists").into());
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = folder_of(path);
     let unnamed = unnamed::create(&dir);
     let (file, guard) = match unnamed {
         Some(file) => (file, TempGuard(None)),
@@ -327,6 +324,20 @@ fn at_free_temp_name<T>(
         io::ErrorKind::AlreadyExists,
         "no free temporary name",
     ))
+}
+
+/// The folder `path` is in (`.` for a bare name).
+pub fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A new, empty folder with a hidden temporary name in the folder of `path`: for output that
+/// is a folder, filled and then renamed to `path` (register it with [`track_temporary`]).
+pub fn create_temp_folder(path: &Path) -> io::Result<PathBuf> {
+    at_free_temp_name(&folder_of(path), |p| fs::create_dir(p)).map(|(p, ())| p)
 }
 
 fn create_temp(dir: &Path) -> io::Result<(PathBuf, File)> {
