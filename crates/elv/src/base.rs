@@ -13,7 +13,7 @@ use crate::source::{read_exact_at, Source};
 use elv_core::{DType, ErrorKind};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 /// A base model: named tensors a file's deltas refer to.
@@ -116,12 +116,13 @@ impl BaseModel {
     /// Adds a file's tensors; in a folder, files that are neither safetensors nor `.elv`
     /// (configs, tokenizers) are skipped.
     fn add_file(&mut self, path: &Path, in_folder: bool) -> Result<()> {
-        let mut file = File::open(path).map_err(|e| Error::io_at(path, e))?;
-        let mut magic = [0u8; 8];
-        let n = read_prefix(&mut file, &mut magic).map_err(|e| Error::io_at(path, e))?;
+        let file = File::open(path).map_err(|e| Error::io_at(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io_at(path, e))?.len();
+        let magic = &elv_core::header::MAGIC;
+        let head = read_exact_at(&file, 0, len.min(magic.len() as u64), len)?;
         let part = self.parts.len();
-        if magic.get(..n) == Some(&elv_core::header::MAGIC[..]) {
-            let reader = Reader::open(path)?;
+        if head == magic {
+            let reader = Reader::new(file, crate::ReadOptions::default())?;
             for (i, t) in reader.iter().enumerate() {
                 self.tensors.entry(t.name().to_owned()).or_insert(Location {
                     part,
@@ -137,10 +138,9 @@ impl BaseModel {
         if in_folder && !is_safetensors {
             return Ok(());
         }
-        let file = File::open(path).map_err(|e| Error::io_at(path, e))?;
-        let len = file.metadata().map_err(|e| Error::io_at(path, e))?.len();
+        // Positioned reads left the file's cursor at 0.
         let header = safetensors::read_header(&mut BufReader::new(&file), Some(len))
-            .map_err(|e| with_path(path, e))?;
+            .map_err(|e| e.in_file(&path.display()))?;
         for (i, e) in header.entries.iter().enumerate() {
             self.tensors.entry(e.name.clone()).or_insert(Location {
                 part,
@@ -215,27 +215,6 @@ impl BaseModel {
                 }
             }
         }
-    }
-}
-
-fn read_prefix(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(buf.get_mut(n..).unwrap_or_default())? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
-fn with_path(path: &Path, e: Error) -> Error {
-    match e {
-        Error::Safetensors(mut s) => {
-            s.message = format!("{}: {}", path.display(), s.message);
-            Error::Safetensors(s)
-        }
-        other => other,
     }
 }
 

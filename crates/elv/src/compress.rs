@@ -213,11 +213,11 @@ pub fn compress_collection<W: Write + Send>(
         };
         file.seek(SeekFrom::Start(0))?;
         if m.path.ends_with(".safetensors") {
-            let header = safetensors::read_header(&mut file, Some(len))
-                .map_err(|e| prefix_path(&m.path, e))?;
+            let header =
+                safetensors::read_header(&mut file, Some(len)).map_err(|e| e.in_file(&m.path))?;
             w.begin_safetensors_member(&m.path, &header.raw)?;
             add_safetensors(&mut w, &mut file, &header, opts, &mut tick, &mut report)
-                .map_err(|e| prefix_path(&m.path, e))?;
+                .map_err(|e| e.in_file(&m.path))?;
         } else if len > opts.batch_bytes {
             // A large file (a PyTorch checkpoint beside the safetensors, say) is streamed.
             let mut tw = w.file_writer(&m.path, len)?;
@@ -234,16 +234,6 @@ pub fn compress_collection<W: Write + Send>(
     let (out, written) = w.finish_len()?;
     report.output_bytes = written;
     Ok((out, report))
-}
-
-fn prefix_path(path: &str, e: Error) -> Error {
-    match e {
-        Error::Safetensors(mut s) => {
-            s.message = format!("{path}: {}", s.message);
-            Error::Safetensors(s)
-        }
-        other => other,
-    }
 }
 
 /// Adds the tensors of the safetensors stream `input` (whose header is `header`) to `w`, in

@@ -118,6 +118,18 @@ impl Error {
         }
     }
 
+    /// A safetensors error of the file named `name`: its message starts with the name (other
+    /// errors name their path already, or have none).
+    pub(crate) fn in_file(self, name: &dyn fmt::Display) -> Error {
+        match self {
+            Error::Safetensors(mut s) => {
+                s.message = format!("{name}: {}", s.message);
+                Error::Safetensors(s)
+            }
+            other => other,
+        }
+    }
+
     pub(crate) fn safetensors(kind: SafetensorsErrorKind, message: impl Into<String>) -> Error {
         Error::Safetensors(SafetensorsError {
             kind,
