@@ -97,6 +97,12 @@ pub fn check_path(path: &str) -> Result<()> {
     Ok(())
 }
 
+/// The folders `path` lies in, outermost first (`a` and `a/b` for `a/b/c`): no member may
+/// be one of them (SPEC.md §10.1).
+pub fn folders_of(path: &str) -> impl Iterator<Item = &str> {
+    path.match_indices('/').filter_map(|(i, _)| path.get(..i))
+}
+
 /// Parses the member table and checks it against the tensor table, in this order: count
 /// within the tensor limit and `18·m` bytes present (`LimitExceeded`, `Truncated`); per
 /// member: kind known (`Malformed`), reserved bytes zero (`ReservedNonZero`), first tensor
@@ -202,11 +208,7 @@ pub fn parse_table(bytes: &[u8], tensors: &[TensorInfo], limits: &Limits) -> Res
         return Err(Error::bare(ErrorKind::DuplicateName, "member path"));
     }
     for m in &members {
-        let folder_of_another = m
-            .path
-            .match_indices('/')
-            .any(|(i, _)| m.path.get(..i).is_some_and(|p| paths.contains(p)));
-        if folder_of_another {
+        if folders_of(&m.path).any(|p| paths.contains(p)) {
             return Err(Error::bare(
                 ErrorKind::BadPath,
                 "member path inside another member",

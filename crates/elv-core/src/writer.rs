@@ -148,13 +148,11 @@ impl<S: Sink> ContainerWriter<S> {
         if self.members.iter().any(|m| m.path == path) {
             return Err(Error::bare(ErrorKind::DuplicateName, "member path"));
         }
-        let inside = |a: &str, b: &str| {
-            a.len() > b.len() && a.starts_with(b) && a.as_bytes().get(b.len()) == Some(&b'/')
-        };
+        let nested = |a: &str, b: &str| member::folders_of(a).any(|f| f == b);
         if self
             .members
             .iter()
-            .any(|m| inside(path, &m.path) || inside(&m.path, path))
+            .any(|m| nested(path, &m.path) || nested(&m.path, path))
         {
             return Err(Error::bare(
                 ErrorKind::InvalidInput,
