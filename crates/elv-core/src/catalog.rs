@@ -197,26 +197,26 @@ impl Catalog {
     /// Index of the tensor named `name` (a binary search over the names): in a collection,
     /// the first in file order (names are unique only within a member).
     pub fn find(&self, name: &str) -> Option<usize> {
-        let k = self
-            .by_name
-            .partition_point(|&i| name_of(&self.tensors, i) < name);
-        self.by_name
-            .get(k)
-            .filter(|&&i| name_of(&self.tensors, i) == name)
-            .map(|&i| i as usize)
+        self.named(name).next()
     }
 
     /// Index of the tensor named `name` in member `m`.
     pub fn find_in(&self, m: usize, name: &str) -> Option<usize> {
         let run = self.members.get(m)?.tensors.clone();
+        self.named(name)
+            .find(|&i| u32::try_from(i).is_ok_and(|i| run.contains(&i)))
+    }
+
+    /// Indices of the tensors named `name`, in file order (`by_name` is sorted stably).
+    fn named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = usize> + 'a {
         let k = self
             .by_name
             .partition_point(|&i| name_of(&self.tensors, i) < name);
         self.by_name
-            .get(k..)?
+            .get(k..)
+            .unwrap_or_default()
             .iter()
-            .take_while(|&&i| name_of(&self.tensors, i) == name)
-            .find(|&&i| run.contains(&i))
+            .take_while(move |&&i| name_of(&self.tensors, i) == name)
             .map(|&i| i as usize)
     }
 
