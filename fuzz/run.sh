@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 SECS="${1:-60}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(container structured elf de planes ans tensor_table dedup_table metadata round_trip safetensors delta member_table base_table)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(container structured elf de planes ans ans_simd tensor_table dedup_table metadata round_trip safetensors delta member_table base_table)
 mkdir -p target
 for t in "${TARGETS[@]}"; do
   mkdir -p "corpus/$t"

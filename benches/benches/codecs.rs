@@ -1,6 +1,7 @@
 //! Section codecs on the plane that carries the most information in ELF (sign and top
 //! mantissa bits) and on the float-planes exponent plane: ans against zstd -3 in the same
-//! run, encode and decode, one thread. `Throughput::Bytes` is the plane size.
+//! run, encode and decode, one thread; `ans` encode with the core's scalar loop and with
+//! the std crate's vector loop. `Throughput::Bytes` is the plane size.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use elv_core::encoding::encode_chunk;
@@ -24,6 +25,11 @@ fn codecs(c: &mut Criterion) {
             plane.len() as f64 / z.len() as f64
         );
         g.bench_function("ans/encode", |b| b.iter(|| ans::encode(black_box(plane))));
+        // The std crate's encoder: the same bytes, with the vector coding loop where the CPU
+        // has one (AVX2).
+        g.bench_function("ans/encode (elv::encode_ans)", |b| {
+            b.iter(|| elv::encode_ans(black_box(plane)))
+        });
         g.bench_function("ans/decode", |b| {
             let mut out = Vec::with_capacity(plane.len());
             b.iter(|| {

@@ -64,9 +64,25 @@ pub fn normalize(counts: &[u32; 256], n: u32) -> [u32; 256] {
 
 /// Encodes `data` as the stored bytes of an `ans` section.
 pub fn encode(data: &[u8]) -> Vec<u8> {
+    encode_with(data, code_block)
+}
+
+/// The coding loop of one block: given the block's per-symbol constants, codes `block` in
+/// reverse (last symbol first, symbol `i` in lane `i % 8`) from the initial states
+/// [`STATE_LOW`], and writes the renormalization words so that they end at `words.len()`
+/// in decoding order. Gives the final states and where the words begin. `words` holds at
+/// least `2 · block.len() + 2 · LANES` bytes. [`code_block`] is the reference; a faster
+/// coder must give the same states and words.
+pub type BlockCoder = fn(&[EncSym; 256], &[u8], &mut [u8]) -> ([u32; LANES], usize);
+
+/// [`encode`] with the coding loop `coder` (a vector kernel, say). Everything else (the
+/// tables, the block modes, the layout) is this module's.
+pub fn encode_with(data: &[u8], coder: BlockCoder) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    // One word buffer for every block: at most a word per symbol, plus a group of slack.
+    let mut words = vec![0u8; 2 * data.len().min(BLOCK_LEN) + 2 * LANES];
     for block in data.chunks(BLOCK_LEN) {
-        encode_block(block, &mut out);
+        encode_block(block, &mut words, coder, &mut out);
     }
     out
 }
@@ -145,47 +161,64 @@ fn log2(x: f64) -> f64 {
     e as f64 + 2.0 * sum * core::f64::consts::LOG2_E
 }
 
-/// Per-symbol encoder constants: an exact reciprocal of the frequency so `x / f` is a
-/// multiply and a shift, the renormalization bound, the cumulative frequency and `2^12 − f`.
-#[derive(Clone, Copy, Default)]
-struct EncSym {
-    rcp: u64,
-    x_max: u32,
-    cum: u32,
+/// Per-symbol encoder constants of a block: an exact reciprocal of the frequency so `x / f`
+/// is a multiply and a shift, the renormalization bound, the cumulative frequency and
+/// `2^12 − f`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EncSym {
+    /// `m` with `floor(x / f) = (x · m) >> shift` for every state `x < 2^31`; below 2^32.
+    pub rcp: u32,
+    /// `shift` of [`EncSym::rcp`]: `31 + ceil(log2 f)`.
+    pub shift: u32,
+    /// A state at or above this emits a word before the symbol is coded: `2^19 · f`.
+    pub x_max: u32,
+    /// Cumulative frequency `c` of the symbol.
+    pub cum: u32,
     /// `2^12 − f`: with `q = floor(x / f)`, the next state `q·2^12 + (x − q·f) + c` is
     /// `x + c + q·(2^12 − f)`, one multiply fewer.
-    cmpl_freq: u32,
-    shift: u32,
+    pub cmpl_freq: u32,
 }
 
 impl EncSym {
-    fn new(freq: u32, cum: u32) -> Self {
+    /// The constants of a symbol of frequency `freq` (1..=4095 for a coded symbol) and
+    /// cumulative frequency `cum`.
+    pub fn new(freq: u32, cum: u32) -> Self {
         // Granlund–Montgomery: for x < 2^31 and l = ceil(log2 f), m = ceil(2^(31+l) / f) gives
-        // floor(x / f) = (x·m) >> (31 + l) exactly.
+        // floor(x / f) = (x·m) >> (31 + l) exactly; m < 2^32 since f > 2^(l-1).
         let l = 32 - (freq.max(1) - 1).leading_zeros();
         let l = if freq <= 1 { 0 } else { l };
         let shift = 31 + l;
         let rcp = ((1u64 << shift) + u64::from(freq) - 1) / u64::from(freq.max(1));
         EncSym {
-            rcp,
+            rcp: rcp.min(u64::from(u32::MAX)) as u32,
+            shift,
             x_max: ((STATE_LOW >> SCALE_BITS) << WORD_BITS) * freq,
             cum,
             cmpl_freq: M - freq.min(M),
-            shift,
         }
     }
 
+    /// `floor(x / f)` for a state `x < 2^31`.
     #[inline(always)]
-    fn div(&self, x: u32) -> u32 {
-        ((u64::from(x) * self.rcp) >> self.shift) as u32
+    pub fn div(&self, x: u32) -> u32 {
+        ((u64::from(x) * u64::from(self.rcp)) >> self.shift) as u32
+    }
+
+    /// One coding step from state `x`: the word that leaves first (if `x` is at the bound;
+    /// at most one per symbol) and the next state.
+    #[inline(always)]
+    pub fn step(&self, x: u32) -> (Option<u16>, u32) {
+        let emit = x >= self.x_max;
+        let word = emit.then_some(x as u16);
+        let x = if emit { x >> WORD_BITS } else { x };
+        (word, x + self.cum + self.div(x) * self.cmpl_freq)
     }
 }
 
-// The encoder indexes fixed arrays by a byte (`[_; 256]`) and by lane constants, and its
-// output buffer by a position that stays within the 2 bytes per symbol it was sized for;
-// encoder input never comes from a file.
+// The encoder indexes fixed arrays by a byte (`[_; 256]`); encoder input never comes from
+// a file.
 #[allow(clippy::indexing_slicing)]
-fn encode_block(block: &[u8], out: &mut Vec<u8>) {
+fn encode_block(block: &[u8], buf: &mut [u8], coder: BlockCoder, out: &mut Vec<u8>) {
     let counts = histogram(block);
     let present = counts.iter().filter(|&&c| c > 0).count();
     if present == 1 {
@@ -212,11 +245,35 @@ fn encode_block(block: &[u8], out: &mut Vec<u8>) {
     for &f in freq.iter().filter(|&&f| f > 0) {
         write_uleb(u64::from(f - 1), &mut table);
     }
+    let (x, p) = coder(&syms, block, buf);
+    let words = buf.get(p..).unwrap_or_default();
+    let payload_len = 4 * LANES + words.len();
+    if table.len() + payload_len + 4 >= block.len() {
+        out.push(MODE_STORED);
+        out.extend_from_slice(block);
+        return;
+    }
+    out.push(MODE_RANS);
+    out.extend_from_slice(&table);
+    write_uleb(payload_len as u64, out);
+    for s in x {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out.extend_from_slice(words);
+}
+
+/// The reference [`BlockCoder`]: one lane at a time, eight states in registers.
+// Indexes `syms` by a byte and `buf` by a position that stays within the 2 bytes per symbol
+// it was sized for (checked on entry).
+#[allow(clippy::indexing_slicing)]
+pub fn code_block(syms: &[EncSym; 256], block: &[u8], buf: &mut [u8]) -> ([u32; LANES], usize) {
+    let mut x = [STATE_LOW; LANES];
+    if buf.len() < 2 * block.len() + 2 * LANES {
+        return (x, buf.len());
+    }
     // Encode in reverse, filling `buf` from its end so the words come out in decoding order.
     // At most one word leaves per symbol; it is written unconditionally just below `p` and `p`
     // moves only when it counts (no branches).
-    let mut x = [STATE_LOW; LANES];
-    let mut buf = vec![0u8; 2 * block.len() + 2];
     let mut p = buf.len();
     let mut put = |x: u32, b: u8| -> u32 {
         let s = &syms[b as usize];
@@ -239,20 +296,7 @@ fn encode_block(block: &[u8], out: &mut Vec<u8>) {
         }
         x = s;
     }
-    let words = &buf[p..];
-    let payload_len = 4 * LANES + words.len();
-    if table.len() + payload_len + 4 >= block.len() {
-        out.push(MODE_STORED);
-        out.extend_from_slice(block);
-        return;
-    }
-    out.push(MODE_RANS);
-    out.extend_from_slice(&table);
-    write_uleb(payload_len as u64, out);
-    for s in x {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out.extend_from_slice(words);
+    (x, p)
 }
 
 /// Decodes the stored bytes of an `ans` section into exactly `decoded_len` bytes appended to

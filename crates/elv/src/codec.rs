@@ -172,7 +172,7 @@ pub fn pack_with(bytes: Vec<u8>, level: i32, which: Try) -> StoredStream {
     }
     let mut best: Option<(Codec, Vec<u8>)> = None;
     if which != Try::Zstd {
-        let ans = elv_core::ans::encode(&bytes);
+        let ans = crate::ans_simd::encode(&bytes);
         if ans.len() < bytes.len() {
             best = Some((Codec::Ans, ans));
         }

@@ -37,6 +37,7 @@ pub const TARGETS: &[&str] = &[
     "de",
     "planes",
     "ans",
+    "ans_simd",
     "tensor_table",
     "dedup_table",
     "metadata",
@@ -59,6 +60,7 @@ pub fn run(name: &str, data: &[u8]) {
             chunk(Encoding::BytePlanes, data);
         }
         "ans" => ans(data),
+        "ans_simd" => ans_simd(data),
         "tensor_table" => {
             let _ = tensor::parse_table(
                 data,
@@ -240,6 +242,27 @@ pub fn ans(data: &[u8]) {
     let mut back = Vec::new();
     elv_core::ans::decode(&enc, rest.len(), &mut back).expect("ans decodes what it encoded");
     assert_eq!(back, rest);
+}
+
+/// The vector `ans` coding loop against the scalar reference: the same section, byte for
+/// byte, on the bytes after the first, shaped by it (as is, masked to its low bits, or as
+/// the trailing zeros of each byte's mix with its neighbour: skewed like weight planes).
+pub fn ans_simd(data: &[u8]) {
+    let [how, rest @ ..] = data else { return };
+    let shaped: Vec<u8> = match how % 3 {
+        0 => rest.to_vec(),
+        1 => rest.iter().map(|b| b & (how >> 2)).collect(),
+        _ => rest
+            .iter()
+            .zip(rest.iter().skip(1).chain([&0]))
+            .map(|(a, b)| ((u16::from(*a) << 8 | u16::from(*b)) | 1 << 15).trailing_zeros() as u8)
+            .collect(),
+    };
+    assert_eq!(
+        crate::ans_simd::encode(&shaped),
+        elv_core::ans::encode(&shaped),
+        "vector and scalar ans differ"
+    );
 }
 
 /// The dedup table parser against a fixed set of tensors.
