@@ -118,7 +118,7 @@ fn batches(entries: &[Entry], batch_bytes: u64) -> Vec<&[Entry]> {
     out
 }
 
-/// Compresses a safetensors stream into `.elv`. Tensors are read in batches of about 32 MiB
+/// Compresses a safetensors stream into `.elv`. Tensors are read in batches of about 8 MiB
 /// and encoded in parallel; reading the next batch and writing the previous one overlap the
 /// encoding, and tensors are written in file order. The original header is kept in the
 /// metadata so that a lossless file decompresses to the same bytes. `progress` is called with
@@ -584,7 +584,12 @@ fn read_entry<R: Read + Seek>(input: &mut R, data_start: u64, e: &Entry) -> Resu
     let len = usize::try_from(e.len())
         .map_err(|_| Error::input(Some(&e.name), "too large for this platform"))?;
     input.seek(SeekFrom::Start(data_start + e.begin))?;
-    let mut data = vec![0u8; len];
-    input.read_exact(&mut data)?;
+    // Read into capacity, not into zeroed memory the read overwrites anyway; the header's
+    // ranges were checked against the input's length.
+    let mut data = Vec::with_capacity(len);
+    input.take(e.len()).read_to_end(&mut data)?;
+    if data.len() != len {
+        return Err(Error::input(Some(&e.name), "input ends inside the tensor"));
+    }
     Ok(data)
 }

@@ -8,7 +8,7 @@ pub const DEFAULT_CHUNK_LEN: u64 = 1 << 20;
 
 /// Default bytes of tensors encoded together: a batch is encoded in parallel and written in
 /// order; a larger tensor is streamed in pieces of half this.
-pub const DEFAULT_BATCH_BYTES: u64 = 32 << 20;
+pub const DEFAULT_BATCH_BYTES: u64 = 8 << 20;
 
 /// Default bytes of tensors decoded together when converting to safetensors. Smaller than
 /// the encoder's: decoding costs less per byte, so a small batch (still two f32 chunks)
