@@ -6,6 +6,7 @@ use crate::base::{twin_base, Base};
 use crate::error::{Error, Result};
 use crate::hd::{self, probe_hash};
 use crate::options::{piece_bytes, WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN};
+use crate::ordered::in_order;
 use crate::overlap::overlapped;
 use crate::pack::{pack_tensor_with, Packed, PackedTensor};
 use crate::policy::{
@@ -24,78 +25,6 @@ use std::sync::Arc;
 pub const KEY_SAFETENSORS_HEADER: &str = "safetensors.header";
 /// Prefix of metadata keys carrying `__metadata__` entries.
 pub const KEY_SAFETENSORS_METADATA: &str = "safetensors.metadata.";
-
-/// A batch packed and waiting to be written: its entries, duplicate decisions and packings.
-type PackedBatch<'a> = (&'a [Entry], Vec<Option<u32>>, Vec<Packed>);
-
-/// A batch read and waiting to be encoded: its entries, their bytes, and for each the
-/// earlier tensor it repeats, if any.
-type Batch<'a> = (&'a [Entry], Vec<Vec<u8>>, Vec<Option<u32>>);
-
-/// HD for a batch whose first tensor will have index `first`: decides in order which
-/// tensors repeat an earlier one (of this batch too) and records the others.
-fn decide_duplicates<W: Write>(
-    w: &mut Writer<W>,
-    batch: &[Entry],
-    data: &[Vec<u8>],
-    first: u32,
-    opts: &WriteOptions,
-) -> Vec<Option<u32>> {
-    let keys: Vec<Option<hd::ContentKey>> = batch
-        .par_iter()
-        .zip(data.par_iter())
-        .map(|(e, d)| (opts.dedup && !d.is_empty()).then(|| hd::content_key(e.dtype, &e.shape, d)))
-        .collect();
-    let mut dup_of: Vec<Option<u32>> = vec![None; batch.len()];
-    for (k, key) in keys.into_iter().enumerate() {
-        let Some(key) = key else { continue };
-        match w.seen().get(&key) {
-            Some(canon) => dup_of[k] = Some(canon),
-            None => w.seen().insert(key, first + k as u32),
-        }
-    }
-    dup_of
-}
-
-/// Encodes the tensors of a batch that are not duplicates, in parallel, each with the
-/// encoding the policy chooses.
-fn pack_batch(
-    batch: &[Entry],
-    data: &[Vec<u8>],
-    dup_of: &[Option<u32>],
-    opts: &WriteOptions,
-    base: Option<&dyn Base>,
-) -> Result<Vec<Packed>> {
-    batch
-        .par_iter()
-        .zip(data.par_iter())
-        .zip(dup_of.par_iter())
-        .map(|((e, d), dup)| -> Result<_> {
-            if dup.is_some() {
-                return Ok(None);
-            }
-            let t = NamedTensor {
-                name: &e.name,
-                dtype: e.dtype,
-                shape: &e.shape,
-                data: d,
-            };
-            let twin = twin_of(base, &t)?;
-            pack_choice(&t, twin.as_deref(), Choice::Auto, opts).map(Some)
-        })
-        .collect()
-}
-
-/// Writes a packed batch in file order and gives its report lines.
-fn write_batch<W: Write>(w: &mut Writer<W>, batch: PackedBatch<'_>) -> Result<Vec<TensorReport>> {
-    let (entries, dup_of, packed) = batch;
-    entries
-        .iter()
-        .zip(dup_of)
-        .zip(packed)
-        .map(|((e, dup), p)| w.write_one(&e.name, e.dtype, &e.shape, dup, p))
-        .collect()
-}
 
 /// Splits the entries into batches of about `batch_bytes`; a larger tensor is a batch alone
 /// (streamed by [`compress_large`]).
@@ -276,44 +205,61 @@ fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
             }
             continue;
         }
-        // A run of batches of small tensors: each is encoded in parallel while the next is
-        // read (and its duplicates decided) and the one before is written.
-        let data = match next_data.take() {
-            Some(d) => d,
-            None => read_batch(input, data_start, batch)?,
-        };
-        let first = w.tensor_count() as u32;
-        let dup_of = decide_duplicates(w, batch, &data, first, opts);
-        let mut write = |w: &mut Writer<W>, (b, _, dup): Batch<'_>, packed| -> Result<()> {
-            report.tensors.extend(write_batch(w, (b, dup, packed))?);
-            if let Some(e) = b.last() {
-                progress(e.end, total);
-            }
-            Ok(())
-        };
-        let last = overlapped(
-            (batch, data, dup_of),
-            |previous, current| {
-                if let Some((b, packed)) = previous {
-                    write(w, b, packed)?;
-                }
-                match list.get(bi) {
-                    Some(&next) if !is_large(next) => {
-                        bi += 1;
-                        let data = read_batch(input, data_start, next)?;
-                        // Its tensors follow those written and those of `current`.
-                        let first = (w.tensor_count() + current.0.len()) as u32;
-                        let dup_of = decide_duplicates(w, next, &data, first, opts);
-                        Ok(Some((next, data, dup_of)))
-                    }
-                    _ => Ok(None),
-                }
-            },
-            |(b, data, dup_of)| pack_batch(b, data, dup_of, opts, base.as_deref()),
-        )?;
-        if let Some((b, packed)) = last {
-            write(w, b, packed)?;
+        // A run of small tensors, up to the next large one: each is encoded on the pool as
+        // soon as a core is free (no barrier between batches), read ahead up to two batches,
+        // and written in file order.
+        let mut run: Vec<&Entry> = batch.iter().collect();
+        while let Some(&b) = list.get(bi).filter(|b| !is_large(b)) {
+            run.extend(b);
+            bi += 1;
         }
+        let mut read_ahead = next_data.take().unwrap_or_default().into_iter();
+        let mut entries = run.into_iter();
+        let dedup = opts.dedup;
+        in_order(
+            w,
+            2 * opts.batch_bytes,
+            |w, ahead| {
+                let Some(e) = entries.next() else {
+                    return Ok(None);
+                };
+                let data = match read_ahead.next() {
+                    Some(d) => d,
+                    None => read_entry(input, data_start, e)?,
+                };
+                // HD in file order: this tensor's index follows those written and ahead.
+                let mut dup = None;
+                if dedup && !data.is_empty() {
+                    let key = hd::content_key(e.dtype, &e.shape, &data);
+                    let index = (w.tensor_count() + ahead) as u32;
+                    match w.seen().get(&key) {
+                        Some(canon) => dup = Some(canon),
+                        None => w.seen().insert(key, index),
+                    }
+                }
+                Ok(Some(((e, data, dup), e.len())))
+            },
+            |(e, data, dup)| -> Result<Packed> {
+                if dup.is_some() {
+                    return Ok(None);
+                }
+                let t = NamedTensor {
+                    name: &e.name,
+                    dtype: e.dtype,
+                    shape: &e.shape,
+                    data,
+                };
+                let twin = twin_of(base.as_deref(), &t)?;
+                pack_choice(&t, twin.as_deref(), Choice::Auto, opts).map(Some)
+            },
+            |w, (e, _, dup), packed| {
+                report
+                    .tensors
+                    .push(w.write_one(&e.name, e.dtype, &e.shape, dup, packed)?);
+                progress(e.end, total);
+                Ok(())
+            },
+        )?;
     }
     progress(total, total);
     Ok(())

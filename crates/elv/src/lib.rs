@@ -50,6 +50,7 @@ mod fetch;
 pub mod fuzzing;
 mod hd;
 mod options;
+mod ordered;
 mod overlap;
 mod pack;
 mod policy;
