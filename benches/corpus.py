@@ -12,11 +12,16 @@ ZIPNN_PY = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def timed(cmd, stdout=None):
+def timed(cmd, output):
     """Runs cmd under /usr/bin/time; returns (wall seconds, peak RSS in KiB). Seconds come from
     a monotonic clock around the process (/usr/bin/time's %e has 10 ms steps, too coarse for
     small models). A command that prints a number (the ZipNN driver) reports its own
-    in-process seconds."""
+    in-process seconds. The output a previous run left is removed first, outside the timing:
+    replacing an existing file makes the kernel drop the old file's pages inside the timed
+    run (a rename or truncation over a 91 MB file alone took 64-125 ms), which measures the
+    last run rather than the tool."""
+    if output != '/dev/null' and os.path.exists(output):
+        os.remove(output)
     with tempfile.NamedTemporaryFile('r') as t:
         start = time.perf_counter()
         p = subprocess.run(['/usr/bin/time', '-f', '%M', '-o', t.name] + cmd, check=True,
@@ -63,9 +68,19 @@ def main():
             size = os.path.getsize(src)
             name = os.path.basename(src)[:-len('.safetensors')]
             res = {}
-            for tool, comp, decomp, out, back in tools(src, work):
-                c = [timed(comp) for _ in range(RUNS)]
-                d = [timed(decomp) for _ in range(RUNS)]
+            # Runs rotate through the tools (A B C, A B C, ...), so that the machine's drift
+            # over a run spreads over all tools instead of falling on one.
+            ts = list(tools(src, work))
+            ctimes = {t[0]: [] for t in ts}
+            dtimes = {t[0]: [] for t in ts}
+            for _ in range(RUNS):
+                for tool, comp, _, out, _ in ts:
+                    ctimes[tool].append(timed(comp, out))
+            for _ in range(RUNS):
+                for tool, _, decomp, _, back in ts:
+                    dtimes[tool].append(timed(decomp, back))
+            for tool, _, _, out, back in ts:
+                c, d = ctimes[tool], dtimes[tool]
                 csize = os.path.getsize(out)
                 cs, ds = statistics.median(x[0] for x in c), statistics.median(x[0] for x in d)
                 res[tool] = (size / csize, size / 1e6 / max(cs, 1e-3), size / 1e6 / max(ds, 1e-3),
@@ -85,7 +100,7 @@ def main():
                         os.remove(p)
             rows.append((name, size, res))
     peers = [t for t in tot if not t.startswith('elv') and '/dev/null' not in t]
-    print(f'runs per measurement: {RUNS} (medians); threads: 2; file to file, warm page cache; ZipNN timed in-process\n')
+    print(f'runs per measurement: {RUNS} (medians, tools in rotation); threads: 2 unless marked; file to file, warm page cache, previous output removed before each run; ZipNN timed in-process\n')
     head = '| model | tool | CR | compress MB/s | decompress MB/s | peak RSS c/d MiB |'
     print(head)
     print('|---|---|---|---|---|---|')
