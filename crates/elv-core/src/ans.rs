@@ -40,6 +40,20 @@ pub fn normalize(counts: &[u32; 256], n: u32) -> [u32; 256] {
         }
     }
     // Move the difference onto the symbols with the largest frequencies, one step at a time.
+    // Short of 2^12, every step lands on the same symbol (the first of the largest, which
+    // only grows): take them at once.
+    if sum < M {
+        let mut best = 0usize;
+        for (s, &fs) in f.iter().enumerate() {
+            if fs > f.get(best).copied().unwrap_or(0) {
+                best = s;
+            }
+        }
+        if let Some(fs) = f.get_mut(best).filter(|fs| **fs > 0) {
+            *fs += M - sum;
+            sum = M;
+        }
+    }
     while sum != M {
         let (mut best, mut best_f) = (0usize, 0u32);
         for (s, &fs) in f.iter().enumerate() {
@@ -230,7 +244,10 @@ fn encode_block(block: &[u8], buf: &mut [u8], coder: BlockCoder, out: &mut Vec<u
     let mut syms = [EncSym::default(); 256];
     let mut acc = 0;
     for (s, &f) in freq.iter().enumerate() {
-        syms[s] = EncSym::new(f, acc);
+        // Absent symbols are never coded: their constants stay zero (no division).
+        if f > 0 {
+            syms[s] = EncSym::new(f, acc);
+        }
         acc += f;
     }
     // Table: presence bitmap, then freq-1 per present symbol.
@@ -599,6 +616,61 @@ mod tests {
         assert!(estimated_len(&skewed) < skewed.len() / 2);
         assert_eq!(estimated_len(&[7; 10]), 2);
         assert_eq!(estimated_len(&[]), 0);
+    }
+
+    /// The procedure of SPEC.md §4.4.3 step by step, as written there.
+    fn normalize_by_steps(counts: &[u32; 256], n: u32) -> [u32; 256] {
+        let mut f = [0u32; 256];
+        for (fs, &c) in f.iter_mut().zip(counts.iter()) {
+            if c > 0 {
+                *fs = ((u64::from(c) * u64::from(M)) / u64::from(n)).max(1) as u32;
+            }
+        }
+        let mut sum: u32 = f.iter().sum();
+        while sum != M {
+            let (mut best, mut best_f) = (0usize, 0u32);
+            for (s, &fs) in f.iter().enumerate() {
+                let eligible = if sum > M { fs > 1 } else { fs > 0 };
+                if eligible && fs > best_f {
+                    best = s;
+                    best_f = fs;
+                }
+            }
+            if sum > M {
+                f[best] -= 1;
+                sum -= 1;
+            } else {
+                f[best] += 1;
+                sum += 1;
+            }
+        }
+        f
+    }
+
+    #[test]
+    fn normalize_matches_the_step_by_step_procedure() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for case in 0..2000 {
+            let mut c = [0u32; 256];
+            let present = 2 + (next() % 255) as usize;
+            for _ in 0..(next() % 70_000) as usize + present {
+                // Skewed (small symbols most likely), ties and rounding both ways.
+                let s = match case % 3 {
+                    0 => (next() % present as u64) as usize,
+                    1 => ((next() | 1 << 40).trailing_zeros() as usize) % present,
+                    _ => (next() % 4) as usize * (present / 4),
+                };
+                c[s] += 1;
+            }
+            let n: u32 = c.iter().sum();
+            assert_eq!(normalize(&c, n), normalize_by_steps(&c, n), "case {case}");
+        }
     }
 
     #[test]

@@ -84,7 +84,7 @@ mod avx2 {
         for (s, e) in syms.iter().enumerate() {
             x_max[s] = e.x_max as i32;
             rcp[s] = e.rcp as i32;
-            aux[s] = (e.cum | e.cmpl_freq << 12 | (e.shift - 31) << 25) as i32;
+            aux[s] = (e.cum | e.cmpl_freq << 12 | e.shift.saturating_sub(31) << 25) as i32;
         }
         let mut x = [STATE_LOW; LANES];
         let mut p = buf.len();
