@@ -1,6 +1,7 @@
 """Corpus benchmark driver; run through benches/corpus.sh."""
 import glob
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -22,6 +23,10 @@ def timed(cmd, output):
     last run rather than the tool."""
     if output != '/dev/null' and os.path.exists(output):
         os.remove(output)
+    # Earlier runs' outputs are flushed first: the kernel writes dirty pages back a few
+    # seconds after they were written, on these cores, and that landed on whichever tool ran
+    # then (in one rotation the first tool decoded at half the speed of the same tool at -T1).
+    os.sync()
     with tempfile.NamedTemporaryFile('r') as t:
         start = time.perf_counter()
         p = subprocess.run(['/usr/bin/time', '-f', '%M', '-o', t.name] + cmd, check=True,
@@ -68,16 +73,21 @@ def main():
             size = os.path.getsize(src)
             name = os.path.basename(src)[:-len('.safetensors')]
             res = {}
-            # Runs rotate through the tools (A B C, A B C, ...), so that the machine's drift
-            # over a run spreads over all tools instead of falling on one.
             ts = list(tools(src, work))
             ctimes = {t[0]: [] for t in ts}
             dtimes = {t[0]: [] for t in ts}
-            for _ in range(RUNS):
-                for tool, comp, _, out, _ in ts:
+            # Each round runs the tools in a new order (shuffled, seeded): with a fixed order
+            # (and with rotations of it, which keep neighbours) the first tool listed ran
+            # 10-35% slower than the same command later in the list, every model, three runs.
+            order_of = random.Random(name)
+            def rounds():
+                for _ in range(RUNS):
+                    yield order_of.sample(ts, len(ts))
+            for order in rounds():
+                for tool, comp, _, out, _ in order:
                     ctimes[tool].append(timed(comp, out))
-            for _ in range(RUNS):
-                for tool, _, decomp, _, back in ts:
+            for order in rounds():
+                for tool, _, decomp, _, back in order:
                     dtimes[tool].append(timed(decomp, back))
             for tool, _, _, out, back in ts:
                 c, d = ctimes[tool], dtimes[tool]
@@ -100,7 +110,7 @@ def main():
                         os.remove(p)
             rows.append((name, size, res))
     peers = [t for t in tot if not t.startswith('elv') and '/dev/null' not in t]
-    print(f'runs per measurement: {RUNS} (medians, tools in rotation); threads: 2 unless marked; file to file, warm page cache, previous output removed before each run; ZipNN timed in-process\n')
+    print(f'runs per measurement: {RUNS} (medians, tools in a shuffled order each round); threads: 2 unless marked; file to file, warm page cache, previous output removed and dirty pages synced before each run; ZipNN timed in-process\n')
     head = '| model | tool | CR | compress MB/s | decompress MB/s | peak RSS c/d MiB |'
     print(head)
     print('|---|---|---|---|---|---|')

@@ -7,6 +7,9 @@
 # every elv file passes `elv verify --against` and that --lossless round trips are identical.
 # Rows also give elv on one thread (-T2 / -T1 scaling) and decoding to /dev/null (elv and
 # zstd -d), which leaves out the cost of writing the output.
+# Each run starts with the previous run's output removed and dirty pages synced (outside the
+# timing), and each round runs the tools in a new (seeded) order, so no tool pays for
+# another's writeback or always follows the same neighbour.
 # Peers: zstd -3 -T2 and zstd -d (timed as processes), ZipNN 0.5.4 with 2 threads (installed
 # here in target/zipnn-venv; timed in-process, so its Python start-up is not counted), and
 # `cp` of the same file, the floor for anything that reads a file and writes another.
