@@ -28,8 +28,10 @@
 //! | `policy` | per-tensor encoding choice (trials) | §12 (informative) |
 //! | `hd` | dedup of identical tensors | §9 |
 //! | `pack`, `codec` | chunk encoding and the entropy stage (`ans`, zstd) | §4.3, §4.4, §7 |
+//! | `ans_simd` | the `ans` encoder's coding loop on AVX2 (the crate's only `unsafe`) | §4.4.2 |
 //! | `reader`, `tensor`, `fetch`, `source` | the public read API over the core decode path | §13 |
 //! | `compress`, `decompress`, `verify` | safetensors and collection drivers of the CLI | §10, §10.1 |
+//! | `ordered`, `overlap` | the drivers' parallel work: in-order results, read-ahead and write-behind | |
 //! | `base`, `twin` | base models for deltas; a reader's checked twins | §7.7–§7.9, §9.1 |
 //! | `safetensors`, `atomic` | safetensors headers; atomic output files | |
 // `unsafe` only in `ans_simd`, the vector coding loop, each block justified.
