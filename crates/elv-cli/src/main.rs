@@ -18,11 +18,6 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc keeps freed pages mapped for reuse: every chunk's planes and sections are fresh
-/// multi-MiB buffers, and with the system allocator each one was mapped and faulted in anew.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 const EXAMPLES: &str = "Examples:
   elv compress model.safetensors              # -> model.elv (ELF on f32: |error| <= 2^-24)
   elv compress --lossless *.safetensors       # every value bit-exact, one .elv per input
