@@ -40,20 +40,8 @@ pub fn normalize(counts: &[u32; 256], n: u32) -> [u32; 256] {
         }
     }
     // Move the difference onto the symbols with the largest frequencies, one step at a time.
-    // Short of 2^12, every step lands on the same symbol (the first of the largest, which
-    // only grows): take them at once.
-    if sum < M {
-        let mut best = 0usize;
-        for (s, &fs) in f.iter().enumerate() {
-            if fs > f.get(best).copied().unwrap_or(0) {
-                best = s;
-            }
-        }
-        if let Some(fs) = f.get_mut(best).filter(|fs| **fs > 0) {
-            *fs += M - sum;
-            sum = M;
-        }
-    }
+    // Short of 2^12, every step lands on the same symbol (the first of the largest, which only
+    // grows), so the whole deficit goes there at once.
     while sum != M {
         let (mut best, mut best_f) = (0usize, 0u32);
         for (s, &fs) in f.iter().enumerate() {
@@ -68,8 +56,8 @@ pub fn normalize(counts: &[u32; 256], n: u32) -> [u32; 256] {
                 *fs -= 1;
                 sum -= 1;
             } else {
-                *fs += 1;
-                sum += 1;
+                *fs += M - sum;
+                sum = M;
             }
         }
     }
@@ -216,16 +204,6 @@ impl EncSym {
     #[inline(always)]
     pub fn div(&self, x: u32) -> u32 {
         ((u64::from(x) * u64::from(self.rcp)) >> self.shift) as u32
-    }
-
-    /// One coding step from state `x`: the word that leaves first (if `x` is at the bound;
-    /// at most one per symbol) and the next state.
-    #[inline(always)]
-    pub fn step(&self, x: u32) -> (Option<u16>, u32) {
-        let emit = x >= self.x_max;
-        let word = emit.then_some(x as u16);
-        let x = if emit { x >> WORD_BITS } else { x };
-        (word, x + self.cum + self.div(x) * self.cmpl_freq)
     }
 }
 

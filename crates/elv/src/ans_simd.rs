@@ -25,7 +25,7 @@ pub(crate) fn block_coder() -> BlockCoder {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use core::arch::x86_64::*;
-    use elv_core::ans::{self, EncSym, LANES, STATE_LOW};
+    use elv_core::ans::{self, EncSym, LANES};
 
     /// For each mask of lanes that emit a word (bit k: lane k), the byte shuffle that moves
     /// those lanes' words (lane k at bytes 2k, 2k+1) to the top of 16 bytes, in lane order;
@@ -86,19 +86,11 @@ mod avx2 {
             rcp[s] = e.rcp as i32;
             aux[s] = (e.cum | e.cmpl_freq << 12 | e.shift.saturating_sub(31) << 25) as i32;
         }
-        let mut x = [STATE_LOW; LANES];
-        let mut p = buf.len();
-        // The last `tail` symbols come first, one lane at a time, as in the reference.
+        // The last `tail` symbols come first, from the initial states at the end of `buf`:
+        // exactly what the reference does with them alone (they fill no whole group).
         let tail = block.len() % LANES;
         let (body, rest) = block.split_at(block.len() - tail);
-        for (k, &b) in rest.iter().enumerate().rev() {
-            let (word, next) = syms[b as usize].step(x[k]);
-            if let Some(w) = word {
-                buf[p - 2..p].copy_from_slice(&w.to_le_bytes());
-                p -= 2;
-            }
-            x[k] = next;
-        }
+        let (x, mut p) = ans::code_block(syms, rest, buf);
         let mut xv = _mm256_setr_epi32(
             x[0] as i32,
             x[1] as i32,
