@@ -265,26 +265,34 @@ fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
     Ok(())
 }
 
-fn read_range<R: Read + Seek>(input: &mut R, at: u64, len: u64) -> Result<Vec<u8>> {
+/// `len` bytes at `at` of tensor `name`, in a fresh buffer ([`read_range_into`]).
+fn read_range<R: Read + Seek>(input: &mut R, name: &str, at: u64, len: u64) -> Result<Vec<u8>> {
     let mut data = Vec::new();
-    read_range_into(input, at, len, &mut data)?;
+    read_range_into(input, name, at, len, &mut data)?;
     Ok(data)
 }
 
-/// Reads `len` bytes at `at` into `buf`, reusing its memory. The pieces of a large tensor are
-/// read this way: a fresh multi-MiB buffer per piece is memory the kernel must fault in and
-/// zero on first touch, which costs about 1 ms per MiB on this kind of VM.
+/// Reads `len` bytes at `at` (of tensor `name`, for errors) into `buf`, reusing its memory.
+/// The pieces of a large tensor are read this way: a fresh multi-MiB buffer per piece is
+/// memory the kernel must fault in and zero on first touch, which costs about 1 ms per MiB on
+/// this kind of VM. The bytes are read into capacity, not into zeroed memory the read
+/// overwrites anyway; the header's ranges were checked against the input's length.
 fn read_range_into<R: Read + Seek>(
     input: &mut R,
+    name: &str,
     at: u64,
     len: u64,
     buf: &mut Vec<u8>,
 ) -> Result<()> {
-    let len = usize::try_from(len)
-        .map_err(|_| Error::input(None, "tensor too large for this platform"))?;
+    let n = usize::try_from(len)
+        .map_err(|_| Error::input(Some(name), "too large for this platform"))?;
     input.seek(SeekFrom::Start(at))?;
-    buf.resize(len, 0);
-    input.read_exact(buf)?;
+    buf.clear();
+    buf.reserve(n);
+    input.take(len).read_to_end(buf)?;
+    if buf.len() != n {
+        return Err(Error::input(Some(name), "input ends inside the tensor"));
+    }
     Ok(())
 }
 
@@ -332,7 +340,13 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     // One buffer for every piece of the first pass, then for every other group encoded.
     let mut spare = Vec::new();
     while (count_small || may_repeat) && off < e.len() {
-        read_range_into(input, base + off, piece.min(e.len() - off), &mut spare)?;
+        read_range_into(
+            input,
+            &e.name,
+            base + off,
+            piece.min(e.len() - off),
+            &mut spare,
+        )?;
         let piece = &spare;
         // The hash is sequential; the small-value count runs beside it on the other cores.
         let ((), small) = rayon::join(
@@ -374,7 +388,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let ranges = trial_sample(e.len(), size, opts.chunk_len);
     let sample = ranges
         .iter()
-        .map(|r| read_range(input, base + r.start, r.end - r.start))
+        .map(|r| read_range(input, &e.name, base + r.start, r.end - r.start))
         .collect::<Result<Vec<_>>>()?;
     let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
     let twin_sample = ranges
@@ -403,7 +417,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     // While one group is encoded, the next is read (into the buffer of the group before)
     // and the one before is written.
     let first_len = group.min(e.len());
-    read_range_into(input, base, first_len, &mut spare)?;
+    read_range_into(input, &e.name, base, first_len, &mut spare)?;
     let first_twin = twin_range(twin, &e.name, 0, first_len)?;
     let mut off = first_len;
     let mut ahead = None;
@@ -439,7 +453,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
                 ahead = following.map(|b| read_batch(input, data_start, b));
                 return Ok(None);
             }
-            read_range_into(input, base + off, next_len, &mut buf)?;
+            read_range_into(input, &e.name, base + off, next_len, &mut buf)?;
             let next_twin = twin_range(twin, &e.name, off, next_len)?;
             off += next_len;
             Ok(Some((buf, next_twin)))
@@ -483,7 +497,9 @@ fn large_twin_identical<R: Read + Seek, W: Write + Send>(
     let size = e.dtype.size() as u64;
     for r in trial_sample(e.len(), size, DEFAULT_CHUNK_LEN) {
         let len = r.end - r.start;
-        if read_range(input, at + r.start, len)? != twin.read_range(&e.name, r.start, len)? {
+        if read_range(input, &e.name, at + r.start, len)?
+            != twin.read_range(&e.name, r.start, len)?
+        {
             return Ok(None);
         }
     }
@@ -493,7 +509,7 @@ fn large_twin_identical<R: Read + Seek, W: Write + Send>(
     while off < e.len() {
         let len = piece.min(e.len() - off);
         let (mine, theirs) = (
-            read_range(input, at + off, len)?,
+            read_range(input, &e.name, at + off, len)?,
             twin.read_range(&e.name, off, len)?,
         );
         if mine != theirs {
@@ -527,15 +543,5 @@ fn read_batch<R: Read + Seek>(input: &mut R, data_start: u64, b: &[Entry]) -> Re
 }
 
 fn read_entry<R: Read + Seek>(input: &mut R, data_start: u64, e: &Entry) -> Result<Vec<u8>> {
-    let len = usize::try_from(e.len())
-        .map_err(|_| Error::input(Some(&e.name), "too large for this platform"))?;
-    input.seek(SeekFrom::Start(data_start + e.begin))?;
-    // Read into capacity, not into zeroed memory the read overwrites anyway; the header's
-    // ranges were checked against the input's length.
-    let mut data = Vec::with_capacity(len);
-    input.take(e.len()).read_to_end(&mut data)?;
-    if data.len() != len {
-        return Err(Error::input(Some(&e.name), "input ends inside the tensor"));
-    }
-    Ok(data)
+    read_range(input, &e.name, data_start + e.begin, e.len())
 }
