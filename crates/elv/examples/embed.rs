@@ -1,7 +1,7 @@
 //! Embedding `elv` in a program, as an embedder would: write a few arrays in memory with
 //! automatic choice, read one back by name, iterate over all, stream a large tensor out in
 //! bounded memory, and decode from two threads at once.
-//! `cargo run --release -p elv --example embed [DIR]` (DIR for the files, default a temp dir).
+//! `cargo run --release -p elv-format --example embed [DIR]` (DIR for the files, default a temp dir).
 
 use elv::{Choice, DType, Reader, TensorData, WriteOptions, Writer};
 use std::io::{Read, Write};

@@ -1,5 +1,5 @@
 //! Writes the conformance vectors and `manifest.txt` into a folder (default `testdata`):
-//! `cargo run -p elv --example gen_testdata -- testdata`.
+//! `cargo run -p elv-format --example gen_testdata -- testdata`.
 
 #[path = "../tests/vectors/mod.rs"]
 mod vectors;

@@ -1,5 +1,5 @@
 //! Compares the entropy stages on the planes of one tensor of a safetensors file:
-//! `cargo run --release -p elv --example plane_probe -- MODEL.safetensors TENSOR [elf|planes|bytes]`.
+//! `cargo run --release -p elv-format --example plane_probe -- MODEL.safetensors TENSOR [elf|planes|bytes]`.
 use elv_core::{encoding, Encoding};
 use std::io::{Read, Seek, SeekFrom};
 

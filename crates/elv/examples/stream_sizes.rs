@@ -1,5 +1,5 @@
 //! Sums stored and decoded bytes per stream position and codec of an .elv file:
-//! `cargo run --release -p elv --example stream_sizes -- FILE.elv`.
+//! `cargo run --release -p elv-format --example stream_sizes -- FILE.elv`.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)

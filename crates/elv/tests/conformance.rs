@@ -166,7 +166,7 @@ fn committed_vectors_are_what_the_generator_writes() {
     let all = vectors::all();
     for v in &all {
         let on_disk = std::fs::read(dir.join(vectors::path_of(v))).unwrap_or_default();
-        assert!(on_disk == v.bytes, "{} differs from the generator: run `cargo run -p elv --example gen_testdata -- testdata`", v.name);
+        assert!(on_disk == v.bytes, "{} differs from the generator: run `cargo run -p elv-format --example gen_testdata -- testdata`", v.name);
     }
     let manifest = std::fs::read_to_string(dir.join("manifest.txt")).unwrap();
     assert_eq!(manifest, vectors::manifest(&all), "manifest.txt is stale");
