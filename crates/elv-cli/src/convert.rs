@@ -6,6 +6,7 @@ use crate::inspect::{open_reader, open_safetensors};
 use crate::output::{is_stdio, same_file, write_output, Fallible};
 use crate::text::{bound, escape, human, shape};
 use elv::atomic::OutputOptions;
+use elv::sniff::{self, InputFormat};
 use elv::{
     compress_collection, compress_safetensors_with, decompress_to_safetensors, Base, Encoding,
     Reader, Report, WriteOptions,
@@ -147,6 +148,15 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
         true => None,
         false => Some(std::fs::metadata(input).map_err(|e| format!("{}: {e}", input.display()))?),
     };
+    // What the input is comes first: `elv -d model.safetensors` is "not .elv", not "is the
+    // input" (its default output has the input's name).
+    let want = match direction {
+        Direction::Compress(..) => InputFormat::Safetensors,
+        Direction::Decompress(_) => InputFormat::Elv,
+    };
+    if in_meta.as_ref().is_some_and(|m| !m.is_dir()) {
+        sniff::open_input(input, want)?;
+    }
     if let (Some(a), Ok(b)) = (&in_meta, std::fs::metadata(out)) {
         if same_file(a, &b) {
             return Err(format!(

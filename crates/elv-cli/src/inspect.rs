@@ -2,10 +2,10 @@
 
 use crate::convert::with_base;
 use crate::npy;
-use crate::output::{open_file, write_output, Fallible};
-use crate::sniff;
+use crate::output::{is_stdio, open_file, write_output, Fallible};
 use crate::text::{bound, escape, human, shape};
 use elv::atomic::OutputOptions;
+use elv::sniff::{self, InputFormat};
 use elv::{Base, ErrorKind, ReadOptions, Reader};
 use std::fs::File;
 use std::io::{self, Write};
@@ -14,24 +14,24 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 /// Opens an input (`-`: stdin, spooled), saying in one line what it is if it is not the
-/// format wanted (`want_elv`: `.elv`, else safetensors).
-fn open_checked(p: &Path, want_elv: bool) -> Fallible<File> {
-    let mut file = open_file(p)?;
-    let name = p.display().to_string();
-    if let Some(what) = sniff::wrong_format(&sniff::head(&mut file)?, &name, want_elv) {
-        return Err(format!("{name}: {what}").into());
+/// format wanted.
+fn open_checked(p: &Path, want: InputFormat) -> Fallible<File> {
+    if !is_stdio(p) {
+        return Ok(sniff::open_input(p, want)?);
     }
+    let mut file = open_file(p)?;
+    sniff::check_format(&mut file, "stdin", want)?;
     Ok(file)
 }
 
 /// Opens a safetensors input, saying in one line what it is if it is not one.
 pub fn open_safetensors(p: &Path) -> Fallible<File> {
-    open_checked(p, false)
+    open_checked(p, InputFormat::Safetensors)
 }
 
 /// Opens an `.elv` input, saying in one line what it is if it is not one.
 pub fn open_reader(p: &Path) -> Fallible<Reader<File>> {
-    let file = open_checked(p, true)?;
+    let file = open_checked(p, InputFormat::Elv)?;
     let len = file.metadata()?.len();
     Reader::new(file, ReadOptions::default())
         .map_err(|e| explain_open_error(&p.display().to_string(), len, e))

@@ -8,7 +8,6 @@ mod folder;
 mod inspect;
 mod npy;
 mod output;
-mod sniff;
 mod text;
 
 use clap::{Args, CommandFactory, Parser, Subcommand};

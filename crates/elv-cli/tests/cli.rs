@@ -600,6 +600,17 @@ fn wrong_inputs_are_named_in_one_line() {
     let o = run(&["info", s(&sample())]);
     assert_one_line_error(&o);
     assert!(String::from_utf8_lossy(&o.stderr).contains("a safetensors file, not .elv"));
+    // What the input is comes before where its output would go: decompressing a
+    // safetensors file (whose default output is its own name) says what it is.
+    let st = sample_copy(dir.path(), "model.safetensors");
+    let o = run(&["-d", s(&st)]);
+    assert_one_line_error(&o);
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("model.safetensors: a safetensors file, not .elv"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // A truncated .elv says so, with where it ends.
     let z = dir.path().join("whole.elv");
     assert!(run(&["compress", s(&sample()), "-o", s(&z), "-q"])

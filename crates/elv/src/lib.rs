@@ -34,6 +34,7 @@
 //! | `ordered`, `overlap` | the drivers' parallel work: in-order results, read-ahead and write-behind | |
 //! | `base`, `twin` | base models for deltas; a reader's checked twins | §7.7–§7.9, §9.1 |
 //! | `safetensors`, `atomic` | safetensors headers; atomic output files | |
+//! | `sniff` | what a wrong input is, in one line, for every entry point | |
 // `unsafe` only in `ans_simd`, the vector coding loop, each block justified.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -60,6 +61,7 @@ mod reader;
 mod report;
 pub mod safetensors;
 mod serialize;
+pub mod sniff;
 mod source;
 mod tensor;
 mod tensor_writer;

@@ -1,12 +1,32 @@
-//! Saying what a wrong input is, in one line: a PyTorch checkpoint, GGUF, ONNX, NumPy, JSON,
-//! text, a safetensors file where `.elv` was expected, or the other way round.
+//! What an input is, said in one line when it is not what was asked for: a folder, a
+//! PyTorch checkpoint, GGUF, ONNX, NumPy, JSON, text, a safetensors file where `.elv` was
+//! expected, or the other way round. Every entry point (the `elv` command, the Python
+//! package) checks its inputs here, so they all say the same.
+//!
+//! ```
+//! use elv::sniff::{wrong_format, InputFormat};
+//! let what = wrong_format(b"PK\x03\x04....", "pytorch_model.bin", InputFormat::Safetensors);
+//! assert!(what.unwrap().contains("PyTorch"));
+//! ```
 
+use crate::{Error, Result};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
 
-/// What the file starting with `head` (and named `name`) is, if it is not what the command
-/// wants (`want_elv`: an `.elv`, else safetensors). `None` when it looks like the right thing.
-pub fn wrong_format(head: &[u8], name: &str, want_elv: bool) -> Option<String> {
+/// The format an entry point reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputFormat {
+    /// An `.elv` file (SPEC.md §3).
+    Elv,
+    /// A safetensors file.
+    Safetensors,
+}
+
+/// What the file starting with `head` (and named `name`) is, if it is not `want`; `None`
+/// when it looks like the right thing. `head` is the file's first bytes (64 are plenty).
+pub fn wrong_format(head: &[u8], name: &str, want: InputFormat) -> Option<String> {
+    let want_elv = want == InputFormat::Elv;
     let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
     let is_elv = head.starts_with(b"\x89ELV\r\n\x1a\n");
     let is_safetensors = head.len() >= 9
@@ -16,9 +36,9 @@ pub fn wrong_format(head: &[u8], name: &str, want_elv: bool) -> Option<String> {
         return None;
     }
     let what = if is_elv {
-        "already .elv (elv decompress turns it back into safetensors)".to_string()
+        "already .elv (decompress turns it back into safetensors)".to_string()
     } else if is_safetensors {
-        "a safetensors file, not .elv (elv compress turns it into .elv)".to_string()
+        "a safetensors file, not .elv (compress turns it into .elv)".to_string()
     } else if head.starts_with(b"PK\x03\x04") {
         "a zip archive, as PyTorch checkpoints (.bin, .pt, .pth) are: not safetensors (convert it \
          in Python: safetensors.torch.save_file(torch.load(PATH), OUT))"
@@ -55,12 +75,39 @@ pub fn wrong_format(head: &[u8], name: &str, want_elv: bool) -> Option<String> {
     Some(what)
 }
 
-/// The first bytes of `file` (it is rewound after).
-pub fn head(file: &mut File) -> std::io::Result<Vec<u8>> {
+/// Checks that the open `file` (named `name` in messages) is `want`, from its first bytes;
+/// the file is rewound after. A file of another kind is [`Error::InvalidInput`] saying
+/// what it is.
+pub fn check_format(file: &mut File, name: &str, want: InputFormat) -> Result<()> {
     let mut head = Vec::with_capacity(64);
-    file.by_ref().take(64).read_to_end(&mut head)?;
-    file.seek(SeekFrom::Start(0))?;
-    Ok(head)
+    let read = file
+        .by_ref()
+        .take(64)
+        .read_to_end(&mut head)
+        .and_then(|_| file.seek(SeekFrom::Start(0)));
+    read.map_err(|e| Error::io_at(Path::new(name), e))?;
+    match wrong_format(&head, name, want) {
+        Some(what) => Err(Error::input(None, format!("{name}: {what}"))),
+        None => Ok(()),
+    }
+}
+
+/// Opens `path` to be read as `want`: a folder, or a file of another kind, is
+/// [`Error::InvalidInput`] saying what it is; a missing file is [`Error::Io`] naming it.
+pub fn open_input(path: &Path, want: InputFormat) -> Result<File> {
+    let mut file = File::open(path).map_err(|e| Error::io_at(path, e))?;
+    let name = path.display().to_string();
+    if file.metadata().map_err(|e| Error::io_at(path, e))?.is_dir() {
+        let what = match want {
+            InputFormat::Elv => "a folder, not an .elv file",
+            InputFormat::Safetensors => {
+                "a folder: compress it as one collection (compress_folder, or elv compress DIR)"
+            }
+        };
+        return Err(Error::input(None, format!("{name}: {what}")));
+    }
+    check_format(&mut file, &name, want)?;
+    Ok(file)
 }
 
 #[cfg(test)]
@@ -69,28 +116,64 @@ mod tests {
 
     #[test]
     fn each_kind_is_named() {
+        use InputFormat::{Elv, Safetensors};
         let st = [&16u64.to_le_bytes()[..], b"{\"a\":1}"].concat();
-        assert!(wrong_format(&st, "m.safetensors", false).is_none());
-        assert!(wrong_format(b"\x89ELV\r\n\x1a\n....", "m.elv", true).is_none());
-        let cases: [(&[u8], &str, bool, &str); 9] = [
-            (b"PK\x03\x04abcd", "pytorch_model.bin", false, "PyTorch"),
-            (b"\x80\x02}q\x00", "model.pt", false, "pickle"),
-            (b"GGUF\x03\x00\x00\x00", "m.gguf", false, "GGUF"),
-            (b"\x93NUMPY\x01\x00", "a.npy", false, "NumPy"),
-            (b"\x08\x07\x12\x07pytorch", "m.onnx", false, "ONNX"),
+        assert!(wrong_format(&st, "m.safetensors", Safetensors).is_none());
+        assert!(wrong_format(b"\x89ELV\r\n\x1a\n....", "m.elv", Elv).is_none());
+        let cases: [(&[u8], &str, InputFormat, &str); 9] = [
+            (
+                b"PK\x03\x04abcd",
+                "pytorch_model.bin",
+                Safetensors,
+                "PyTorch",
+            ),
+            (b"\x80\x02}q\x00", "model.pt", Safetensors, "pickle"),
+            (b"GGUF\x03\x00\x00\x00", "m.gguf", Safetensors, "GGUF"),
+            (b"\x93NUMPY\x01\x00", "a.npy", Safetensors, "NumPy"),
+            (b"\x08\x07\x12\x07pytorch", "m.onnx", Safetensors, "ONNX"),
             (
                 b"{\n  \"weight_map\": {",
                 "model.safetensors.index.json",
-                false,
+                Safetensors,
                 "JSON",
             ),
-            (b"hello world\n", "notes.txt", false, "text"),
-            (b"\x89ELV\r\n\x1a\n....", "m.elv", false, "already .elv"),
-            (&st, "m.safetensors", true, "not .elv"),
+            (b"hello world\n", "notes.txt", Safetensors, "text"),
+            (
+                b"\x89ELV\r\n\x1a\n....",
+                "m.elv",
+                Safetensors,
+                "already .elv",
+            ),
+            (&st, "m.safetensors", Elv, "not .elv"),
         ];
         for (head, name, want_elv, says) in cases {
             let got = wrong_format(head, name, want_elv).unwrap_or_default();
             assert!(got.contains(says), "{name}: {got}");
         }
+    }
+
+    #[test]
+    fn open_input_names_folders_and_wrong_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let said = |e: Error| match e {
+            Error::InvalidInput(i) => i.reason,
+            other => panic!("not InvalidInput: {other}"),
+        };
+        let folder = said(open_input(dir.path(), InputFormat::Safetensors).unwrap_err());
+        assert!(
+            folder.contains("a folder: compress it as one collection"),
+            "{folder}"
+        );
+        let folder = said(open_input(dir.path(), InputFormat::Elv).unwrap_err());
+        assert!(folder.contains("a folder, not an .elv file"), "{folder}");
+        let zip = dir.path().join("pytorch_model.bin");
+        std::fs::write(&zip, b"PK\x03\x04 and the rest of a checkpoint").unwrap();
+        let got = said(open_input(&zip, InputFormat::Safetensors).unwrap_err());
+        assert!(
+            got.starts_with(&format!("{}: a zip archive", zip.display())),
+            "{got}"
+        );
+        let missing = open_input(&dir.path().join("nope"), InputFormat::Elv).unwrap_err();
+        assert!(matches!(missing, Error::Io(_)) && missing.to_string().contains("nope"));
     }
 }
