@@ -8,8 +8,8 @@ use crate::text::{bound, escape, human, shape};
 use elv::atomic::OutputOptions;
 use elv::sniff::{self, InputFormat};
 use elv::{
-    compress_collection, compress_safetensors_with, decompress_to_safetensors, Base, Encoding,
-    Reader, Report, WriteOptions,
+    compress_collection, compress_safetensors_with, decompress_to_safetensors_with, Base, Encoding,
+    Reader, Report, WriteOptions, DEFAULT_DECODE_BATCH_BYTES,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufReader, IsTerminal};
@@ -124,7 +124,7 @@ fn compress_folder(
     };
     let count = members.len();
     let report = write_output(out, &options, flags.force, |w| {
-        Ok(compress_collection(members, w, opts, base, &mut tick)?.1)
+        Ok(compress_collection(members, w, opts, base, Some(&mut tick))?.1)
     })?;
     bar.finish_and_clear();
     if !flags.quiet {
@@ -191,7 +191,7 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
         Direction::Compress(opts, base) => {
             let src = BufReader::new(open_safetensors(input)?);
             let report = write_output(out, &options, flags.force, |w| {
-                Ok(compress_safetensors_with(src, w, opts, base.clone(), &mut tick)?.1)
+                Ok(compress_safetensors_with(src, w, opts, base.clone(), Some(&mut tick))?.1)
             })
             .map_err(|e| with_input(&name, e))?;
             bar.finish_and_clear();
@@ -233,7 +233,12 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
                 return Ok(());
             }
             write_output(out, &options, flags.force, |w| {
-                decompress_to_safetensors(&reader, w, &mut tick)?;
+                decompress_to_safetensors_with(
+                    &reader,
+                    w,
+                    DEFAULT_DECODE_BATCH_BYTES,
+                    Some(&mut tick),
+                )?;
                 Ok(())
             })
             .map_err(|e| with_input(&name, e))?;

@@ -155,7 +155,12 @@ fn write_members(
         };
         let before = done;
         atomic::write_atomic_with(&target, &options, |w| {
-            decompress_member(reader, m, &mut *w, &mut |d, _| progress(before + d, total))?;
+            decompress_member(
+                reader,
+                m,
+                &mut *w,
+                Some(&mut |d, _| progress(before + d, total)),
+            )?;
             w.flush()?;
             Ok(())
         })

@@ -349,7 +349,7 @@ pub fn extract(
     let (Some(name), m) = (what.name, member) else {
         let m = member.ok_or("give a tensor name or --member")?;
         return write_output(out, &options, force, |w| {
-            elv::decompress_member(&reader, m, w, &mut |_, _| {})?;
+            elv::decompress_member(&reader, m, w, None)?;
             Ok(())
         });
     };

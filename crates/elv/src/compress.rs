@@ -12,19 +12,14 @@ use crate::pack::{pack_tensor_with, Packed, PackedTensor};
 use crate::policy::{
     candidates_with, choose_by_trial, de_only_if_repeating, elf_allowed, trial_sample,
 };
-use crate::report::{Report, TensorReport};
-use crate::safetensors::{self, Entry};
+use crate::report::{Progress, Report, TensorReport};
+use crate::safetensors::{self, stored_metadata, Entry, KEY_SAFETENSORS_HEADER};
 use crate::writer::{pack_choice, twin_of, Choice, Layout, NamedTensor, Writer};
 use elv_core::elf;
 use elv_core::writer::effective_chunk_len;
 use rayon::prelude::*;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
-
-/// Metadata key holding the original safetensors header text verbatim (SPEC.md §10).
-pub const KEY_SAFETENSORS_HEADER: &str = "safetensors.header";
-/// Prefix of metadata keys carrying `__metadata__` entries.
-pub const KEY_SAFETENSORS_METADATA: &str = "safetensors.metadata.";
 
 /// Splits the entries into batches of about `batch_bytes`; a larger tensor is a batch alone
 /// (streamed by [`compress_large`]).
@@ -50,27 +45,38 @@ fn batches(entries: &[Entry], batch_bytes: u64) -> Vec<&[Entry]> {
 /// Compresses a safetensors stream into `.elv`. Tensors are read in batches of about 8 MiB
 /// and encoded in parallel; reading the next batch and writing the previous one overlap the
 /// encoding, and tensors are written in file order. The original header is kept in the
-/// metadata so that a lossless file decompresses to the same bytes. `progress` is called with
-/// (bytes done, bytes total).
+/// metadata so that a lossless file decompresses to the same bytes.
+///
+/// ```
+/// use std::io::Cursor;
+/// let st = std::fs::read("../../testdata/sample/minilm_sample.safetensors")?;
+/// let (file, report) =
+///     elv::compress_safetensors(Cursor::new(st), Vec::new(), &elv::WriteOptions::lossless())?;
+/// assert_eq!(report.output_bytes, file.len() as u64);
+/// assert!(report.tensors.iter().all(|t| t.error_bound_log2 == 0)); // every bit kept
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn compress_safetensors<R: Read + Seek + Send, W: Write + Send>(
     input: R,
     output: W,
     opts: &WriteOptions,
-    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(W, Report)> {
-    compress_safetensors_with(input, output, opts, None, progress)
+    compress_safetensors_with(input, output, opts, None, None)
 }
 
 /// [`compress_safetensors`] against a base model (SPEC.md §7.7–§7.9): each tensor with a twin
 /// in `base` (same name, dtype and shape) is stored as a reference when identical, else as a
-/// delta when that is smaller. Decoding the output needs the same base.
+/// delta when that is smaller. Decoding the output needs the same base. `progress`, if
+/// given, is called with (bytes done, bytes total).
 pub fn compress_safetensors_with<R: Read + Seek + Send, W: Write + Send>(
     mut input: R,
     output: W,
     opts: &WriteOptions,
     base: Option<Arc<dyn Base>>,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: Progress<'_>,
 ) -> Result<(W, Report)> {
+    let mut silent = |_: u64, _: u64| {};
+    let progress: &mut dyn FnMut(u64, u64) = progress.unwrap_or(&mut silent);
     let len = input.seek(SeekFrom::End(0))?;
     input.seek(SeekFrom::Start(0))?;
     let header = safetensors::read_header(&mut input, Some(len))?;
@@ -80,12 +86,7 @@ pub fn compress_safetensors_with<R: Read + Seek + Send, W: Write + Send>(
     };
     let mut w = Writer::with_layout(output, *opts, layout)?;
     let mut meta = vec![(KEY_SAFETENSORS_HEADER.to_string(), header.raw.clone())];
-    meta.extend(
-        header
-            .metadata
-            .iter()
-            .map(|(k, v)| (format!("{KEY_SAFETENSORS_METADATA}{k}"), v.clone())),
-    );
+    meta.extend(stored_metadata(header.metadata.iter().cloned()));
     let mut report = Report {
         input_bytes: len,
         ..Report::default()
@@ -110,14 +111,16 @@ pub struct MemberInput {
 /// configs; SPEC.md §10.1): safetensors files as members whose tensors are encoded as by
 /// [`compress_safetensors`], with dedup across all of them; other files byte for byte,
 /// compressed. Memory stays bounded as for one file. `base` as in
-/// [`compress_safetensors_with`].
+/// [`compress_safetensors_with`], and so is `progress`.
 pub fn compress_collection<W: Write + Send>(
     inputs: Vec<MemberInput>,
     output: W,
     opts: &WriteOptions,
     base: Option<Arc<dyn Base>>,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: Progress<'_>,
 ) -> Result<(W, Report)> {
+    let mut silent = |_: u64, _: u64| {};
+    let progress: &mut dyn FnMut(u64, u64) = progress.unwrap_or(&mut silent);
     let layout = Layout {
         collection: true,
         base,

@@ -46,7 +46,7 @@ pub fn manifest_shape(shape: &[u64]) -> String {
 /// member of a collection and a `metadata` line per pair, in file order.
 pub fn protocol_lines<S: Source>(r: &crate::Reader<S>) -> Result<Vec<String>> {
     r.verify()?;
-    let mut lines = Vec::with_capacity(r.len() + r.metadata().len());
+    let mut lines = Vec::with_capacity(r.len() + r.raw_metadata().len());
     for t in r.iter() {
         let data = t.to_vec()?;
         lines.push(format!(
@@ -67,7 +67,7 @@ pub fn protocol_lines<S: Source>(r: &crate::Reader<S>) -> Result<Vec<String>> {
             m.tensors.len()
         ));
     }
-    for (k, v) in r.metadata() {
+    for (k, v) in r.raw_metadata() {
         lines.push(format!(
             "metadata\t{}\t{}",
             manifest_field(k),

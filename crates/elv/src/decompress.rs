@@ -2,12 +2,13 @@
 //! parallel while the next batch is read and a writer thread writes the previous one; a
 //! tensor larger than a batch is decoded in chunk groups.
 
-use crate::compress::{KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA};
 use crate::error::{Error, Result};
 use crate::options::{piece_bytes, DEFAULT_DECODE_BATCH_BYTES};
 use crate::overlap::overlapped;
 use crate::reader::Reader;
+use crate::report::Progress;
 use crate::safetensors;
+use crate::safetensors::KEY_SAFETENSORS_HEADER;
 use crate::source::Source;
 use crate::tensor::{for_each_piece, Tensor};
 use elv_core::member::MemberKind;
@@ -16,37 +17,52 @@ use std::io::Write;
 
 /// Writes the tensors of an `.elv` as a safetensors file. If the `.elv` carries the original
 /// header and it still describes these tensors, it is written verbatim, so a lossless file
-/// comes back byte for byte; otherwise a fresh header is built (tensors in file order).
+/// comes back byte for byte; otherwise a fresh header is built (tensors in file order), with
+/// [`Reader::metadata`] as `__metadata__`. A collection (a model folder, SPEC.md §10.1) is
+/// not one safetensors file: it is refused, see [`decompress_member`].
+///
+/// ```
+/// let w = [0.5f32, -0.25];
+/// let file = elv::serialize([("w", elv::TensorData::f32(&[2], &w))], None, &Default::default())?;
+/// let st = elv::decompress_to_safetensors(&elv::Reader::from_bytes(file)?, Vec::new())?;
+/// assert_eq!(&st[st.len() - 8..], [&w[0].to_le_bytes()[..], &w[1].to_le_bytes()].concat());
+/// # Ok::<(), elv::Error>(())
+/// ```
 pub fn decompress_to_safetensors<S: Source, W: Write + Send>(
     reader: &Reader<S>,
     out: W,
-    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<W> {
-    decompress_to_safetensors_with(reader, out, DEFAULT_DECODE_BATCH_BYTES, progress)
+    decompress_to_safetensors_with(reader, out, DEFAULT_DECODE_BATCH_BYTES, None)
 }
 
-/// [`decompress_to_safetensors`] with `batch_bytes` of tensors decoded together; a larger
-/// tensor is decoded in pieces of half this, so memory stays a few times `batch_bytes`.
+/// [`decompress_to_safetensors`] with `batch_bytes` of tensors decoded together (a larger
+/// tensor is decoded in pieces of half this, so memory stays a few times `batch_bytes`) and
+/// `progress`, if given, called with (bytes done, bytes total).
 pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
     reader: &Reader<S>,
     out: W,
     batch_bytes: u64,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: Progress<'_>,
 ) -> Result<W> {
+    if !reader.members().is_empty() {
+        return Err(Error::input(
+            None,
+            format!(
+                "a collection of {} files (a model folder) is not one safetensors file: \
+                 write it as a folder, each member with decompress_member",
+                reader.members().len()
+            ),
+        ));
+    }
+    let mut silent = |_: u64, _: u64| {};
+    let progress: &mut dyn FnMut(u64, u64) = progress.unwrap_or(&mut silent);
     reader.check_padding()?;
     let tensors: Vec<Tensor<'_, S>> = reader.iter().collect();
     let original = reader
         .metadata_value(KEY_SAFETENSORS_HEADER)
         .filter(|raw| raw.len() as u64 <= safetensors::MAX_HEADER_LEN)
         .and_then(|raw| safetensors::parse_header_json(raw.to_string()).ok());
-    let meta: Vec<(String, String)> = reader
-        .metadata()
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix(KEY_SAFETENSORS_METADATA)
-                .map(|k| (k.to_string(), v.clone()))
-        })
-        .collect();
+    let meta = reader.metadata();
     let find = |name: &str| reader.get(name);
     write_safetensors(&tensors, original, &meta, &find, out, batch_bytes, progress)
 }
@@ -58,8 +74,10 @@ pub fn decompress_member<S: Source, W: Write + Send>(
     reader: &Reader<S>,
     m: usize,
     mut out: W,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: Progress<'_>,
 ) -> Result<W> {
+    let mut silent = |_: u64, _: u64| {};
+    let progress: &mut dyn FnMut(u64, u64) = progress.unwrap_or(&mut silent);
     let member = reader
         .catalog()
         .members()

@@ -74,7 +74,6 @@ pub use base::{twin_hash, Base, BaseModel};
 pub use codec::StdCodecs;
 pub use compress::{
     compress_collection, compress_safetensors, compress_safetensors_with, MemberInput,
-    KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA,
 };
 pub use decompress::{
     decompress_member, decompress_to_safetensors, decompress_to_safetensors_with,
@@ -88,7 +87,8 @@ pub use options::{
     WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN, DEFAULT_DECODE_BATCH_BYTES,
 };
 pub use reader::Reader;
-pub use report::{Report, TensorReport};
+pub use report::{Progress, Report, TensorReport};
+pub use safetensors::{KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA};
 pub use serialize::{serialize, serialize_to_file, Element, TensorData};
 pub use source::{SeekSource, Source};
 pub use tensor::{SectionSpan, Tensor, TensorReader};

@@ -222,14 +222,30 @@ impl<S: Source> Reader<S> {
             .map(move |(i, info)| Tensor::from_parts(self, i, info))
     }
 
-    /// File metadata pairs, in file order.
-    pub fn metadata(&self) -> &[(String, String)] {
+    /// The file's safetensors-style `__metadata__`: what [`serialize`](crate::serialize) was
+    /// given, or what the converted safetensors file carried (see
+    /// [`safetensors::user_metadata`](crate::safetensors::user_metadata)). Decompressing to
+    /// safetensors writes exactly these as `__metadata__`.
+    ///
+    /// ```
+    /// let meta = vec![("format".to_string(), "pt".to_string())];
+    /// let file = elv::serialize::<&str>([], Some(meta.clone()), &elv::WriteOptions::default())?;
+    /// assert_eq!(elv::Reader::from_bytes(file)?.metadata(), meta);
+    /// # Ok::<(), elv::Error>(())
+    /// ```
+    pub fn metadata(&self) -> Vec<(String, String)> {
+        crate::safetensors::user_metadata(self.raw_metadata())
+    }
+
+    /// Every pair of the file's METADATA section (SPEC.md §10) in file order, the
+    /// implementation's keys (`safetensors.header`, ...) included.
+    pub fn raw_metadata(&self) -> &[(String, String)] {
         self.catalog.metadata()
     }
 
-    /// The value of metadata key `key`.
+    /// The value of the raw metadata key `key`.
     pub fn metadata_value(&self, key: &str) -> Option<&str> {
-        self.metadata()
+        self.raw_metadata()
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())

@@ -2,6 +2,10 @@
 
 use elv_core::{DType, Encoding};
 
+/// A long conversion's progress callback, if the caller wants one: called with (bytes done,
+/// bytes total).
+pub type Progress<'a> = Option<&'a mut dyn FnMut(u64, u64)>;
+
 /// What happened to one tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TensorReport {

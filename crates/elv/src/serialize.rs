@@ -79,7 +79,8 @@ impl<'a> TensorData<'a> {
 
 /// Writes `tensors` (with automatic choice: the options' mode, trials and dedup) and
 /// `metadata` as a whole `.elv` file in memory. Tensors are written in the order given;
-/// names must be unique.
+/// names must be unique. `metadata` is safetensors' `__metadata__`: [`crate::Reader::metadata`]
+/// returns it and decompressing to safetensors writes it.
 ///
 /// ```
 /// let w = [0.5f32, -0.25, 0.125, 3.0];
@@ -91,6 +92,7 @@ impl<'a> TensorData<'a> {
 /// )?;
 /// let r = elv::Reader::from_bytes(file)?;
 /// assert_eq!(r.get("ids").unwrap().to_vec()?, bytemuck_ids(&ids));
+/// assert_eq!(r.metadata(), [("source".to_string(), "example".to_string())]);
 /// # fn bytemuck_ids(v: &[i64]) -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() }
 /// # Ok::<(), elv::Error>(())
 /// ```
@@ -159,7 +161,7 @@ fn write_all<'a, N: AsRef<str>, W: std::io::Write>(
     }
     reports.extend(flush(w, &mut pending)?);
     if let Some(m) = metadata {
-        w.set_metadata(m)?;
+        w.set_metadata(crate::safetensors::stored_metadata(m))?;
     }
     Ok(reports)
 }

@@ -39,8 +39,7 @@ fn folder() -> (Vec<(&'static str, Vec<u8>)>, Vec<u8>) {
         lossless: true,
         ..WriteOptions::default()
     };
-    let (file, report) =
-        compress_collection(inputs, Vec::new(), &opts, None, &mut |_, _| {}).unwrap();
+    let (file, report) = compress_collection(inputs, Vec::new(), &opts, None, None).unwrap();
     assert_eq!(report.output_bytes, file.len() as u64);
     (files, file)
 }
@@ -59,10 +58,24 @@ fn every_member_comes_back_byte_for_byte() {
             MemberKind::File
         };
         assert_eq!(kind, want);
-        let out = decompress_member(&reader, m, Vec::new(), &mut |_, _| {}).unwrap();
+        let out = decompress_member(&reader, m, Vec::new(), None).unwrap();
         assert_eq!(&out, bytes, "{path}");
     }
     reader.verify().unwrap();
+}
+
+/// A collection is a folder, not one safetensors file: flattening it would merge members'
+/// tensors of one name and turn config files into U8 tensors, so it is refused, as the
+/// caller's mistake, before anything is written.
+#[test]
+fn a_collection_is_not_decompressed_into_one_safetensors_file() {
+    let (_, file) = folder();
+    let reader = Reader::from_bytes(file).unwrap();
+    let mut out = Vec::new();
+    let e = elv::decompress_to_safetensors(&reader, &mut out).unwrap_err();
+    assert!(matches!(e, elv::Error::InvalidInput(_)), "{e}");
+    assert!(e.to_string().contains("decompress_member"), "{e}");
+    assert!(out.is_empty());
 }
 
 #[test]
@@ -118,7 +131,7 @@ fn one_member_is_read_without_the_others() {
     let reader = Reader::new(spy, elv::ReadOptions::default()).unwrap();
     reads.lock().unwrap().clear();
     let m = reader.member_index("tokenizer/vocab.txt").unwrap();
-    let out = decompress_member(&reader, m, Vec::new(), &mut |_, _| {}).unwrap();
+    let out = decompress_member(&reader, m, Vec::new(), None).unwrap();
     assert_eq!(out, files[3].1);
     let read: u64 = reads.lock().unwrap().iter().map(|r| r.1).sum();
     assert!(
@@ -165,25 +178,19 @@ fn a_file_larger_than_a_batch_is_streamed_in() {
         batch_bytes: 64 << 10,
         ..WriteOptions::default()
     };
-    let (file, _) = compress_collection(inputs, Vec::new(), &opts, None, &mut |_, _| {}).unwrap();
+    let (file, _) = compress_collection(inputs, Vec::new(), &opts, None, None).unwrap();
     let reader = Reader::from_bytes(file).unwrap();
-    let out = decompress_member(&reader, 0, Vec::new(), &mut |_, _| {}).unwrap();
+    let out = decompress_member(&reader, 0, Vec::new(), None).unwrap();
     assert_eq!(out, big);
-    let out = decompress_member(&reader, 1, Vec::new(), &mut |_, _| {}).unwrap();
+    let out = decompress_member(&reader, 1, Vec::new(), None).unwrap();
     assert_eq!(out, b"hi");
 }
 
 #[test]
 fn a_member_cannot_be_a_folder_of_another() {
     let inputs = vec![member("a", b"file"), member("a/b", b"inside")];
-    let e = compress_collection(
-        inputs,
-        Vec::new(),
-        &WriteOptions::default(),
-        None,
-        &mut |_, _| {},
-    )
-    .unwrap_err();
+    let e =
+        compress_collection(inputs, Vec::new(), &WriteOptions::default(), None, None).unwrap_err();
     assert!(e.to_string().contains("member path"), "{e}");
 }
 

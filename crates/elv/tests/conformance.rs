@@ -48,7 +48,7 @@ fn describe_stream(bytes: &[u8], base: Option<&str>) -> Described {
             format!("{}\t{}", m.kind.name(), m.tensors.len()),
         )
     });
-    Ok((rows, members.chain(escaped(r.metadata())).collect()))
+    Ok((rows, members.chain(escaped(r.raw_metadata())).collect()))
 }
 
 /// Metadata as the manifest writes it.

@@ -41,7 +41,7 @@ fn compress(ft: &str, lossless: bool, base: Option<Arc<dyn Base>>) -> Vec<u8> {
         ..WriteOptions::default()
     };
     let input = std::fs::File::open(sample(ft)).unwrap();
-    compress_safetensors_with(input, Vec::new(), &opts, base, &mut |_, _| {})
+    compress_safetensors_with(input, Vec::new(), &opts, base, None)
         .unwrap()
         .0
 }
@@ -89,8 +89,7 @@ fn large_tensors_stream_against_their_twins_piece_by_piece() {
         };
         let input = std::fs::File::open(sample(ft)).unwrap();
         let (file, report) =
-            compress_safetensors_with(input, Vec::new(), &opts, Some(base()), &mut |_, _| {})
-                .unwrap();
+            compress_safetensors_with(input, Vec::new(), &opts, Some(base()), None).unwrap();
         let reader = Reader::from_bytes(file).unwrap().with_shared_base(base());
         reader.verify().unwrap();
         for (name, _, _, want) in tensors(&sample(ft)) {
@@ -175,7 +174,7 @@ fn a_twin_larger_than_a_piece_is_checked_then_read_by_range() {
     std::io::copy(&mut same.stream(), &mut streamed).unwrap();
     assert_eq!(streamed, base_w);
     reader.verify().unwrap();
-    let out = elv::decompress_to_safetensors(&reader, Vec::new(), &mut |_, _| {}).unwrap();
+    let out = elv::decompress_to_safetensors(&reader, Vec::new()).unwrap();
     assert!(out.len() > 2 * ft_w.len());
 }
 
@@ -267,15 +266,9 @@ fn a_base_twin_of_another_shape_is_not_used() {
     map.0.get_mut(name).unwrap().1 = vec![16, 768];
     let opts = WriteOptions::default();
     let input = std::fs::File::open(sample("full")).unwrap();
-    let file = compress_safetensors_with(
-        input,
-        Vec::new(),
-        &opts,
-        Some(Arc::new(map)),
-        &mut |_, _| {},
-    )
-    .unwrap()
-    .0;
+    let file = compress_safetensors_with(input, Vec::new(), &opts, Some(Arc::new(map)), None)
+        .unwrap()
+        .0;
     let reader = Reader::from_bytes(file).unwrap();
     let t = reader.get(name).unwrap();
     assert!(!t.encoding().needs_base());
@@ -291,9 +284,7 @@ fn a_base_may_be_an_elv_file_or_a_folder() {
         ..WriteOptions::default()
     };
     let input = std::fs::File::open(sample("base")).unwrap();
-    let elv_base = compress_safetensors(input, Vec::new(), &opts, &mut |_, _| {})
-        .unwrap()
-        .0;
+    let elv_base = compress_safetensors(input, Vec::new(), &opts).unwrap().0;
     let as_elv = dir.path().join("base.elv");
     std::fs::write(&as_elv, elv_base).unwrap();
     // A folder: the base split in two shards, with a config beside them.
@@ -368,9 +359,7 @@ fn optimizer_state_stays_lossless_against_a_base_by_default() {
 fn a_file_without_a_base_reads_as_before() {
     let opts = WriteOptions::default();
     let input = std::fs::File::open(sample("full")).unwrap();
-    let file = compress_safetensors(input, Vec::new(), &opts, &mut |_, _| {})
-        .unwrap()
-        .0;
+    let file = compress_safetensors(input, Vec::new(), &opts).unwrap().0;
     let reader = Reader::from_bytes(file).unwrap();
     assert!(!reader.needs_base());
     assert_eq!(reader.base_name(), None);

@@ -20,12 +20,12 @@ fn sample() -> Vec<u8> {
 }
 
 fn compress(st: &[u8], opts: &CompressOptions) -> (Vec<u8>, elv::Report) {
-    compress_safetensors(Cursor::new(st), Vec::new(), opts, &mut |_, _| {}).unwrap()
+    compress_safetensors(Cursor::new(st), Vec::new(), opts).unwrap()
 }
 
 fn decompress(elv_bytes: &[u8]) -> Vec<u8> {
     let r = Reader::new(elv_bytes, ReadOptions::default()).unwrap();
-    decompress_to_safetensors(&r, Vec::new(), &mut |_, _| {}).unwrap()
+    decompress_to_safetensors(&r, Vec::new()).unwrap()
 }
 
 fn safetensors_file(tensors: &[(&str, DType, Vec<u64>, Vec<u8>)]) -> Vec<u8> {
@@ -306,6 +306,37 @@ fn metadata_and_original_header_are_kept() {
         .metadata_value("safetensors.metadata.source")
         .unwrap()
         .contains("MiniLM"));
+    // The user-level view is the safetensors `__metadata__`, nothing of the implementation's.
+    let meta = r.metadata();
+    assert!(meta
+        .iter()
+        .any(|(k, v)| k == "source" && v.contains("MiniLM")));
+    assert!(meta.iter().all(|(k, _)| !k.starts_with("safetensors.")));
+}
+
+/// One convention: what `serialize` is given as metadata is what `Reader::metadata` returns
+/// and what decompressing to safetensors writes as `__metadata__`, in either mode.
+#[test]
+fn serialize_metadata_is_what_readers_and_decompress_give_back() {
+    let meta = vec![
+        ("format".to_string(), "pt".to_string()),
+        ("note".to_string(), "ünïcode \"quoted\"".to_string()),
+    ];
+    let w: Vec<f32> = (0..64).map(|i| i as f32 / 100.0).collect();
+    for opts in [CompressOptions::default(), CompressOptions::lossless()] {
+        let file = elv::serialize(
+            [("w", elv::TensorData::f32(&[8, 8], &w))],
+            Some(meta.clone()),
+            &opts,
+        )
+        .unwrap();
+        let r = Reader::from_bytes(file).unwrap();
+        assert_eq!(r.metadata(), meta);
+        let st = decompress_to_safetensors(&r, Vec::new()).unwrap();
+        let header =
+            elv::safetensors::read_header(&mut Cursor::new(&st), Some(st.len() as u64)).unwrap();
+        assert_eq!(header.metadata, meta);
+    }
 }
 
 /// Records which byte ranges are read.
@@ -392,7 +423,7 @@ fn large_tensors_stream_by_chunk_groups_in_both_directions() {
         );
         assert!(report.tensors.iter().any(|t| t.original > 4096));
         let r = Reader::new(&file[..], ReadOptions::default()).unwrap();
-        let back = decompress_to_safetensors_with(&r, Vec::new(), 4096, &mut |_, _| {}).unwrap();
+        let back = decompress_to_safetensors_with(&r, Vec::new(), 4096, None).unwrap();
         if lossless {
             assert_eq!(back, st);
         } else {
@@ -448,7 +479,7 @@ fn a_damaged_section_in_a_later_batch_is_an_error() {
 /// Decompresses `file` in batches of `batch_bytes`, which must fail with a checksum mismatch.
 fn checksum_error_decompressing(file: &[u8], batch_bytes: u64) -> elv::Error {
     let r = Reader::new(file, ReadOptions::default()).unwrap();
-    let err = decompress_to_safetensors_with(&r, Vec::new(), batch_bytes, &mut |_, _| {})
+    let err = decompress_to_safetensors_with(&r, Vec::new(), batch_bytes, None)
         .map(|v| v.len())
         .unwrap_err();
     assert_eq!(

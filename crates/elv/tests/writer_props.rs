@@ -127,7 +127,7 @@ proptest! {
         r.verify().map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(r.len(), kept.len());
         if meta_ok {
-            prop_assert_eq!(r.metadata(), &meta[..]);
+            prop_assert_eq!(r.raw_metadata(), &meta[..]);
         }
         for (c, bound) in &kept {
             let t = r.get(&c.name).ok_or_else(|| TestCaseError::fail("tensor missing"))?;
