@@ -3,7 +3,7 @@
 use crate::convert::with_base;
 use crate::npy;
 use crate::output::{is_stdio, open_file, write_output, Fallible};
-use crate::text::{bound, escape, human, shape};
+use crate::text::{bound, count, escape, human, shape};
 use elv::atomic::OutputOptions;
 use elv::sniff::{self, InputFormat};
 use elv::{Base, ErrorKind, ReadOptions, Reader};
@@ -210,7 +210,7 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
     for k in bounds {
         writeln!(
             out,
-            "bound {}: |error| <= {} for values in (-1, 1), all others exact (files from elv 1.1 on also keep values of magnitude <= {} exact: nothing non-zero becomes zero)",
+            "bound {}: |error| <= {} for values in (-1, 1), all others exact (files of format 1.1 on also keep values of magnitude <= {} exact: nothing non-zero becomes zero)",
             bound(k),
             bound(k),
             bound(k)
@@ -220,8 +220,8 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
     let stored: u64 = reader.iter().map(|t| t.stored_len()).sum();
     writeln!(
         out,
-        "{} tensors: {} of tensor data in {} of streams; file {}, ratio {:.3} (tensor data / file)",
-        reader.len(),
+        "{}: {} of tensor data in {} of streams; file {}, ratio {:.3} (tensor data / file)",
+        count(reader.len() as u64, "tensor"),
         human(decoded),
         human(stored),
         human(reader.file_len()),
@@ -233,10 +233,10 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
 fn member_heading(out: &mut dyn Write, m: &elv::Member) -> io::Result<()> {
     writeln!(
         out,
-        "== {} ({}, {} tensors)",
+        "== {} ({}, {})",
         escape(&m.path),
         m.kind.name(),
-        m.tensors.len()
+        count(m.tensors.len() as u64, "tensor")
     )
 }
 
@@ -257,9 +257,14 @@ pub fn verify(
         if !quiet {
             writeln!(
                 out,
-                "{}: all checksums OK, {} tensors decode",
+                "{}: all checksums OK, {} {}",
                 input.display(),
-                reader.len()
+                count(reader.len() as u64, "tensor"),
+                if reader.len() == 1 {
+                    "decodes"
+                } else {
+                    "decode"
+                }
             )?;
         }
         return Ok(ExitCode::SUCCESS);

@@ -3,6 +3,7 @@
 //! stdin/stdout, inputs kept (`--rm` removes them once the output is on disk), existing
 //! files never replaced without `-f`, output appearing only when complete.
 
+mod args;
 mod convert;
 mod folder;
 mod inspect;
@@ -17,15 +18,23 @@ use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// `elv --version`: the tool's version and the format versions it reads and writes.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (.elv format: reads 1.0 to 1.2; writes 1.0, and 1.2 for collections and deltas)"
+);
+
 const EXAMPLES: &str = "Examples:
   elv compress model.safetensors              # -> model.elv (ELF on f32: |error| <= 2^-24)
-  elv compress --lossless *.safetensors       # every value bit-exact, one .elv per input
+  elv model.safetensors                       # the same: compress is the default, as in zstd
+  elv compress -19 --lossless *.safetensors   # every value bit-exact, one .elv per input
+  elv -l model.elv                            # list tensors (elv info); -t tests (elv verify)
   elv -d model.elv -o back.safetensors        # decompress
   elv compress MODEL_DIR -o model.elv         # a whole folder: shards, index, configs
   elv -d model.elv -o MODEL_DIR2              # ... back to a folder, byte for byte
   elv compress --base base.safetensors ft.safetensors -o ft.elv   # a fine-tune as a delta
   elv -d --base base.safetensors ft.elv       # (decoding needs the same base)
-  cat model.safetensors | elv compress - > model.elv
+  cat model.safetensors | elv > model.elv      # no file named: stdin to stdout
   elv info model.elv --json                   # tensors, encodings, sizes, bounds
   elv verify model.elv --against model.safetensors
   elv extract model.elv embeddings.weight -o emb.npy
@@ -34,7 +43,7 @@ const EXAMPLES: &str = "Examples:
 #[derive(Parser)]
 #[command(
     name = "elv",
-    version,
+    version = VERSION,
     about = "Compress model weights (safetensors) into .elv and back",
     after_help = EXAMPLES
 )]
@@ -75,9 +84,9 @@ struct Common {
 #[derive(Subcommand)]
 enum Cmd {
     /// Compress safetensors files into .elv (lossy ELF on f32/f64 by default; see --lossless).
+    #[command(short_flag = 'z', long_flag = "compress")]
     Compress {
-        /// Input .safetensors files, or - for stdin.
-        #[arg(required = true)]
+        /// Input .safetensors files, or - for stdin (the default when stdin is not a terminal).
         inputs: Vec<PathBuf>,
         /// Output file, for one input (default: the input with .elv; stdout for -).
         #[arg(short, long)]
@@ -92,8 +101,9 @@ enum Cmd {
         /// 2^-16, where ELF's error is large relative to them (optimizer state looks like this).
         #[arg(long, default_value_t = 0.1)]
         max_small: f64,
-        /// zstd level for the sections where zstd beats ans (-7 to 22).
-        #[arg(short, long, default_value_t = 3, allow_negative_numbers = true,
+        /// zstd level for the sections where zstd beats ans (-7 to 22); -1 ... -22 also set
+        /// it, as in zstd.
+        #[arg(long, default_value_t = 3, allow_negative_numbers = true,
               value_parser = clap::value_parser!(i32).range(-7..=22))]
         level: i32,
         /// Values per chunk.
@@ -109,10 +119,9 @@ enum Cmd {
         common: Common,
     },
     /// Decompress .elv files back to safetensors (a collection back to a folder).
-    #[command(short_flag = 'd')]
+    #[command(short_flag = 'd', long_flag = "decompress")]
     Decompress {
-        /// Input .elv files, or - for stdin.
-        #[arg(required = true)]
+        /// Input .elv files, or - for stdin (the default when stdin is not a terminal).
         inputs: Vec<PathBuf>,
         /// Output file, for one input (default: the input with .safetensors; stdout for -);
         /// for a collection, the folder (default: the input without .elv).
@@ -126,6 +135,7 @@ enum Cmd {
     },
     /// List the tensors of an .elv file with their encoding, sizes and error bound (and the
     /// members of a collection, the base model of a file of deltas).
+    #[command(short_flag = 'l', long_flag = "list")]
     Info {
         /// Input .elv file, or - for stdin.
         input: PathBuf,
@@ -134,6 +144,7 @@ enum Cmd {
         json: bool,
     },
     /// Check every checksum; with --against, compare each tensor with the original.
+    #[command(short_flag = 't', long_flag = "test")]
     Verify {
         /// Input .elv file.
         input: PathBuf,
@@ -179,7 +190,7 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args::normalize(std::env::args_os()));
     // An interrupt must leave no partial output: remove named temporaries (unnamed ones
     // vanish with the process), then exit 130.
     let _ = ctrlc::set_handler(|| {
@@ -233,6 +244,20 @@ fn open_base(
     Ok(Some(std::sync::Arc::new(base)))
 }
 
+/// The inputs named, or stdin (`-`) when none is and stdin is not a terminal, as zstd does.
+fn or_stdin(inputs: Vec<PathBuf>) -> output::Fallible<Vec<PathBuf>> {
+    if !inputs.is_empty() {
+        return Ok(inputs);
+    }
+    if io::IsTerminal::is_terminal(&io::stdin()) {
+        let kind = clap::error::ErrorKind::MissingRequiredArgument;
+        Cli::command()
+            .error(kind, "no input: name a file, or pipe one in")
+            .exit();
+    }
+    Ok(vec![PathBuf::from("-")])
+}
+
 fn run(cli: Cli) -> output::Fallible<ExitCode> {
     match cli.cmd {
         Cmd::Compress {
@@ -247,6 +272,7 @@ fn run(cli: Cli) -> output::Fallible<ExitCode> {
             common,
         } => {
             setup_threads(&common)?;
+            let inputs = or_stdin(inputs)?;
             if !(0.0..=1.0).contains(&max_small) {
                 return Err("--max-small must be between 0 and 1".into());
             }
@@ -274,6 +300,7 @@ fn run(cli: Cli) -> output::Fallible<ExitCode> {
             common,
         } => {
             setup_threads(&common)?;
+            let inputs = or_stdin(inputs)?;
             let direction = Direction::Decompress(open_base(base.as_deref())?);
             convert::run(
                 &inputs,

@@ -26,6 +26,14 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `n` and `noun`, plural unless `n` is 1: `1 tensor`, `3 tensors`, `0 files`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 /// A byte count in SI units: `512 B`, `90.87 MB`.
 pub fn human(b: u64) -> String {
     let f = b as f64;

@@ -561,13 +561,70 @@ fn stdout_threads_and_levels() {
         "-c writes the same bytes"
     );
     for level in ["100", "-1000", "23"] {
-        let o = run(&["compress", s(&sample()), "-c", "-l", level]);
+        let o = run(&["compress", s(&sample()), "-c", "--level", level]);
         assert!(!o.status.success(), "level {level} accepted");
+        assert_eq!(o.status.code(), Some(2), "a usage error");
         assert!(o.stdout.is_empty());
     }
-    assert!(run(&["compress", s(&sample()), "-c", "-q", "-l", "-3"])
+    assert!(
+        run(&["compress", s(&sample()), "-c", "-q", "--level", "-3"])
+            .status
+            .success()
+    );
+    // zstd's spellings: -N for the level, and a file alone means compress.
+    let by_flag = run(&["compress", s(&sample()), "-c", "-q", "-19"]);
+    let by_name = run(&["compress", s(&sample()), "-c", "-q", "--level", "19"]);
+    assert!(by_flag.status.success() && by_name.status.success());
+    assert!(by_flag.stdout == by_name.stdout, "-19 is --level 19");
+    let implicit = run(&[s(&sample()), "-c", "-q", "-19"]);
+    assert!(
+        implicit.stdout == by_name.stdout,
+        "a file alone is compressed"
+    );
+    let o = run(&["compress", s(&sample()), "-c", "-23"]);
+    assert_eq!(o.status.code(), Some(2), "-23 is no level");
+}
+
+/// zstd's `-l` lists and `-t` tests; `--version` names the format versions too; with no file
+/// named, stdin is read and stdout written.
+#[test]
+fn list_test_version_and_implicit_stdio() {
+    let dir = tempfile::tempdir().unwrap();
+    let z = dir.path().join("m.elv");
+    assert!(run(&["-z", s(&sample()), "-o", s(&z), "-q"])
         .status
         .success());
+    let list = run(&["-l", s(&z)]);
+    assert_eq!(list.stdout, run(&["info", s(&z)]).stdout);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("7 tensors:"));
+    let test = run(&["-t", s(&z)]);
+    assert!(test.status.success());
+    assert_eq!(test.stdout, run(&["verify", s(&z)]).stdout);
+    let mut bad = std::fs::read(&z).unwrap();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    let broken = dir.path().join("broken.elv");
+    std::fs::write(&broken, bad).unwrap();
+    assert_one_line_error(&run(&["--test", s(&broken)]));
+    let v = String::from_utf8_lossy(&run(&["--version"]).stdout).into_owned();
+    assert!(
+        v.starts_with(&format!("elv {}", env!("CARGO_PKG_VERSION"))),
+        "{v}"
+    );
+    assert!(v.contains(".elv format: reads 1.0 to 1.2"), "{v}");
+    let packed = piped(&["-q"], &std::fs::read(sample()).unwrap());
+    assert!(packed.status.success());
+    assert!(
+        packed.stdout == std::fs::read(&z).unwrap(),
+        "stdin to stdout"
+    );
+    let back = piped(&["-d", "-q"], &packed.stdout);
+    assert!(back.status.success());
+    let direct = run(&["-d", s(&z), "-c", "-q"]);
+    assert!(
+        back.stdout == direct.stdout,
+        "stdin decodes as the file does"
+    );
 }
 
 #[test]

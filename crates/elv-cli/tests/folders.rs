@@ -110,7 +110,7 @@ fn a_folder_comes_back_byte_for_byte() {
     ok(&info);
     let text = String::from_utf8_lossy(&info.stdout);
     assert!(
-        text.contains("== tokenizer/vocab.txt (file, 1 tensors)"),
+        text.contains("== tokenizer/vocab.txt (file, 1 tensor)"),
         "{text}"
     );
     assert!(text.contains("7 members"), "{text}");
