@@ -4,7 +4,7 @@
 
 use crate::inspect::{open_reader, open_safetensors};
 use crate::output::{is_stdio, same_file, write_output, Fallible};
-use crate::text::{bound, escape, human, shape};
+use crate::text::{bound, count, escape, human, shape};
 use elv::atomic::OutputOptions;
 use elv::sniff::{self, InputFormat};
 use elv::{
@@ -116,13 +116,14 @@ fn compress_folder(
         overwrite: flags.force,
         sync: flags.sync,
         like: None,
+        modified: None,
     };
     let bar = progress_bar(flags.quiet);
     let mut tick = |done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let count = members.len();
+    let files = members.len();
     let report = write_output(out, &options, flags.force, |w| {
         Ok(compress_collection(members, w, opts, base, Some(&mut tick))?.1)
     })?;
@@ -135,7 +136,7 @@ fn compress_folder(
             .join(" ");
         compress_summary(
             &report,
-            Path::new(&format!("{from} ({count} files)")),
+            Path::new(&format!("{from} ({})", count(files as u64, "file"))),
             out,
             flags.verbose,
         );
@@ -172,6 +173,7 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
         // Removing the source needs the output on disk first.
         sync: flags.sync || flags.rm,
         like: in_meta.clone(),
+        modified: None,
     };
     let bar = progress_bar(flags.quiet);
     let mut tick = |done: u64, total: u64| {
@@ -357,7 +359,10 @@ fn compress_summary(r: &Report, input: &Path, out: &Path, verbose: bool) {
         .filter(|t| t.note.is_some() && t.encoding != Encoding::Elf)
         .count();
     if kept > 0 && !lossy.is_empty() {
-        eprintln!("elv: {kept} tensors kept lossless: most of their values are below 2^-16, like optimizer state (--max-small)");
+        eprintln!(
+            "elv: {} kept lossless: most of their values are below 2^-16, like optimizer state (--max-small)",
+            count(kept as u64, "tensor")
+        );
     }
 }
 
@@ -376,11 +381,11 @@ fn decompress_summary<S: elv::Source>(reader: &Reader<S>, input: &Path, out: &Pa
     }
     let tensors: u64 = reader.iter().map(|t| t.byte_len()).sum();
     eprintln!(
-        "elv: {} ({}) -> {}: {} tensors, {} of tensor data",
+        "elv: {} ({}) -> {}: {}, {} of tensor data",
         where_from(input),
         human(reader.file_len()),
         where_to(out),
-        reader.len(),
+        count(reader.len() as u64, "tensor"),
         human(tensors)
     );
 }

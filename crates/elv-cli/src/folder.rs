@@ -48,7 +48,15 @@ pub fn gather(inputs: &[PathBuf]) -> Fallible<Vec<MemberInput>> {
                 true => None,
                 false => Some(File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?),
             };
-            Ok(MemberInput { path, file })
+            let modified = match &file {
+                Some(f) => f.metadata().and_then(|m| m.modified()).ok(),
+                None => None,
+            };
+            Ok(MemberInput {
+                path,
+                file,
+                modified,
+            })
         })
         .collect()
 }
@@ -133,6 +141,7 @@ fn write_members(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Fallible<()> {
     let total: u64 = reader.iter().map(|t| t.byte_len()).sum();
+    let mtimes = reader.member_mtimes();
     let mut done = 0u64;
     for (m, member) in reader.members().iter().enumerate() {
         let target = safe_target(root, &member.path)?;
@@ -152,6 +161,7 @@ fn write_members(
             overwrite: force,
             sync,
             like: None,
+            modified: mtimes.get(m).copied().flatten(),
         };
         let before = done;
         atomic::write_atomic_with(&target, &options, |w| {

@@ -97,6 +97,29 @@ fn model_folder(root: &Path) -> PathBuf {
 fn a_folder_comes_back_byte_for_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = model_folder(tmp.path());
+    // Files keep their modification times, to the nanosecond, before 1970 too.
+    let epoch = std::time::UNIX_EPOCH;
+    let times = [
+        (
+            "tokenizer/vocab.txt",
+            epoch + std::time::Duration::new(1_600_000_000, 123_456_789),
+        ),
+        (
+            "model-00001-of-00002.safetensors",
+            epoch + std::time::Duration::from_secs(86_400),
+        ),
+        (
+            "tokenizer/added_tokens.json",
+            epoch - std::time::Duration::new(5, 250_000_000),
+        ),
+    ];
+    for (path, t) in times {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(dir.join(path))
+            .unwrap();
+        f.set_modified(t).unwrap();
+    }
     let packed = tmp.path().join("model.elv");
     ok(&run(&[
         "compress",
@@ -125,6 +148,13 @@ fn a_folder_comes_back_byte_for_byte() {
         "the empty folder is there"
     );
     assert!(!links, "decompress never makes links");
+    for (path, t) in times {
+        let got = std::fs::metadata(back.join(path))
+            .unwrap()
+            .modified()
+            .unwrap();
+        assert_eq!(got, t, "{path}");
+    }
     // No temporary folder is left next to the output.
     let left: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()

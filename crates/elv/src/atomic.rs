@@ -55,6 +55,9 @@ pub struct OutputOptions {
     /// Give the output the permission bits and modification time of this file (as gzip
     /// keeps its input's), instead of the defaults of a new file.
     pub like: Option<fs::Metadata>,
+    /// Give the output this modification time (over `like`'s): a folder member's own,
+    /// recorded when it was compressed.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// Writes `path` through `fill` atomically: [`write_atomic_with`] without syncing and
@@ -119,6 +122,9 @@ pub fn write_atomic_with<T>(
         if let Ok(mtime) = like.modified() {
             file.file.set_modified(mtime)?;
         }
+    }
+    if let Some(mtime) = options.modified {
+        file.file.set_modified(mtime)?;
     }
     let handle = file.finish()?;
     match &guard.0 {

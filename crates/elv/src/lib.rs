@@ -74,6 +74,7 @@ pub use base::{twin_hash, Base, BaseModel};
 pub use codec::StdCodecs;
 pub use compress::{
     compress_collection, compress_safetensors, compress_safetensors_with, MemberInput,
+    KEY_MEMBER_MTIMES,
 };
 pub use decompress::{
     decompress_member, decompress_to_safetensors, decompress_to_safetensors_with,

@@ -196,6 +196,15 @@ impl<S: Source> Reader<S> {
         self.catalog.members()
     }
 
+    /// Each member's modification time as recorded when the folder was compressed (one
+    /// entry per member of [`members`](Self::members); `None` where none was recorded).
+    pub fn member_mtimes(&self) -> Vec<Option<std::time::SystemTime>> {
+        crate::compress::member_mtimes(
+            self.metadata_value(crate::compress::KEY_MEMBER_MTIMES),
+            self.members(),
+        )
+    }
+
     /// Index of the member at `path`.
     pub fn member_index(&self, path: &str) -> Option<usize> {
         self.members().iter().position(|m| m.path == path)

@@ -23,6 +23,7 @@ fn member(path: &str, bytes: &[u8]) -> MemberInput {
     MemberInput {
         path: path.to_string(),
         file: Some(file),
+        modified: None,
     }
 }
 
