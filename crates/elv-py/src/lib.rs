@@ -3,6 +3,7 @@
 //! handed to NumPy without a copy.
 
 use elv::atomic::OutputOptions;
+use elv::sniff::{self, InputFormat};
 use elv::{DType, ReadOptions, Source, WriteOptions};
 use numpy::PyArray1;
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -60,12 +61,19 @@ fn dtype_of(name: &str) -> PyResult<DType> {
     DType::from_name(name).ok_or_else(|| PyValueError::new_err(format!("unknown dtype {name:?}")))
 }
 
-fn options(lossless: bool, elf_half: bool) -> WriteOptions {
-    WriteOptions {
-        lossless,
+/// The write options of Python's `lossy` and `elf_half` arguments: bit-exact unless the
+/// caller asked for ELF; `elf_half` alone is a contradiction, refused.
+fn options(lossy: bool, elf_half: bool) -> PyResult<WriteOptions> {
+    if elf_half && !lossy {
+        return Err(PyValueError::new_err(
+            "elf_half=True lets f16/bf16 use ELF: it needs lossy=True as well",
+        ));
+    }
+    Ok(WriteOptions {
+        lossless: !lossy,
         elf_half,
         ..WriteOptions::default()
-    }
+    })
 }
 
 /// One tensor handed over from Python: name, dtype name, shape, little-endian bytes.
@@ -89,39 +97,40 @@ fn incoming<'a>(tensors: &'a [Incoming<'_>]) -> PyResult<Vec<Outgoing<'a>>> {
         .collect()
 }
 
-/// `serialize(tensors, metadata, lossless, elf_half, threads) -> bytes`.
+/// `serialize(tensors, metadata, lossy, elf_half, threads) -> bytes`; `metadata` is the
+/// safetensors `__metadata__`.
 #[pyfunction]
-#[pyo3(signature = (tensors, metadata, lossless=false, elf_half=false, threads=None))]
+#[pyo3(signature = (tensors, metadata, lossy=false, elf_half=false, threads=None))]
 fn serialize<'py>(
     py: Python<'py>,
     tensors: Vec<Incoming<'py>>,
     metadata: Vec<(String, String)>,
-    lossless: bool,
+    lossy: bool,
     elf_half: bool,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let list = incoming(&tensors)?;
-    let opts = options(lossless, elf_half);
+    let opts = options(lossy, elf_half)?;
     let bytes = without_gil(py, threads, || elv::serialize(list, Some(metadata), &opts))?;
     Ok(PyBytes::new(py, &bytes))
 }
 
-/// `serialize_to_file(tensors, metadata, path, lossless, elf_half, threads)`: written
+/// `serialize_to_file(tensors, metadata, path, lossy, elf_half, threads)`: written
 /// atomically (the file appears whole or not at all), replacing an existing file as
 /// safetensors' `save_file` does.
 #[pyfunction]
-#[pyo3(signature = (tensors, metadata, path, lossless=false, elf_half=false, threads=None))]
+#[pyo3(signature = (tensors, metadata, path, lossy=false, elf_half=false, threads=None))]
 fn serialize_to_file<'py>(
     py: Python<'py>,
     tensors: Vec<Incoming<'py>>,
     metadata: Vec<(String, String)>,
     path: PathBuf,
-    lossless: bool,
+    lossy: bool,
     elf_half: bool,
     threads: Option<usize>,
 ) -> PyResult<()> {
     let list = incoming(&tensors)?;
-    let opts = options(lossless, elf_half);
+    let opts = options(lossy, elf_half)?;
     without_gil(py, threads, || {
         elv::serialize_to_file(list, Some(metadata), &path, &opts).map(drop)
     })
@@ -220,7 +229,8 @@ impl Reader {
     fn open(py: Python<'_>, path: PathBuf, base: Option<PathBuf>) -> PyResult<Self> {
         let r = py
             .detach(|| -> elv::Result<_> {
-                let r = elv::Reader::open_with(&path, ReadOptions::default())?;
+                let file = sniff::open_input(&path, InputFormat::Elv)?;
+                let r = elv::Reader::new(file, ReadOptions::default())?;
                 Ok(match base {
                     Some(b) => r.with_base(elv::BaseModel::open(b)?),
                     None => r,
@@ -264,9 +274,14 @@ impl Reader {
         with_reader!(self, r => r.iter().map(|t| t.name().to_string()).collect())
     }
 
-    /// Metadata pairs, in file order.
+    /// The safetensors `__metadata__` pairs, in file order (`elv::Reader::metadata`).
     fn metadata(&self) -> Vec<(String, String)> {
-        with_reader!(self, r => r.metadata().to_vec())
+        with_reader!(self, r => r.metadata())
+    }
+
+    /// Every pair of the METADATA section, the implementation's keys included.
+    fn raw_metadata(&self) -> Vec<(String, String)> {
+        with_reader!(self, r => r.raw_metadata().to_vec())
     }
 
     /// dtype, shape, encoding, bound and sizes of tensor `name`.
@@ -328,6 +343,7 @@ fn output_for(
         overwrite: force,
         sync: false,
         like: std::fs::metadata(src).ok(),
+        modified: None,
     })
 }
 
@@ -339,31 +355,46 @@ fn open_base(path: Option<PathBuf>) -> elv::Result<Option<std::sync::Arc<dyn elv
     })
 }
 
-/// `compress_file(src, dst, lossless, elf_half, threads, force, base)`: safetensors to
-/// `.elv`, against the base model `base` if given.
+/// `compress_file(src, dst, lossy, elf_half, threads, force, base) -> dict`: safetensors to
+/// `.elv`, against the base model `base` if given; says what it did: input and output
+/// bytes, and the largest error bound of any tensor (0.0: every value bit-exact).
 #[pyfunction]
-#[pyo3(signature = (src, dst, lossless=false, elf_half=false, threads=None, force=false, base=None))]
+#[pyo3(signature = (src, dst, lossy=false, elf_half=false, threads=None, force=false, base=None))]
 #[allow(clippy::too_many_arguments)]
 fn compress_file(
     py: Python<'_>,
     src: PathBuf,
     dst: PathBuf,
-    lossless: bool,
+    lossy: bool,
     elf_half: bool,
     threads: Option<usize>,
     force: bool,
     base: Option<PathBuf>,
-) -> PyResult<()> {
+) -> PyResult<Py<PyDict>> {
+    let opts = options(lossy, elf_half)?;
+    let input = sniff::open_input(&src, InputFormat::Safetensors).map_err(|e| to_py(py, e))?;
     let out = output_for(&src, &dst, force)?;
-    let opts = options(lossless, elf_half);
-    without_gil(py, threads, || {
+    let report = without_gil(py, threads, || {
         let base = open_base(base)?;
-        let input =
-            std::io::BufReader::new(File::open(&src).map_err(|e| elv::Error::io_at(&src, e))?);
+        let input = std::io::BufReader::new(input);
         elv::atomic::write_atomic_with(&dst, &out, |w| {
-            elv::compress_safetensors_with(input, w, &opts, base, &mut |_, _| {}).map(drop)
+            elv::compress_safetensors_with(input, w, &opts, base, None).map(|(_, r)| r)
         })
-    })
+    })?;
+    let bound = report
+        .tensors
+        .iter()
+        .map(|t| t.error_bound_log2)
+        .filter(|&k| k > 0)
+        .min()
+        .map_or(0.0, |k| 2f64.powi(-i32::from(k)));
+    let d = PyDict::new(py);
+    d.set_item("input_bytes", report.input_bytes)?;
+    d.set_item("output_bytes", report.output_bytes)?;
+    d.set_item("tensors", report.tensors.len())?;
+    d.set_item("error_bound", bound)?;
+    d.set_item("lossless", bound == 0.0)?;
+    Ok(d.unbind())
 }
 
 /// `decompress_file(src, dst, threads, force, base)`: `.elv` to safetensors.
@@ -377,14 +408,15 @@ fn decompress_file(
     force: bool,
     base: Option<PathBuf>,
 ) -> PyResult<()> {
+    let input = sniff::open_input(&src, InputFormat::Elv).map_err(|e| to_py(py, e))?;
     let out = output_for(&src, &dst, force)?;
     without_gil(py, threads, || {
-        let mut reader = elv::Reader::open(&src)?;
+        let mut reader = elv::Reader::new(input, ReadOptions::default())?;
         if let Some(b) = open_base(base)? {
             reader = reader.with_shared_base(b);
         }
         elv::atomic::write_atomic_with(&dst, &out, |w| {
-            elv::decompress_to_safetensors(&reader, w, &mut |_, _| {}).map(drop)
+            elv::decompress_to_safetensors(&reader, w).map(drop)
         })
     })
 }

@@ -14,9 +14,9 @@ TESTDATA = SAMPLE.parent
 def test_a_lossless_delta_needs_its_base_and_round_trips(tmp_path):
     base, ft = SAMPLE / "finetune_base.safetensors", SAMPLE / "finetune_full.safetensors"
     out = tmp_path / "ft.elv"
-    elves.compress_file(ft, out, lossless=True, base=base)
+    elves.compress_file(ft, out, base=base)
     alone = tmp_path / "alone.elv"
-    elves.compress_file(ft, alone, lossless=True)
+    elves.compress_file(ft, alone)
     assert out.stat().st_size < alone.stat().st_size
     with pytest.raises(elves.ElvError) as e:
         en.load_file(out)
@@ -48,3 +48,11 @@ def test_members_of_a_collection_are_listed_and_read_each_on_its_own():
         assert bytes(config) == b'{"hidden_size": 8}\n'
         with pytest.raises(KeyError):
             f.get_tensor("w", member="no/such/member")
+
+
+def test_a_collection_is_not_flattened_into_one_safetensors_file(tmp_path):
+    out = tmp_path / "flat.safetensors"
+    with pytest.raises(elves.ElvError, match="not one safetensors file") as e:
+        elves.decompress_file(TESTDATA / "valid" / "collection.elv", out)
+    assert e.value.kind == "InvalidInput"
+    assert not out.exists()

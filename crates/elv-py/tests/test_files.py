@@ -13,8 +13,12 @@ SAMPLE = pathlib.Path(__file__).resolve().parents[3] / "testdata" / "sample" / "
 
 def test_lossless_file_round_trip_is_byte_identical(tmp_path):
     z, back = tmp_path / "m.elv", tmp_path / "back.safetensors"
-    elves.compress_file(SAMPLE, z, lossless=True)
+    done = elves.compress_file(SAMPLE, z)
     assert z.stat().st_size < SAMPLE.stat().st_size
+    # The default keeps every bit, and says so.
+    assert done["lossless"] and done["error_bound"] == 0.0
+    assert done["output_bytes"] == z.stat().st_size
+    assert done["input_bytes"] == SAMPLE.stat().st_size
     elves.decompress_file(z, back)
     assert back.read_bytes() == SAMPLE.read_bytes()
 
@@ -36,7 +40,8 @@ def test_existing_outputs_and_the_input_are_protected(tmp_path):
 def test_default_mode_on_real_weights_keeps_the_bound(tmp_path):
     safetensors = pytest.importorskip("safetensors.numpy")
     z = tmp_path / "m.elv"
-    elves.compress_file(SAMPLE, z)
+    done = elves.compress_file(SAMPLE, z, lossy=True)
+    assert not done["lossless"] and done["error_bound"] == 2.0**-24
     orig = safetensors.load_file(str(SAMPLE))
     back = en.load_file(z)
     assert list(back) == list(orig)
@@ -57,3 +62,12 @@ def test_safe_open_reads_only_what_it_needs(tmp_path):
         assert t.shape == (384,) and t.dtype == np.float32
         # The sample's safetensors __metadata__, carried through the .elv.
         assert "MiniLM" in f.metadata()["source"]
+
+
+def test_metadata_survives_save_file_and_decompress_file(tmp_path):
+    safetensors = pytest.importorskip("safetensors")
+    z, back = tmp_path / "m.elv", tmp_path / "back.safetensors"
+    en.save_file({"w": np.ones((4, 4), np.float32)}, z, metadata={"format": "np", "step": "7"})
+    elves.decompress_file(z, back)
+    with safetensors.safe_open(str(back), framework="np") as f:
+        assert f.metadata() == {"format": "np", "step": "7"}

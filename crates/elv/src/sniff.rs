@@ -26,18 +26,38 @@ pub enum InputFormat {
 /// What the file starting with `head` (and named `name`) is, if it is not `want`; `None`
 /// when it looks like the right thing. `head` is the file's first bytes (64 are plenty).
 pub fn wrong_format(head: &[u8], name: &str, want: InputFormat) -> Option<String> {
-    let want_elv = want == InputFormat::Elv;
-    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    let is_elv = head.starts_with(b"\x89ELV\r\n\x1a\n");
-    let is_safetensors = head.len() >= 9
-        && u64::from_le_bytes(head[..8].try_into().unwrap_or([0; 8])) < 100_000_000
-        && head[8] == b'{';
-    if want_elv && is_elv || !want_elv && is_safetensors {
+    if looks_like(head, want) {
         return None;
     }
-    let what = if is_elv {
+    let fallback = || match want {
+        InputFormat::Elv if head.len() < 8 => format!("not .elv: only {} bytes", head.len()),
+        InputFormat::Elv => "not an .elv file (its first bytes are not the .elv signature)".into(),
+        InputFormat::Safetensors => {
+            "not a safetensors file (it does not start with a header length and a JSON header)"
+                .into()
+        }
+    };
+    Some(recognized(head, name).unwrap_or_else(fallback))
+}
+
+/// Whether `head` starts as `format` does.
+fn looks_like(head: &[u8], format: InputFormat) -> bool {
+    match format {
+        InputFormat::Elv => head.starts_with(b"\x89ELV\r\n\x1a\n"),
+        InputFormat::Safetensors => {
+            head.len() >= 9
+                && u64::from_le_bytes(head[..8].try_into().unwrap_or([0; 8])) < 100_000_000
+                && head[8] == b'{'
+        }
+    }
+}
+
+/// What the file is, when its first bytes (or its name) say so.
+fn recognized(head: &[u8], name: &str) -> Option<String> {
+    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    let what = if looks_like(head, InputFormat::Elv) {
         "already .elv (decompress turns it back into safetensors)".to_string()
-    } else if is_safetensors {
+    } else if looks_like(head, InputFormat::Safetensors) {
         "a safetensors file, not .elv (compress turns it into .elv)".to_string()
     } else if head.starts_with(b"PK\x03\x04") {
         "a zip archive, as PyTorch checkpoints (.bin, .pt, .pth) are: not safetensors (convert it \
@@ -64,20 +84,16 @@ pub fn wrong_format(head: &[u8], name: &str, want: InputFormat) -> Option<String
             .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace())
     {
         "a text file".to_string()
-    } else if want_elv && head.len() < 8 {
-        format!("not .elv: only {} bytes", head.len())
-    } else if want_elv {
-        "not an .elv file (its first bytes are not the .elv signature)".to_string()
     } else {
-        "not a safetensors file (it does not start with a header length and a JSON header)"
-            .to_string()
+        return None;
     };
     Some(what)
 }
 
 /// Checks that the open `file` (named `name` in messages) is `want`, from its first bytes;
 /// the file is rewound after. A file of another kind is [`Error::InvalidInput`] saying
-/// what it is.
+/// what it is. Bytes of no known kind where `.elv` is wanted pass: the reader's own error
+/// (`BadMagic`, `Truncated`, with the offset) says more.
 pub fn check_format(file: &mut File, name: &str, want: InputFormat) -> Result<()> {
     let mut head = Vec::with_capacity(64);
     let read = file
@@ -86,7 +102,11 @@ pub fn check_format(file: &mut File, name: &str, want: InputFormat) -> Result<()
         .read_to_end(&mut head)
         .and_then(|_| file.seek(SeekFrom::Start(0)));
     read.map_err(|e| Error::io_at(Path::new(name), e))?;
-    match wrong_format(&head, name, want) {
+    let wrong = match want {
+        InputFormat::Elv if !looks_like(&head, want) => recognized(&head, name),
+        _ => wrong_format(&head, name, want),
+    };
+    match wrong {
         Some(what) => Err(Error::input(None, format!("{name}: {what}"))),
         None => Ok(()),
     }

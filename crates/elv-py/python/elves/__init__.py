@@ -2,9 +2,13 @@
 
     import numpy as np, elves.numpy
     elves.numpy.save_file({"w": np.random.rand(64, 64).astype(np.float32)}, "m.elv")
-    w = elves.numpy.load_file("m.elv")["w"]          # within 2^-24 of the original
+    w = elves.numpy.load_file("m.elv")["w"]          # bit for bit the original
+    elves.numpy.save_file({"w": w}, "s.elv", lossy=True)  # smaller: |error| <= 2^-24
     with elves.safe_open("m.elv", framework="np") as f:
         print(f.keys(), f.info("w"))
+
+Every function keeps every bit unless it is given `lossy=True` (ELF on f32/f64: values in
+(-1, 1) within 2^-24 / 2^-53, every other value exact; add `elf_half=True` for f16/bf16).
 
 `elves.numpy` and `elves.torch` mirror `safetensors.numpy` and `safetensors.torch`;
 `safe_open` mirrors `safetensors.safe_open`; `compress_file` and `decompress_file` convert
@@ -19,14 +23,18 @@ from ._error import ElvError
 __all__ = ["ElvError", "safe_open", "compress_file", "decompress_file", "__version__"]
 __version__ = _elves.__version__
 
-# Metadata given to save_file is kept under this prefix, so that converting the .elv back to
-# safetensors (`elv decompress`, `decompress_file`) restores it as `__metadata__`.
-_META = "safetensors.metadata."
 
-
-def _user_metadata(pairs) -> Optional[Dict[str, str]]:
-    meta = {k[len(_META):]: v for k, v in pairs if k.startswith(_META)}
-    return meta or None
+def _metadata_pairs(metadata: Optional[Dict[str, str]]) -> List[tuple]:
+    """safetensors' `__metadata__` as the pairs the native writer stores (it keeps them so that
+    `safe_open(...).metadata()`, `elv decompress` and `decompress_file` give them back)."""
+    if metadata is None:
+        return []
+    if not isinstance(metadata, dict):
+        raise TypeError(f"metadata must be a dict of str to str, not {type(metadata).__name__}")
+    for k, v in metadata.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError(f"metadata must map str to str: {k!r}: {v!r}")
+    return list(metadata.items())
 
 
 def _as_array(name, dtype, shape, flat):
@@ -86,8 +94,9 @@ class safe_open:
         return self._reader.members()
 
     def metadata(self) -> Optional[Dict[str, str]]:
-        """The safetensors `__metadata__` the file carries, as `safe_open` gives it."""
-        return _user_metadata(self._reader.metadata())
+        """The safetensors `__metadata__` the file carries (what `save_file` was given, or
+        what the compressed safetensors file had), as `safetensors.safe_open` gives it."""
+        return dict(self._reader.metadata()) or None
 
     def info(self, name: str) -> dict:
         """dtype, shape, encoding, duplicate_of, error_bound (0.0 = exact), sizes."""
@@ -107,12 +116,18 @@ def _path(p):
     return None if p is None else str(p)
 
 
-def compress_file(src, dst, *, lossless: bool = False, elf_half: bool = False,
-                  threads: Optional[int] = None, force: bool = False, base=None) -> None:
-    """Compresses the safetensors file `src` into the `.elv` file `dst`, as `elv compress`:
-    written atomically, never over `src`, an existing `dst` only with `force`. With `base`
-    (a base model), tensors are stored as deltas against their twins in it."""
-    _elves.compress_file(str(src), str(dst), lossless, elf_half, threads, force, _path(base))
+def compress_file(src, dst, *, lossy: bool = False, elf_half: bool = False,
+                  threads: Optional[int] = None, force: bool = False, base=None) -> dict:
+    """Compresses the safetensors file `src` into the `.elv` file `dst`: written atomically,
+    never over `src`, an existing `dst` only with `force`. Every bit is kept unless
+    `lossy=True` (then as `elv compress`: ELF where smaller, |error| <= 2^-24 for f32 values
+    in (-1, 1), every other value exact). With `base` (a base model), tensors are stored as
+    deltas against their twins in it.
+
+    Returns what it did: `input_bytes`, `output_bytes`, `tensors`, `error_bound` (the largest
+    of any tensor; 0.0 when every value is bit-exact) and `lossless`."""
+    return _elves.compress_file(str(src), str(dst), lossy, elf_half, threads, force,
+                                _path(base))
 
 
 def decompress_file(src, dst, *, threads: Optional[int] = None, force: bool = False,

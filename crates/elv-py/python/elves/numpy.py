@@ -3,7 +3,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from . import _META, _arrays, _elves
+from . import _arrays, _elves, _metadata_pairs
 from ._dtypes import from_numpy
 
 
@@ -12,29 +12,28 @@ def _tensors(tensors: Dict[str, np.ndarray]):
     for name, a in tensors.items():
         if not isinstance(a, np.ndarray):
             raise TypeError(f"{name!r}: expected a numpy.ndarray, got {type(a).__name__}")
-        # tobytes() is C order whatever the layout; only the byte order needs fixing.
+        # Big-endian arrays are converted to the little-endian bytes the format stores;
+        # tobytes() is C order whatever the layout.
         little = a.astype(a.dtype.newbyteorder("<"), copy=False)
-        out.append((name, from_numpy(a.dtype), list(a.shape), little.tobytes(order="C")))
+        out.append((name, from_numpy(little.dtype), list(a.shape), little.tobytes(order="C")))
     return out
 
 
-def _meta(metadata: Optional[Dict[str, str]]):
-    return [(_META + k, v) for k, v in (metadata or {}).items()]
-
-
 def save(tensors: Dict[str, np.ndarray], metadata: Optional[Dict[str, str]] = None, *,
-         lossless: bool = False, elf_half: bool = False, threads: Optional[int] = None) -> bytes:
-    """The `.elv` bytes of `tensors`. Default mode: f32/f64 values in (-1, 1) within 2^-24
-    (2^-53), every other value exact; `lossless=True` keeps every bit; `elf_half=True` also
-    lets f16/bf16 use ELF (2^-11, 2^-8)."""
-    return _elves.serialize(_tensors(tensors), _meta(metadata), lossless, elf_half, threads)
+         lossy: bool = False, elf_half: bool = False, threads: Optional[int] = None) -> bytes:
+    """The `.elv` bytes of `tensors`, every bit kept. `lossy=True` stores f32/f64 with ELF
+    where that is smaller: values in (-1, 1) within 2^-24 (2^-53), every other value exact;
+    with it, `elf_half=True` also lets f16/bf16 use ELF (2^-11, 2^-8)."""
+    return _elves.serialize(_tensors(tensors), _metadata_pairs(metadata), lossy, elf_half,
+                            threads)
 
 
 def save_file(tensors: Dict[str, np.ndarray], filename, metadata: Optional[Dict[str, str]] = None,
-              *, lossless: bool = False, elf_half: bool = False,
+              *, lossy: bool = False, elf_half: bool = False,
               threads: Optional[int] = None) -> None:
-    """Writes `tensors` to `filename` (atomically: the file appears whole or not at all)."""
-    _elves.serialize_to_file(_tensors(tensors), _meta(metadata), str(filename), lossless,
+    """Writes `tensors` to `filename` (atomically: the file appears whole or not at all),
+    every bit kept unless `lossy=True` (see `save`)."""
+    _elves.serialize_to_file(_tensors(tensors), _metadata_pairs(metadata), str(filename), lossy,
                              elf_half, threads)
 
 

@@ -9,7 +9,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "elves.torch needs PyTorch: pip install torch (elves.numpy works without it)"
     ) from e
 
-from . import _META, _elves
+from . import _elves, _metadata_pairs
 
 _NAMES = {
     torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16",
@@ -43,19 +43,19 @@ def _tensors(tensors: Dict[str, "torch.Tensor"]):
     return out
 
 
-def _meta(metadata):
-    return [(_META + k, v) for k, v in (metadata or {}).items()]
-
-
-def save(tensors, metadata: Optional[Dict[str, str]] = None, *, lossless: bool = False,
+def save(tensors, metadata: Optional[Dict[str, str]] = None, *, lossy: bool = False,
          elf_half: bool = False, threads: Optional[int] = None) -> bytes:
-    return _elves.serialize(_tensors(tensors), _meta(metadata), lossless, elf_half, threads)
+    """The `.elv` bytes of `tensors`, every bit kept unless `lossy=True` (as
+    `elves.numpy.save`)."""
+    return _elves.serialize(_tensors(tensors), _metadata_pairs(metadata), lossy, elf_half,
+                            threads)
 
 
 def save_file(tensors, filename, metadata: Optional[Dict[str, str]] = None, *,
-              lossless: bool = False, elf_half: bool = False,
+              lossy: bool = False, elf_half: bool = False,
               threads: Optional[int] = None) -> None:
-    _elves.serialize_to_file(_tensors(tensors), _meta(metadata), str(filename), lossless,
+    """Writes `tensors` to `filename` atomically, every bit kept unless `lossy=True`."""
+    _elves.serialize_to_file(_tensors(tensors), _metadata_pairs(metadata), str(filename), lossy,
                              elf_half, threads)
 
 
