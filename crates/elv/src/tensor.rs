@@ -3,10 +3,11 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fetch::decode_span;
 use crate::overlap::overlapped;
 use crate::reader::Reader;
+use crate::serialize::Element;
 use crate::source::Source;
 use crate::twin::Twin;
 use elv_core::decode::check_tensor_crc_value;
@@ -17,6 +18,18 @@ use std::io;
 const STREAM_PIECE_BYTES: u64 = 16 << 20;
 
 /// A tensor of a [`Reader`]: a cheap handle, `Copy`, that decodes on request.
+///
+/// ```
+/// let w = [0.5f32, -0.25, 3.0, 1e-30];
+/// let opts = elv::WriteOptions::lossless();
+/// let file = elv::serialize([("w", elv::TensorData::f32(&[2, 2], &w))], None, &opts)?;
+/// let reader = elv::Reader::from_bytes(file)?;
+/// let t = reader.get("w").expect("w is there");
+/// assert_eq!((t.name(), t.dtype(), t.shape()), ("w", elv::DType::F32, &[2u64, 2][..]));
+/// assert!(t.is_lossless());
+/// assert_eq!(t.to_values::<f32>()?, w);  // typed; or to_vec(), decode_into(), stream()
+/// # Ok::<(), elv::Error>(())
+/// ```
 pub struct Tensor<'r, S> {
     reader: &'r Reader<S>,
     index: usize,
@@ -150,11 +163,15 @@ impl<'r, S: Source> Tensor<'r, S> {
     pub fn decode_into(&self, out: &mut [u8]) -> Result<()> {
         let info = self.storage()?;
         if out.len() as u64 != info.byte_len() {
-            return Err(
-                CoreError::bare(ErrorKind::InvalidInput, "output buffer length")
-                    .got_expected(out.len() as u64, info.byte_len())
-                    .into(),
-            );
+            // The caller's mistake, not a broken file.
+            return Err(Error::input(
+                Some(self.name()),
+                format!(
+                    "decode_into needs a buffer of {} bytes, got {}",
+                    info.byte_len(),
+                    out.len()
+                ),
+            ));
         }
         let verify = self.reader.verify_checksums();
         if let Some(twin) = self.base_ref()? {
@@ -200,6 +217,38 @@ impl<'r, S: Source> Tensor<'r, S> {
         let mut out = elv_core::archive::zeroed(self.byte_len())?;
         self.decode_into(&mut out)?;
         Ok(out)
+    }
+
+    /// Decodes the tensor as values of `T`, which must be its dtype (`f32` for F32,
+    /// [`half::bf16`] for BF16, ...; a caller's [`Error::InvalidInput`] otherwise). Memory
+    /// is reserved fallibly, as in [`to_vec`](Self::to_vec).
+    pub fn to_values<T: Element>(&self) -> Result<Vec<T>> {
+        if self.dtype() != T::DTYPE {
+            return Err(Error::input(
+                Some(self.name()),
+                format!(
+                    "is {}, not {}: read it as that type, or as bytes with to_vec",
+                    self.dtype().name(),
+                    T::DTYPE.name()
+                ),
+            ));
+        }
+        let n = usize::try_from(self.value_count())
+            .map_err(|_| CoreError::bare(ErrorKind::LimitExceeded, "tensor size"))?;
+        let mut values: Vec<T> = Vec::new();
+        values
+            .try_reserve_exact(n)
+            .map_err(|_| CoreError::bare(ErrorKind::LimitExceeded, "tensor size"))?;
+        values.resize(n, <T as bytemuck::Zeroable>::zeroed());
+        self.decode_into(bytemuck::cast_slice_mut(&mut values))?;
+        if cfg!(target_endian = "big") {
+            for c in
+                bytemuck::cast_slice_mut::<T, u8>(&mut values).chunks_exact_mut(T::DTYPE.size())
+            {
+                c.reverse();
+            }
+        }
+        Ok(values)
     }
 
     /// A reader of the decoded bytes that holds about 16 MiB of them at a time (whole

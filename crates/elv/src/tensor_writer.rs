@@ -27,6 +27,21 @@ struct Open {
 /// [`finish`](Self::finish). Dropping it unfinished (or finishing it short) makes every
 /// later call on the [`Writer`], [`Writer::finish`] included, fail: no file that passes as
 /// valid can come of it.
+///
+/// ```
+/// use std::io::Write;
+/// use elv::{Choice, DType, WriteOptions, Writer};
+/// let mut writer = Writer::new(Vec::new(), WriteOptions::default())?;
+/// let mut big = writer.tensor_writer("big", DType::I32, &[4, 1000], Choice::Auto)?;
+/// for row in 0..4i32 {
+///     let values: Vec<u8> = (0..1000).flat_map(|i| (row * 1000 + i).to_le_bytes()).collect();
+///     big.write_all(&values)?; // any split: the writer cuts whole chunks itself
+/// }
+/// big.finish()?;
+/// let reader = elv::Reader::from_bytes(writer.finish()?)?;
+/// assert_eq!(reader.get("big").unwrap().to_values::<i32>()?[3999], 3999);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct TensorWriter<'w, W: Write> {
     writer: &'w mut Writer<W>,
     name: String,

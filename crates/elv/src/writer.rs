@@ -60,6 +60,20 @@ pub struct NamedTensor<'a> {
 /// Writes a `.elv` file tensor by tensor; call [`Writer::finish`] at the end. Until then
 /// the output is not a valid file (its index is written last), so a writer dropped early
 /// leaves nothing a reader accepts.
+///
+/// ```
+/// use elv::{Choice, DType, TensorData, WriteOptions, Writer};
+/// let w: Vec<f32> = (0..1000).map(|i| (i as f32 / 1000.0).sin()).collect();
+/// // The default lets f32 use ELF where smaller; WriteOptions::lossless() keeps every bit.
+/// let mut writer = Writer::new(Vec::new(), WriteOptions::default())?;
+/// let bytes = TensorData::f32(&[10, 100], &w).data;
+/// let report = writer.add_tensor("w", DType::F32, &[10, 100], &bytes, Choice::Auto)?;
+/// assert!(report.error_bound_log2 <= 24); // ELF where smaller: |error| <= 2^-24
+/// writer.set_metadata(vec![("format".into(), "pt".into())])?;
+/// let file: Vec<u8> = writer.finish()?;
+/// assert!(elv::Reader::from_bytes(file)?.get("w").is_some());
+/// # Ok::<(), elv::Error>(())
+/// ```
 pub struct Writer<W: Write> {
     inner: ContainerWriter<IoSink<W>>,
     options: WriteOptions,

@@ -650,3 +650,31 @@ fn section_number(file: &[u8], offset: u64) -> usize {
         })
         .unwrap()
 }
+
+/// Typed reads match `TensorData::from_values`, and a caller's mistake (the wrong type, a
+/// buffer of the wrong length) is `InvalidInput` naming the tensor, never a format error.
+#[test]
+fn typed_reads_and_caller_mistakes() {
+    let st = sample();
+    let (file, _) = compress(&st, &CompressOptions::lossless());
+    let r = Reader::from_bytes(file).unwrap();
+    let t = r.get("embeddings.position_ids").unwrap();
+    assert_eq!(t.dtype(), DType::I64);
+    let ids = t.to_values::<i64>().unwrap();
+    assert_eq!(ids, (0..512).collect::<Vec<i64>>());
+    let w = r
+        .get("encoder.layer.0.attention.self.query.weight")
+        .unwrap();
+    let values = w.to_values::<f32>().unwrap();
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert!(bytes == w.to_vec().unwrap());
+    let caller = |e: elv::Error, says: &str| match e {
+        elv::Error::InvalidInput(i) => {
+            assert_eq!(i.tensor.as_deref(), Some(w.name()));
+            assert!(i.reason.contains(says), "{}", i.reason);
+        }
+        other => panic!("not the caller's error: {other}"),
+    };
+    caller(w.to_values::<f64>().unwrap_err(), "is F32, not F64");
+    caller(w.decode_into(&mut [0u8; 12]).unwrap_err(), "got 12");
+}
