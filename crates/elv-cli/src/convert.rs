@@ -98,7 +98,7 @@ fn compress_folder(
     if flags.rm {
         return Err("--rm removes input files one by one; it does not remove folders or a collection's inputs".into());
     }
-    let members = crate::folder::gather(inputs)?;
+    let members = elv::gather_members(inputs)?;
     if let Some(m) = members.iter().find(|m| {
         std::fs::metadata(out)
             .ok()

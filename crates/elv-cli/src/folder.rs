@@ -1,89 +1,12 @@
-//! Collections on disk (SPEC.md §10.1): the files of a model folder gathered as members, and
-//! a collection written back as a folder without ever writing outside it.
+//! Collections on disk (SPEC.md §10.1): a collection written back as a folder without ever
+//! writing outside it.
 
 use crate::output::Fallible;
 use elv::atomic::{self, OutputOptions};
-use elv::{decompress_member, MemberInput, Reader};
+use elv::{decompress_member, Reader};
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-/// The members for `inputs`: a folder contributes every regular file under it (links to
-/// regular files are followed, as the Hugging Face cache links its blobs) and every empty
-/// folder, by path relative to the folder, or below the folder's own name when several
-/// inputs are given; a file is a member by its name. Members are in path order.
-pub fn gather(inputs: &[PathBuf]) -> Fallible<Vec<MemberInput>> {
-    let mut paths: Vec<(String, PathBuf, bool)> = Vec::new();
-    for input in inputs {
-        let meta = fs::metadata(input).map_err(|e| format!("{}: {e}", input.display()))?;
-        let name = input
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| format!("{}: names no file", input.display()))?;
-        if meta.is_dir() {
-            let prefix = if inputs.len() > 1 {
-                format!("{name}/")
-            } else {
-                String::new()
-            };
-            walk(input, &prefix, &mut paths)?;
-        } else {
-            paths.push((name, input.clone(), false));
-        }
-    }
-    paths.sort();
-    if let Some(w) = paths.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(format!(
-            "two inputs would both be member {:?} ({} and {})",
-            w[0].0,
-            w[0].1.display(),
-            w[1].1.display()
-        )
-        .into());
-    }
-    paths
-        .into_iter()
-        .map(|(path, p, folder)| {
-            let file = match folder {
-                true => None,
-                false => Some(File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?),
-            };
-            let modified = match &file {
-                Some(f) => f.metadata().and_then(|m| m.modified()).ok(),
-                None => None,
-            };
-            Ok(MemberInput {
-                path,
-                file,
-                modified,
-            })
-        })
-        .collect()
-}
-
-fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf, bool)>) -> Fallible<()> {
-    let before = out.len();
-    for e in fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-        let p = e?.path();
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let meta = fs::metadata(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-        if meta.is_dir() {
-            walk(&p, &format!("{prefix}{name}/"), out)?;
-        } else if meta.is_file() {
-            out.push((format!("{prefix}{name}"), p, false));
-        }
-    }
-    // An empty folder below the top one is a member of its own.
-    if out.len() == before {
-        if let Some(path) = prefix.strip_suffix('/').filter(|p| !p.is_empty()) {
-            out.push((path.to_string(), dir.to_path_buf(), true));
-        }
-    }
-    Ok(())
-}
 
 /// Writes every member of the collection `reader` under the folder `out`. A new folder is
 /// written under a temporary name and renamed into place when complete; an existing one

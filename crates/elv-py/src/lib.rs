@@ -313,15 +313,20 @@ impl Reader {
 }
 
 #[cfg(not(unix))]
-fn same_file(_: &std::path::Path, _: &std::path::Path) -> bool {
+fn same_meta(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
     false
 }
 
+/// Whether two files are one (device and inode), whatever their names.
 #[cfg(unix)]
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+fn same_meta(x: &std::fs::Metadata, y: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
+    x.dev() == y.dev() && x.ino() == y.ino()
+}
+
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        (Ok(x), Ok(y)) => same_meta(&x, &y),
         _ => false,
     }
 }
@@ -381,6 +386,12 @@ fn compress_file(
             elv::compress_safetensors_with(input, w, &opts, base, None).map(|(_, r)| r)
         })
     })?;
+    report_dict(py, &report)
+}
+
+/// What a compression did, for Python: sizes, tensor count, the largest error bound of any
+/// tensor (0.0: every value bit-exact) and whether the output is lossless.
+fn report_dict(py: Python<'_>, report: &elv::Report) -> PyResult<Py<PyDict>> {
     let bound = report
         .tensors
         .iter()
@@ -395,6 +406,48 @@ fn compress_file(
     d.set_item("error_bound", bound)?;
     d.set_item("lossless", bound == 0.0)?;
     Ok(d.unbind())
+}
+
+/// `compress_folder(src, dst, lossy, elf_half, threads, force, base) -> dict`: a model folder
+/// (shards, index, configs, tokenizer) into one collection `.elv`, as `elv compress DIR`;
+/// never over one of its files, an existing `dst` only with `force`.
+#[pyfunction]
+#[pyo3(signature = (src, dst, lossy=false, elf_half=false, threads=None, force=false, base=None))]
+#[allow(clippy::too_many_arguments)]
+fn compress_folder(
+    py: Python<'_>,
+    src: PathBuf,
+    dst: PathBuf,
+    lossy: bool,
+    elf_half: bool,
+    threads: Option<usize>,
+    force: bool,
+    base: Option<PathBuf>,
+) -> PyResult<Py<PyDict>> {
+    let opts = options(lossy, elf_half)?;
+    let members = elv::gather_members(std::slice::from_ref(&src)).map_err(|e| to_py(py, e))?;
+    for m in &members {
+        if let (Some(f), Ok(out)) = (&m.file, std::fs::metadata(&dst)) {
+            if f.metadata().is_ok_and(|inp| same_meta(&inp, &out)) {
+                return Err(PyValueError::new_err(format!(
+                    "{}: is a file of the folder ({}); elves never writes over its input",
+                    dst.display(),
+                    m.path
+                )));
+            }
+        }
+    }
+    let out = OutputOptions {
+        overwrite: force,
+        ..OutputOptions::default()
+    };
+    let report = without_gil(py, threads, || {
+        let base = open_base(base)?;
+        elv::atomic::write_atomic_with(&dst, &out, |w| {
+            elv::compress_collection(members, w, &opts, base, None).map(|(_, r)| r)
+        })
+    })?;
+    report_dict(py, &report)
 }
 
 /// `decompress_file(src, dst, threads, force, base)`: `.elv` to safetensors.
@@ -426,6 +479,7 @@ fn _elves(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(serialize, m)?)?;
     m.add_function(wrap_pyfunction!(serialize_to_file, m)?)?;
     m.add_function(wrap_pyfunction!(compress_file, m)?)?;
+    m.add_function(wrap_pyfunction!(compress_folder, m)?)?;
     m.add_function(wrap_pyfunction!(decompress_file, m)?)?;
     m.add_class::<Reader>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -71,3 +71,26 @@ def test_metadata_survives_save_file_and_decompress_file(tmp_path):
     elves.decompress_file(z, back)
     with safetensors.safe_open(str(back), framework="np") as f:
         assert f.metadata() == {"format": "np", "step": "7"}
+
+
+def test_a_folder_is_compressed_as_one_collection(tmp_path):
+    folder = tmp_path / "model"
+    (folder / "tokenizer").mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(SAMPLE.read_bytes())
+    (folder / "config.json").write_text('{"hidden_size": 384}\n')
+    (folder / "tokenizer" / "vocab.txt").write_text("[PAD]\n[UNK]\n")
+    out = tmp_path / "model.elv"
+    # compress_file names the function to call instead.
+    with pytest.raises(elves.ElvError, match="compress_folder"):
+        elves.compress_file(folder, out)
+    done = elves.compress_folder(folder, out)
+    assert done["lossless"] and done["output_bytes"] == out.stat().st_size
+    with elves.safe_open(out) as f:
+        assert [m[0] for m in f.members()] == ["config.json", "model.safetensors",
+                                               "tokenizer/vocab.txt"]
+        assert bytes(f.get_tensor("config.json", member="config.json")) == \
+            b'{"hidden_size": 384}\n'
+    # Never over a file of the folder, even with force.
+    with pytest.raises(ValueError, match="never writes over its input"):
+        elves.compress_folder(folder, folder / "config.json", force=True)
+    assert (folder / "config.json").read_text() == '{"hidden_size": 384}\n'

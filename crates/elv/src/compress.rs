@@ -4,6 +4,7 @@
 
 use crate::base::{twin_base, Base};
 use crate::error::{Error, Result};
+use crate::folder::{member_mtimes_json, MemberInput, KEY_MEMBER_MTIMES};
 use crate::hd::{self, probe_hash};
 use crate::options::{piece_bytes, WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN};
 use crate::ordered::in_order;
@@ -98,22 +99,6 @@ pub fn compress_safetensors_with<R: Read + Seek + Send, W: Write + Send>(
     Ok((out, report))
 }
 
-/// Metadata key recording collection members' modification times (SPEC.md §10): a JSON
-/// object from member path to `[seconds, nanoseconds]` since the Unix epoch.
-pub const KEY_MEMBER_MTIMES: &str = "elv.member.mtimes";
-
-/// One input of a collection: where it goes in the collection, and the file.
-pub struct MemberInput {
-    /// Relative, `/`-separated path in the collection (SPEC.md §10.1).
-    pub path: String,
-    /// The modification time to record for it (`None`: none, so that output does not depend
-    /// on when the files were touched); decompressing a folder gives it back.
-    pub modified: Option<std::time::SystemTime>,
-    /// The file: a safetensors file if `path` ends in `.safetensors`, else stored as bytes;
-    /// `None` for an empty folder.
-    pub file: Option<std::fs::File>,
-}
-
 /// Compresses several files into one `.elv` collection (a model folder: shards, index,
 /// configs; SPEC.md §10.1): safetensors files as members whose tensors are encoded as by
 /// [`compress_safetensors`], with dedup across all of them; other files byte for byte,
@@ -176,56 +161,6 @@ pub fn compress_collection<W: Write + Send>(
     let (out, written) = w.finish_len()?;
     report.output_bytes = written;
     Ok((out, report))
-}
-
-/// The [`KEY_MEMBER_MTIMES`] value for `inputs`, if any has a modification time.
-fn member_mtimes_json(inputs: &[MemberInput]) -> Option<String> {
-    let times: serde_json::Map<String, serde_json::Value> = inputs
-        .iter()
-        .filter_map(|m| {
-            let (secs, nanos) = match m.modified?.duration_since(std::time::UNIX_EPOCH) {
-                Ok(d) => (i64::try_from(d.as_secs()).ok()?, d.subsec_nanos()),
-                // Before 1970: whole seconds back, then nanoseconds forward.
-                Err(e) => {
-                    let d = e.duration();
-                    let back = i64::try_from(d.as_secs()).ok()?;
-                    match d.subsec_nanos() {
-                        0 => (-back, 0),
-                        n => (-back - 1, 1_000_000_000 - n),
-                    }
-                }
-            };
-            Some((m.path.clone(), serde_json::json!([secs, nanos])))
-        })
-        .collect();
-    (!times.is_empty()).then(|| serde_json::Value::Object(times).to_string())
-}
-
-/// The members' modification times recorded in the metadata value `raw` ([`KEY_MEMBER_MTIMES`]),
-/// one per member; `None` where none is recorded or the record is not one.
-pub(crate) fn member_mtimes(
-    raw: Option<&str>,
-    members: &[elv_core::member::Member],
-) -> Vec<Option<std::time::SystemTime>> {
-    let parsed: Option<serde_json::Map<String, serde_json::Value>> =
-        raw.and_then(|r| serde_json::from_str(r).ok());
-    members
-        .iter()
-        .map(|m| {
-            let pair = parsed.as_ref()?.get(&m.path)?.as_array()?;
-            let secs = pair.first()?.as_i64()?;
-            let nanos = u32::try_from(pair.get(1)?.as_u64()?).ok()?;
-            if nanos >= 1_000_000_000 || pair.len() != 2 {
-                return None;
-            }
-            let since = std::time::Duration::new(secs.unsigned_abs(), 0);
-            let whole = match secs >= 0 {
-                true => std::time::UNIX_EPOCH.checked_add(since)?,
-                false => std::time::UNIX_EPOCH.checked_sub(since)?,
-            };
-            whole.checked_add(std::time::Duration::from_nanos(u64::from(nanos)))
-        })
-        .collect()
 }
 
 /// Adds the tensors of the safetensors stream `input` (whose header is `header`) to `w`, in

@@ -31,6 +31,7 @@
 //! | `ans_simd` | the `ans` encoder's coding loop on AVX2 (the crate's only `unsafe`) | §4.4.2 |
 //! | `reader`, `tensor`, `fetch`, `source` | the public read API over the core decode path | §13 |
 //! | `compress`, `decompress`, `verify` | safetensors and collection drivers of the CLI | §10, §10.1 |
+//! | `folder` | model folders on disk as collection members, their modification times | §10, §10.1 |
 //! | `ordered`, `overlap` | the drivers' parallel work: in-order results, read-ahead and write-behind | |
 //! | `base`, `twin` | base models for deltas; a reader's checked twins | §7.7–§7.9, §9.1 |
 //! | `safetensors`, `atomic` | safetensors headers; atomic output files | |
@@ -49,6 +50,7 @@ pub mod conformance;
 mod decompress;
 mod error;
 mod fetch;
+mod folder;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod hd;
@@ -72,10 +74,7 @@ mod writer;
 pub use ans_simd::encode as encode_ans;
 pub use base::{twin_hash, Base, BaseModel};
 pub use codec::StdCodecs;
-pub use compress::{
-    compress_collection, compress_safetensors, compress_safetensors_with, MemberInput,
-    KEY_MEMBER_MTIMES,
-};
+pub use compress::{compress_collection, compress_safetensors, compress_safetensors_with};
 pub use decompress::{
     decompress_member, decompress_to_safetensors, decompress_to_safetensors_with,
 };
@@ -83,6 +82,7 @@ pub use elv_core;
 pub use elv_core::member::{Member, MemberKind};
 pub use elv_core::{DType, Encoding, ErrorKind, Limits, ReadOptions};
 pub use error::{BaseError, Error, InputError, Result, SafetensorsError, SafetensorsErrorKind};
+pub use folder::{gather_members, MemberInput, KEY_MEMBER_MTIMES};
 pub use half;
 pub use options::{
     WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN, DEFAULT_DECODE_BATCH_BYTES,

@@ -199,8 +199,8 @@ impl<S: Source> Reader<S> {
     /// Each member's modification time as recorded when the folder was compressed (one
     /// entry per member of [`members`](Self::members); `None` where none was recorded).
     pub fn member_mtimes(&self) -> Vec<Option<std::time::SystemTime>> {
-        crate::compress::member_mtimes(
-            self.metadata_value(crate::compress::KEY_MEMBER_MTIMES),
+        crate::folder::member_mtimes(
+            self.metadata_value(crate::folder::KEY_MEMBER_MTIMES),
             self.members(),
         )
     }

@@ -20,7 +20,8 @@ from . import _elves
 from ._dtypes import to_numpy
 from ._error import ElvError
 
-__all__ = ["ElvError", "safe_open", "compress_file", "decompress_file", "__version__"]
+__all__ = ["ElvError", "safe_open", "compress_file", "compress_folder", "decompress_file",
+           "__version__"]
 __version__ = _elves.__version__
 
 
@@ -128,6 +129,18 @@ def compress_file(src, dst, *, lossy: bool = False, elf_half: bool = False,
     of any tensor; 0.0 when every value is bit-exact) and `lossless`."""
     return _elves.compress_file(str(src), str(dst), lossy, elf_half, threads, force,
                                 _path(base))
+
+
+def compress_folder(src, dst, *, lossy: bool = False, elf_half: bool = False,
+                    threads: Optional[int] = None, force: bool = False, base=None) -> dict:
+    """Compresses the model folder `src` (shards, index, config, tokenizer: every file, byte
+    for byte, with each file's modification time) into the one `.elv` collection `dst`, as
+    `elv compress DIR`; tensors repeated across files are stored once. Lossless unless
+    `lossy=True`; written atomically, never over a file of `src`, an existing `dst` only with
+    `force`. Returns what it did, as `compress_file`. Read it back with `safe_open(dst)`,
+    whose `members()` lists the files."""
+    return _elves.compress_folder(str(src), str(dst), lossy, elf_half, threads, force,
+                                  _path(base))
 
 
 def decompress_file(src, dst, *, threads: Optional[int] = None, force: bool = False,

@@ -22,6 +22,9 @@ class safe_open:
 def compress_file(src: Union[str, PathLike], dst: Union[str, PathLike], *, lossy: bool = ...,
                   elf_half: bool = ..., threads: Optional[int] = ..., force: bool = ...,
                   base: Optional[Union[str, PathLike]] = ...) -> Dict[str, Any]: ...
+def compress_folder(src: Union[str, PathLike], dst: Union[str, PathLike], *, lossy: bool = ...,
+                    elf_half: bool = ..., threads: Optional[int] = ..., force: bool = ...,
+                    base: Optional[Union[str, PathLike]] = ...) -> Dict[str, Any]: ...
 def decompress_file(src: Union[str, PathLike], dst: Union[str, PathLike], *,
                     threads: Optional[int] = ..., force: bool = ...,
                     base: Optional[Union[str, PathLike]] = ...) -> None: ...

@@ -1,0 +1,172 @@
+//! Model folders on disk as collection members (SPEC.md §10.1): the files of a folder
+//! gathered in path order with their modification times, and those times recorded in the
+//! metadata (`elv.member.mtimes`, SPEC.md §10) and read back.
+
+use crate::error::{Error, Result};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Metadata key recording collection members' modification times (SPEC.md §10): a JSON
+/// object from member path to `[seconds, nanoseconds]` since the Unix epoch.
+pub const KEY_MEMBER_MTIMES: &str = "elv.member.mtimes";
+
+/// One input of a collection: where it goes in the collection, and the file.
+pub struct MemberInput {
+    /// Relative, `/`-separated path in the collection (SPEC.md §10.1).
+    pub path: String,
+    /// The modification time to record for it (`None`: none, so that output does not depend
+    /// on when the files were touched); decompressing a folder gives it back.
+    pub modified: Option<SystemTime>,
+    /// The file: a safetensors file if `path` ends in `.safetensors`, else stored as bytes;
+    /// `None` for an empty folder.
+    pub file: Option<std::fs::File>,
+}
+
+/// The [`KEY_MEMBER_MTIMES`] value for `inputs`, if any has a modification time.
+pub(crate) fn member_mtimes_json(inputs: &[MemberInput]) -> Option<String> {
+    let times: serde_json::Map<String, serde_json::Value> = inputs
+        .iter()
+        .filter_map(|m| {
+            let (secs, nanos) = match m.modified?.duration_since(UNIX_EPOCH) {
+                Ok(d) => (i64::try_from(d.as_secs()).ok()?, d.subsec_nanos()),
+                // Before 1970: whole seconds back, then nanoseconds forward.
+                Err(e) => {
+                    let d = e.duration();
+                    let back = i64::try_from(d.as_secs()).ok()?;
+                    match d.subsec_nanos() {
+                        0 => (-back, 0),
+                        n => (-back - 1, 1_000_000_000 - n),
+                    }
+                }
+            };
+            Some((m.path.clone(), serde_json::json!([secs, nanos])))
+        })
+        .collect();
+    (!times.is_empty()).then(|| serde_json::Value::Object(times).to_string())
+}
+
+/// The members' modification times recorded in the metadata value `raw` ([`KEY_MEMBER_MTIMES`]),
+/// one per member; `None` where none is recorded or the record is not one.
+pub(crate) fn member_mtimes(
+    raw: Option<&str>,
+    members: &[elv_core::member::Member],
+) -> Vec<Option<SystemTime>> {
+    let parsed: Option<serde_json::Map<String, serde_json::Value>> =
+        raw.and_then(|r| serde_json::from_str(r).ok());
+    members
+        .iter()
+        .map(|m| {
+            let pair = parsed.as_ref()?.get(&m.path)?.as_array()?;
+            let secs = pair.first()?.as_i64()?;
+            let nanos = u32::try_from(pair.get(1)?.as_u64()?).ok()?;
+            if nanos >= 1_000_000_000 || pair.len() != 2 {
+                return None;
+            }
+            let since = Duration::new(secs.unsigned_abs(), 0);
+            let whole = match secs >= 0 {
+                true => UNIX_EPOCH.checked_add(since)?,
+                false => UNIX_EPOCH.checked_sub(since)?,
+            };
+            whole.checked_add(Duration::from_nanos(u64::from(nanos)))
+        })
+        .collect()
+}
+
+/// The members for `inputs`, ready for [`compress_collection`](crate::compress_collection):
+/// a folder contributes every regular file under it (links to regular files are followed,
+/// as the Hugging Face cache links its blobs) and every empty folder, by path relative to
+/// the folder, or below the folder's own name when several inputs are given; a file is a
+/// member by its name. Members are in path order, each with its modification time.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("elv-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(dir.join("tokenizer"))?;
+/// std::fs::write(dir.join("config.json"), b"{}")?;
+/// std::fs::write(dir.join("tokenizer/vocab.txt"), b"[PAD]\n")?;
+/// let members = elv::gather_members(&[dir.clone()])?;
+/// let paths: Vec<&str> = members.iter().map(|m| m.path.as_str()).collect();
+/// assert_eq!(paths, ["config.json", "tokenizer/vocab.txt"]);
+/// let (file, _) = elv::compress_collection(members, Vec::new(), &Default::default(), None, None)?;
+/// assert_eq!(elv::Reader::from_bytes(file)?.members().len(), 2);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn gather_members(inputs: &[PathBuf]) -> Result<Vec<MemberInput>> {
+    let mut paths: Vec<(String, PathBuf, bool)> = Vec::new();
+    for input in inputs {
+        let meta = fs::metadata(input).map_err(|e| Error::io_at(input, e))?;
+        let name = input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| Error::input(None, format!("{}: names no file", input.display())))?;
+        if meta.is_dir() {
+            let prefix = if inputs.len() > 1 {
+                format!("{name}/")
+            } else {
+                String::new()
+            };
+            walk(input, &prefix, &mut paths)?;
+        } else {
+            paths.push((name, input.clone(), false));
+        }
+    }
+    paths.sort();
+    for w in paths.windows(2) {
+        if let [(a, pa, _), (b, pb, _)] = w {
+            if a == b {
+                return Err(Error::input(
+                    None,
+                    format!(
+                        "two inputs would both be member {a:?} ({} and {})",
+                        pa.display(),
+                        pb.display()
+                    ),
+                ));
+            }
+        }
+    }
+    paths
+        .into_iter()
+        .map(|(path, p, folder)| {
+            let file = match folder {
+                true => None,
+                false => Some(File::open(&p).map_err(|e| Error::io_at(&p, e))?),
+            };
+            let modified = match &file {
+                Some(f) => f.metadata().and_then(|m| m.modified()).ok(),
+                None => None,
+            };
+            Ok(MemberInput {
+                path,
+                modified,
+                file,
+            })
+        })
+        .collect()
+}
+
+/// Adds the files under `dir` to `out` as (member path, file path, is an empty folder).
+fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf, bool)>) -> Result<()> {
+    let before = out.len();
+    for e in fs::read_dir(dir).map_err(|e| Error::io_at(dir, e))? {
+        let p = e.map_err(|e| Error::io_at(dir, e))?.path();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let meta = fs::metadata(&p).map_err(|e| Error::io_at(&p, e))?;
+        if meta.is_dir() {
+            walk(&p, &format!("{prefix}{name}/"), out)?;
+        } else if meta.is_file() {
+            out.push((format!("{prefix}{name}"), p, false));
+        }
+    }
+    // An empty folder below the top one is a member of its own.
+    if out.len() == before {
+        if let Some(path) = prefix.strip_suffix('/').filter(|p| !p.is_empty()) {
+            out.push((path.to_string(), dir.to_path_buf(), true));
+        }
+    }
+    Ok(())
+}
