@@ -173,7 +173,7 @@ fn write_safetensors<'r, S: Source, W: Write + Send>(
     let mut batches: Vec<Vec<usize>> = Vec::new();
     let mut bytes = 0u64;
     let reader = match tensors.first() {
-        Some(t) => t.reader(),
+        Some(t) => t.engine(),
         None => {
             out.flush()?;
             return Ok(out);

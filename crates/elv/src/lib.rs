@@ -33,7 +33,7 @@
 //! | `compress`, `decompress`, `verify` | safetensors and collection drivers of the CLI | §10, §10.1 |
 //! | `folder` | model folders on disk as collection members, their modification times | §10, §10.1 |
 //! | `ordered`, `overlap` | the drivers' parallel work: in-order results, read-ahead and write-behind | |
-//! | `base`, `twin` | base models for deltas; a reader's checked twins | §7.7–§7.9, §9.1 |
+//! | `base`, `base_model`, `twin` | base models for deltas (the trait; one opened from files); a reader's checked twins | §7.7–§7.9, §9.1 |
 //! | `safetensors`, `atomic` | safetensors headers; atomic output files | |
 //! | `sniff` | what a wrong input is, in one line, for every entry point | |
 // `unsafe` only in `ans_simd`, the vector coding loop, each block justified.
@@ -44,10 +44,13 @@
 mod ans_simd;
 pub mod atomic;
 mod base;
+mod base_model;
 mod codec;
 mod compress;
 pub mod conformance;
 mod decompress;
+mod element;
+mod engine;
 mod error;
 mod fetch;
 mod folder;
@@ -72,12 +75,14 @@ mod verify;
 mod writer;
 
 pub use ans_simd::encode as encode_ans;
-pub use base::{twin_hash, Base, BaseModel};
+pub use base::{twin_hash, Base};
+pub use base_model::BaseModel;
 pub use codec::StdCodecs;
 pub use compress::{compress_collection, compress_safetensors, compress_safetensors_with};
 pub use decompress::{
     decompress_member, decompress_to_safetensors, decompress_to_safetensors_with,
 };
+pub use element::Element;
 pub use elv_core;
 pub use elv_core::member::{Member, MemberKind};
 pub use elv_core::{DType, Encoding, ErrorKind, Limits, ReadOptions};
@@ -90,7 +95,7 @@ pub use options::{
 pub use reader::Reader;
 pub use report::{Progress, Report, TensorReport};
 pub use safetensors::{KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA};
-pub use serialize::{serialize, serialize_to_file, Element, TensorData};
+pub use serialize::{serialize, serialize_to_file, TensorData};
 pub use source::{SeekSource, Source};
 pub use tensor::{SectionSpan, Tensor, TensorReader};
 pub use tensor_writer::TensorWriter;

@@ -5,19 +5,12 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use crate::base::Base;
-use crate::codec::StdCodecs;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::fetch::{decode_spans, Span};
-use crate::source::{read_exact_at, Source};
+use crate::source::Source;
 use crate::tensor::{for_each_piece, Tensor};
-use crate::twin::{Twin, TwinBytes, Twins};
-use elv_core::decode;
-use elv_core::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
 use elv_core::member::Member;
-use elv_core::section::{check_section_crc, decode_section, ENTRY_LEN, INDEX_HEADER_LEN};
-use elv_core::{Catalog, Error as CoreError, ErrorKind, ReadOptions};
-use std::borrow::Cow;
-use std::collections::HashMap;
+use elv_core::{Catalog, ReadOptions};
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -37,12 +30,7 @@ const VERIFY_PIECE_BYTES: u64 = 16 << 20;
 /// # Ok(()) }
 /// ```
 pub struct Reader<S = File> {
-    source: S,
-    len: u64,
-    catalog: Catalog,
-    by_name: HashMap<String, u32>,
-    options: ReadOptions,
-    twins: Twins,
+    engine: Engine<S>,
 }
 
 impl Reader<File> {
@@ -66,82 +54,12 @@ impl Reader<Vec<u8>> {
     }
 }
 
-/// For a core procedure that reads through a closure returning core errors: a format error
-/// passes as it is; an I/O error is kept in `slot` (the caller reports it after the
-/// procedure, see [`io_first`]) and stands in as `Truncated` at `offset`.
-fn keep_io(slot: &mut Option<Error>, e: Error, what: &'static str, offset: u64) -> CoreError {
-    match e {
-        Error::Format(c) => c,
-        other => {
-            slot.get_or_insert(other);
-            CoreError::new(ErrorKind::Truncated, what, offset)
-        }
-    }
-}
-
-/// The I/O error [`keep_io`] kept, if any, before the procedure's own result.
-fn io_first<T>(slot: Option<Error>, r: elv_core::Result<T>) -> Result<T> {
-    match slot {
-        Some(e) => Err(e),
-        None => Ok(r?),
-    }
-}
-
 impl<S: Source> Reader<S> {
     /// Opens a `.elv` source: reads and checks the header, trailer, section index, tensor
     /// table, dedup table and metadata. Tensor data is not read.
     pub fn new(source: S, options: ReadOptions) -> Result<Self> {
-        let len = source.size()?;
-        let src: &dyn Source = &source;
-        if len < (HEADER_LEN + TRAILER_LEN) as u64 {
-            // Report a bad magic before a short file, as the slice reader does.
-            let head = read_exact_at(src, 0, len.min(HEADER_LEN as u64), len)?;
-            Header::parse(&head)?;
-            return Err(CoreError::new(
-                ErrorKind::Truncated,
-                "file shorter than header and trailer",
-                len,
-            )
-            .into());
-        }
-        let header = Header::parse(&read_exact_at(src, 0, HEADER_LEN as u64, len)?)?;
-        let tail = TRAILER_LEN as u64;
-        let trailer = Trailer::parse(&read_exact_at(src, len - tail, tail, len)?, len)?;
-        let max_index =
-            u64::from(options.limits.max_sections) * ENTRY_LEN as u64 + INDEX_HEADER_LEN as u64;
-        if trailer.index_len > max_index {
-            return Err(CoreError::new(
-                ErrorKind::LimitExceeded,
-                "section index length",
-                trailer.index_offset,
-            )
-            .got_expected(trailer.index_len, max_index)
-            .into());
-        }
-        let index_bytes = read_exact_at(src, trailer.index_offset, trailer.index_len, len)?;
-        let verify = options.verify_checksums;
-        let mut io_err = None;
-        let catalog = Catalog::load(header, &trailer, &index_bytes, &options, |index, i| {
-            let e = index.get(i)?;
-            let stored = read_exact_at(src, e.offset, e.stored_len, len)
-                .map_err(|err| keep_io(&mut io_err, err, "section", e.offset))?;
-            Ok(Cow::Owned(
-                decode_section(i, e, &stored, &StdCodecs, verify)?.into_owned(),
-            ))
-        });
-        let catalog = io_first(io_err, catalog)?;
-        let mut by_name = HashMap::with_capacity(catalog.tensors().len());
-        for (i, t) in catalog.tensors().iter().enumerate() {
-            // In a collection a name may repeat across members: the first one is found.
-            by_name.entry(t.name.clone()).or_insert(i as u32);
-        }
         Ok(Reader {
-            source,
-            len,
-            catalog,
-            by_name,
-            options,
-            twins: Twins::default(),
+            engine: Engine::open(source, options)?,
         })
     }
 
@@ -154,29 +72,26 @@ impl<S: Source> Reader<S> {
 
     /// [`with_base`](Self::with_base) for a base shared with other readers.
     pub fn with_shared_base(mut self, base: Arc<dyn Base>) -> Self {
-        self.twins = Twins::new(base);
+        self.engine.set_base(base);
         self
     }
 
     /// The name of the base model the file was written against, if it needs one.
     pub fn base_name(&self) -> Option<&str> {
-        self.catalog.base().map(|b| b.name.as_str())
+        self.engine.catalog().base().map(|b| b.name.as_str())
     }
 
     /// Whether decoding some tensor needs a base model ([`with_base`](Self::with_base)).
     pub fn needs_base(&self) -> bool {
-        self.catalog.base().is_some_and(|b| !b.entries.is_empty())
-    }
-
-    /// The checked base twin of the tensor whose streams hold tensor `i`, if it is stored
-    /// against the base (SPEC.md §9.1).
-    pub(crate) fn twin(&self, i: usize) -> Result<Option<Twin>> {
-        self.twins.get(&self.catalog, i)
+        self.engine
+            .catalog()
+            .base()
+            .is_some_and(|b| !b.entries.is_empty())
     }
 
     /// Number of tensors.
     pub fn len(&self) -> usize {
-        self.catalog.tensors().len()
+        self.engine.catalog().tensors().len()
     }
 
     /// Whether the file holds no tensor.
@@ -186,14 +101,14 @@ impl<S: Source> Reader<S> {
 
     /// The tensor named `name` (in a collection, the first of that name in file order).
     pub fn get(&self, name: &str) -> Option<Tensor<'_, S>> {
-        self.by_name
-            .get(name)
-            .and_then(|&i| Tensor::new(self, i as usize))
+        self.engine
+            .find(name)
+            .and_then(|i| Tensor::new(&self.engine, i))
     }
 
     /// The members of a collection (SPEC.md §10.1), in file order; empty for a single file.
     pub fn members(&self) -> &[Member] {
-        self.catalog.members()
+        self.engine.catalog().members()
     }
 
     /// Each member's modification time as recorded when the folder was compressed (one
@@ -212,23 +127,25 @@ impl<S: Source> Reader<S> {
 
     /// The tensor named `name` in member `m` (names are unique only within a member).
     pub fn get_in(&self, m: usize, name: &str) -> Option<Tensor<'_, S>> {
-        self.catalog
+        self.engine
+            .catalog()
             .find_in(m, name)
-            .and_then(|i| Tensor::new(self, i))
+            .and_then(|i| Tensor::new(&self.engine, i))
     }
 
     /// The `i`-th tensor, in file order.
     pub fn tensor(&self, i: usize) -> Option<Tensor<'_, S>> {
-        Tensor::new(self, i)
+        Tensor::new(&self.engine, i)
     }
 
     /// The tensors, in file order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = Tensor<'_, S>> + ExactSizeIterator + '_ {
-        self.catalog
+        self.engine
+            .catalog()
             .tensors()
             .iter()
             .enumerate()
-            .map(move |(i, info)| Tensor::from_parts(self, i, info))
+            .map(move |(i, info)| Tensor::from_parts(&self.engine, i, info))
     }
 
     /// The file's safetensors-style `__metadata__`: what [`serialize`](crate::serialize) was
@@ -249,7 +166,7 @@ impl<S: Source> Reader<S> {
     /// Every pair of the file's METADATA section (SPEC.md §10) in file order, the
     /// implementation's keys (`safetensors.header`, ...) included.
     pub fn raw_metadata(&self) -> &[(String, String)] {
-        self.catalog.metadata()
+        self.engine.catalog().metadata()
     }
 
     /// The value of the raw metadata key `key`.
@@ -262,12 +179,12 @@ impl<S: Source> Reader<S> {
 
     /// Size of the file in bytes.
     pub fn file_len(&self) -> u64 {
-        self.len
+        self.engine.file_len()
     }
 
     /// Gives back the source.
     pub fn into_source(self) -> S {
-        self.source
+        self.engine.into_source()
     }
 
     /// Checks the whole file: zero padding, every section's CRC (ancillary ones too, whose
@@ -275,13 +192,12 @@ impl<S: Source> Reader<S> {
     /// stays near 16 MiB of decoded tensor data at a time, whatever the tensor sizes.
     pub fn verify(&self) -> Result<()> {
         self.check_padding()?;
-        let (sections, owners) = self.catalog.verify_plan();
-        for i in sections {
-            let e = self.catalog.index().get(i)?;
-            let stored = self.read_at(e.offset, e.stored_len)?;
-            check_section_crc(i, e, &stored, self.options.verify_checksums)?;
-        }
-        for t in owners.into_iter().filter_map(|i| Tensor::new(self, i)) {
+        let (sections, owners) = self.engine.catalog().verify_plan();
+        self.engine.check_sections(sections)?;
+        for t in owners
+            .into_iter()
+            .filter_map(|i| Tensor::new(&self.engine, i))
+        {
             for_each_piece(&t, VERIFY_PIECE_BYTES, &mut |_| Ok(true))?;
         }
         Ok(())
@@ -290,118 +206,10 @@ impl<S: Source> Reader<S> {
     /// Checks that every padding byte between sections and before the index is zero
     /// (SPEC.md §4.1). Reads only the padding.
     pub fn check_padding(&self) -> Result<()> {
-        let mut io_err = None;
-        let checked = decode::check_padding(
-            self.catalog.index(),
-            self.catalog.index_offset(),
-            |at, n| {
-                self.read_at(at, n)
-                    .map(Cow::Owned)
-                    .map_err(|e| keep_io(&mut io_err, e, "padding", at))
-            },
-        );
-        io_first(io_err, checked)
-    }
-
-    pub(crate) fn read_at(&self, offset: u64, len: u64) -> Result<Vec<u8>> {
-        read_exact_at(&self.source, offset, len, self.len)
+        self.engine.check_padding()
     }
 
     pub(crate) fn catalog(&self) -> &Catalog {
-        &self.catalog
-    }
-
-    pub(crate) fn verify_checksums(&self) -> bool {
-        self.options.verify_checksums
-    }
-
-    /// Reads the stored streams of chunks `chunks` of the tensor whose streams hold tensor
-    /// `i` (itself or its dedup original).
-    pub(crate) fn span(&self, i: usize, chunks: std::ops::Range<u64>) -> Result<Span<'_>> {
-        let info = self.catalog.storage_of(i)?;
-        // The twin's bytes for just these chunks (a large twin is read by range).
-        let size = info.dtype.size() as u64;
-        let start = chunks
-            .start
-            .saturating_mul(info.chunk_len)
-            .saturating_mul(size);
-        let end = chunks
-            .end
-            .saturating_mul(info.chunk_len)
-            .saturating_mul(size)
-            .min(info.byte_len());
-        let twin = match self.twin(i)? {
-            Some(t) => Some(t.range(start, end.saturating_sub(start))?),
-            None => None,
-        };
-        Span::read(
-            &self.source,
-            self.len,
-            self.catalog.index(),
-            info,
-            chunks,
-            twin,
-        )
-    }
-
-    /// Reads the stored streams of whole tensors `which`, to be decoded by [`Batch::decode`]
-    /// (on another thread, while this one reads the next batch).
-    pub(crate) fn read_batch(&self, which: &[usize]) -> Result<Batch<'_>> {
-        let spans = which
-            .iter()
-            .map(|&i| {
-                let info = self.catalog.storage_of(i)?;
-                let span = self.span(i, 0..info.chunk_count())?;
-                // A `base` reference decodes to its twin (SPEC.md §7.9).
-                let whole = match (info.encoding, self.twin(i)?) {
-                    (elv_core::Encoding::BaseRef, Some(t)) => Some(t.range(0, info.byte_len())?),
-                    _ => None,
-                };
-                Ok((span, whole))
-            })
-            .collect::<Result<_>>()?;
-        Ok(Batch {
-            reader_index: self.catalog.index(),
-            verify: self.options.verify_checksums,
-            spans,
-        })
-    }
-}
-
-/// The stored streams of whole tensors, read and waiting to be decoded; for a `base`
-/// reference, its twin's bytes instead.
-pub(crate) struct Batch<'r> {
-    reader_index: &'r elv_core::section::SectionIndex,
-    verify: bool,
-    spans: Vec<(Span<'r>, Option<TwinBytes>)>,
-}
-
-impl Batch<'_> {
-    /// Decodes every chunk of every tensor in parallel and checks each tensor's CRC.
-    pub(crate) fn decode(&self) -> Result<Vec<Vec<u8>>> {
-        let spans: Vec<&Span<'_>> = self.spans.iter().map(|(s, _)| s).collect();
-        let mut outs = spans
-            .iter()
-            .map(|s| elv_core::archive::zeroed(s.decoded_len()))
-            .collect::<elv_core::Result<Vec<_>>>()?;
-        let mut views: Vec<&mut [u8]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
-        let crcs = decode_spans(self.reader_index, &spans, &mut views, self.verify)?;
-        for (((span, whole), crc), out) in self.spans.iter().zip(crcs).zip(outs.iter_mut()) {
-            let crc = match whole {
-                Some(twin) => {
-                    let len = span.info.byte_len();
-                    *out = twin
-                        .get(0, len)
-                        .ok_or_else(|| {
-                            CoreError::bare(ErrorKind::BaseMismatch, "base twin length")
-                        })?
-                        .to_vec();
-                    crc32fast::hash(out)
-                }
-                None => crc,
-            };
-            decode::check_tensor_crc_value(span.info, crc, self.verify)?;
-        }
-        Ok(outs)
+        self.engine.catalog()
     }
 }

@@ -2,6 +2,7 @@
 //! out, as bytes or as a file written atomically.
 
 use crate::atomic;
+use crate::element::Element;
 use crate::error::Result;
 use crate::options::WriteOptions;
 use crate::report::TensorReport;
@@ -21,27 +22,6 @@ pub struct TensorData<'a> {
     /// `dtype.size()` × product of `shape` bytes.
     pub data: Cow<'a, [u8]>,
 }
-
-/// A Rust type that is a dtype of the format: its values can be written as they are.
-pub trait Element: bytemuck::Pod + sealed::Sealed {
-    /// The dtype these values have.
-    const DTYPE: DType;
-}
-
-mod sealed {
-    pub trait Sealed {}
-}
-
-macro_rules! elements {
-    ($($t:ty => $d:ident),*) => {$(
-        impl sealed::Sealed for $t {}
-        impl Element for $t {
-            const DTYPE: DType = DType::$d;
-        }
-    )*};
-}
-elements!(u8 => U8, i8 => I8, u16 => U16, i16 => I16, u32 => U32, i32 => I32, u64 => U64,
-    i64 => I64, f32 => F32, f64 => F64, half::f16 => F16, half::bf16 => BF16);
 
 impl<'a> TensorData<'a> {
     /// A tensor of `dtype` and `shape` over raw little-endian bytes.

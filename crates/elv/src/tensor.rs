@@ -3,11 +3,11 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
+use crate::element::Element;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::fetch::decode_span;
 use crate::overlap::overlapped;
-use crate::reader::Reader;
-use crate::serialize::Element;
 use crate::source::Source;
 use crate::twin::Twin;
 use elv_core::decode::check_tensor_crc_value;
@@ -31,7 +31,7 @@ const STREAM_PIECE_BYTES: u64 = 16 << 20;
 /// # Ok::<(), elv::Error>(())
 /// ```
 pub struct Tensor<'r, S> {
-    reader: &'r Reader<S>,
+    reader: &'r Engine<S>,
     index: usize,
     info: &'r TensorInfo,
 }
@@ -58,12 +58,12 @@ pub struct SectionSpan {
 
 impl<'r, S: Source> Tensor<'r, S> {
     /// The `index`-th tensor of `reader`, if there is one.
-    pub(crate) fn new(reader: &'r Reader<S>, index: usize) -> Option<Self> {
+    pub(crate) fn new(reader: &'r Engine<S>, index: usize) -> Option<Self> {
         let info = reader.catalog().tensors().get(index)?;
         Some(Tensor::from_parts(reader, index, info))
     }
 
-    pub(crate) fn from_parts(reader: &'r Reader<S>, index: usize, info: &'r TensorInfo) -> Self {
+    pub(crate) fn from_parts(reader: &'r Engine<S>, index: usize, info: &'r TensorInfo) -> Self {
         Tensor {
             reader,
             index,
@@ -71,7 +71,7 @@ impl<'r, S: Source> Tensor<'r, S> {
         }
     }
 
-    pub(crate) fn reader(&self) -> &'r Reader<S> {
+    pub(crate) fn engine(&self) -> &'r Engine<S> {
         self.reader
     }
 
@@ -111,7 +111,7 @@ impl<'r, S: Source> Tensor<'r, S> {
     /// The earlier tensor this one repeats (SPEC.md §9), if it is stored as a reference.
     pub fn duplicate_of(&self) -> Option<Tensor<'r, S>> {
         let c = self.info().dedup_of?;
-        self.reader.tensor(c as usize)
+        Tensor::new(self.reader, c as usize)
     }
     /// `k` where every decoded value is within 2^-k of the original (values in (-1, 1); all
     /// others exact); 0 means bit-exact.

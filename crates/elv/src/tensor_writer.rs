@@ -9,6 +9,7 @@ use crate::pack::pack_tensor_with;
 use crate::policy;
 use crate::report::TensorReport;
 use crate::writer::{Choice, Writer};
+use elv_core::member::MemberKind;
 use elv_core::writer::effective_chunk_len;
 use elv_core::{DType, Encoding};
 use std::io::{self, Write};
@@ -59,8 +60,32 @@ pub struct TensorWriter<'w, W: Write> {
     finished: bool,
 }
 
+impl<W: Write> Writer<W> {
+    /// A writer for a tensor given in pieces, for tensors larger than memory: write its
+    /// bytes in order (it implements [`std::io::Write`]), then call
+    /// [`TensorWriter::finish`]. Chunks encode in parallel, a group at a time. With
+    /// [`Choice::Auto`], the encoding is chosen on the first group of chunks.
+    pub fn tensor_writer(
+        &mut self,
+        name: &str,
+        dtype: DType,
+        shape: &[u64],
+        choice: Choice,
+    ) -> Result<TensorWriter<'_, W>> {
+        self.check_usable()?;
+        TensorWriter::new(self, name, dtype, shape, choice)
+    }
+
+    /// Starts a file of a collection too large to hold in memory: write its `len` bytes to
+    /// the [`TensorWriter`] returned, then finish it.
+    pub fn file_writer(&mut self, path: &str, len: u64) -> Result<TensorWriter<'_, W>> {
+        self.begin_member(path, MemberKind::File, "")?;
+        self.tensor_writer(path, DType::U8, &[len], Choice::Auto)
+    }
+}
+
 impl<'w, W: Write> TensorWriter<'w, W> {
-    pub(crate) fn new(
+    fn new(
         writer: &'w mut Writer<W>,
         name: &str,
         dtype: DType,

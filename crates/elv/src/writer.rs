@@ -10,7 +10,6 @@ use crate::options::WriteOptions;
 use crate::pack::{pack_tensor, IoSink, Packed, PackedTensor};
 use crate::policy;
 use crate::report::TensorReport;
-use crate::tensor_writer::TensorWriter;
 use elv_core::header::feature;
 use elv_core::member::MemberKind;
 use elv_core::writer::check_shape;
@@ -78,7 +77,7 @@ pub struct Writer<W: Write> {
     inner: ContainerWriter<IoSink<W>>,
     options: WriteOptions,
     seen: Seen,
-    /// A tensor whose [`TensorWriter`] was dropped unfinished: every later call fails.
+    /// A tensor whose [`TensorWriter`](crate::TensorWriter) was dropped unfinished: every later call fails.
     abandoned: Option<String>,
     base: Option<Arc<dyn Base>>,
 }
@@ -123,7 +122,12 @@ impl<W: Write> Writer<W> {
     }
 
     /// Starts member `path` of `kind`; what the core writer refuses names the path.
-    fn begin_member(&mut self, path: &str, kind: MemberKind, header: &str) -> Result<()> {
+    pub(crate) fn begin_member(
+        &mut self,
+        path: &str,
+        kind: MemberKind,
+        header: &str,
+    ) -> Result<()> {
         self.check_usable()?;
         self.inner
             .begin_member(path, kind, header)
@@ -141,13 +145,6 @@ impl<W: Write> Writer<W> {
     /// Adds an empty folder of a collection at `path`, so that a folder round trip keeps it.
     pub fn add_folder(&mut self, path: &str) -> Result<()> {
         self.begin_member(path, MemberKind::Folder, "")
-    }
-
-    /// Starts a file of a collection too large to hold in memory: write its `len` bytes to
-    /// the [`TensorWriter`] returned, then finish it.
-    pub fn file_writer(&mut self, path: &str, len: u64) -> Result<TensorWriter<'_, W>> {
-        self.begin_member(path, MemberKind::File, "")?;
-        self.tensor_writer(path, DType::U8, &[len], Choice::Auto)
     }
 
     /// The writer's base, if it has one.
@@ -305,27 +302,12 @@ impl<W: Write> Writer<W> {
         r
     }
 
-    /// A writer for a tensor given in pieces, for tensors larger than memory: write its
-    /// bytes in order (it implements [`std::io::Write`]), then call
-    /// [`TensorWriter::finish`]. Chunks encode in parallel, a group at a time. With
-    /// [`Choice::Auto`], the encoding is chosen on the first group of chunks.
-    pub fn tensor_writer(
-        &mut self,
-        name: &str,
-        dtype: DType,
-        shape: &[u64],
-        choice: Choice,
-    ) -> Result<TensorWriter<'_, W>> {
-        self.check_usable()?;
-        TensorWriter::new(self, name, dtype, shape, choice)
-    }
-
-    /// Marks the writer unusable: a [`TensorWriter`] for `name` was dropped unfinished.
+    /// Marks the writer unusable: a [`TensorWriter`](crate::TensorWriter) for `name` was dropped unfinished.
     pub(crate) fn abandon(&mut self, name: &str) {
         self.abandoned.get_or_insert_with(|| name.to_owned());
     }
 
-    fn check_usable(&self) -> Result<()> {
+    pub(crate) fn check_usable(&self) -> Result<()> {
         match &self.abandoned {
             Some(name) => Err(Error::input(
                 Some(name),
