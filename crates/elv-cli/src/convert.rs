@@ -2,7 +2,7 @@
 //! An input is never written over, an existing output only with `-f`, and the output keeps
 //! the input's permission bits and modification time.
 
-use crate::inspect::{open_reader, open_safetensors};
+use crate::input::{open_reader, open_safetensors, with_base};
 use crate::output::{is_stdio, same_file, write_output, Fallible};
 use crate::text::{bound, count, escape, human, shape};
 use elv::atomic::OutputOptions;
@@ -254,23 +254,6 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
         std::fs::remove_file(input).map_err(|e| format!("{name}: removing it: {e}"))?;
     }
     Ok(())
-}
-
-/// `reader` with the base model, if one was given; without one, a file that needs a base is
-/// refused before anything is written.
-pub fn with_base(
-    reader: Reader<std::fs::File>,
-    base: &Option<Arc<dyn Base>>,
-) -> Fallible<Reader<std::fs::File>> {
-    match base {
-        Some(b) => Ok(reader.with_shared_base(Arc::clone(b))),
-        None if reader.needs_base() => Err(format!(
-            "it is stored against base model {:?}: give it with --base BASE",
-            reader.base_name().unwrap_or_default()
-        )
-        .into()),
-        None => Ok(reader),
-    }
 }
 
 /// An error of converting `name`, with the input's name in front unless it already names it.

@@ -1,57 +1,15 @@
 //! `elv info`, `elv verify` and `elv extract`: reading an `.elv` without converting it.
 
-use crate::convert::with_base;
+use crate::input::{open_reader, open_safetensors, with_base};
 use crate::npy;
-use crate::output::{is_stdio, open_file, write_output, Fallible};
+use crate::output::{write_output, Fallible};
 use crate::text::{bound, count, escape, human, shape};
 use elv::atomic::OutputOptions;
-use elv::sniff::{self, InputFormat};
-use elv::{Base, ErrorKind, ReadOptions, Reader};
-use std::fs::File;
+use elv::Base;
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-
-/// Opens an input (`-`: stdin, spooled), saying in one line what it is if it is not the
-/// format wanted.
-fn open_checked(p: &Path, want: InputFormat) -> Fallible<File> {
-    if !is_stdio(p) {
-        return Ok(sniff::open_input(p, want)?);
-    }
-    let mut file = open_file(p)?;
-    sniff::check_format(&mut file, "stdin", want)?;
-    Ok(file)
-}
-
-/// Opens a safetensors input, saying in one line what it is if it is not one.
-pub fn open_safetensors(p: &Path) -> Fallible<File> {
-    open_checked(p, InputFormat::Safetensors)
-}
-
-/// Opens an `.elv` input, saying in one line what it is if it is not one.
-pub fn open_reader(p: &Path) -> Fallible<Reader<File>> {
-    let file = open_checked(p, InputFormat::Elv)?;
-    let len = file.metadata()?.len();
-    Reader::new(file, ReadOptions::default())
-        .map_err(|e| explain_open_error(&p.display().to_string(), len, e))
-}
-
-/// A failure to open `name` (`len` bytes) as `.elv`, in words: a file cut short says so.
-fn explain_open_error(name: &str, len: u64, e: elv::Error) -> Box<dyn std::error::Error> {
-    let cut = match &e {
-        elv::Error::Format(f) => {
-            f.kind() == ErrorKind::Truncated
-                || (f.kind() == ErrorKind::BadMagic && f.what() == "trailer magic")
-        }
-        _ => false,
-    };
-    if cut {
-        format!("{name}: truncated or damaged: it ends at byte {len} without the index an .elv ends with ({e})").into()
-    } else {
-        format!("{name}: {e}").into()
-    }
-}
 
 /// The tensors of a file with their encoding, sizes and bound: columns fitted to the names,
 /// sizes in SI units, names escaped; or, with `json`, every field exactly.

@@ -6,6 +6,7 @@
 mod args;
 mod convert;
 mod folder;
+mod input;
 mod inspect;
 mod npy;
 mod output;
@@ -232,18 +233,6 @@ fn setup_threads(c: &Common) -> output::Fallible<()> {
     Ok(())
 }
 
-/// Opens `--base`: a safetensors file, an `.elv`, or a folder of them.
-fn open_base(
-    path: Option<&std::path::Path>,
-) -> output::Fallible<Option<std::sync::Arc<dyn elv::Base>>> {
-    let Some(p) = path else { return Ok(None) };
-    let base = elv::BaseModel::open(p).map_err(|e| format!("--base {}: {e}", p.display()))?;
-    if base.is_empty() {
-        return Err(format!("--base {}: holds no tensors", p.display()).into());
-    }
-    Ok(Some(std::sync::Arc::new(base)))
-}
-
 /// The inputs named, or stdin (`-`) when none is and stdin is not a terminal, as zstd does.
 fn or_stdin(inputs: Vec<PathBuf>) -> output::Fallible<Vec<PathBuf>> {
     if !inputs.is_empty() {
@@ -284,7 +273,7 @@ fn run(cli: Cli) -> output::Fallible<ExitCode> {
                 chunk_len: chunk,
                 ..WriteOptions::default()
             };
-            let direction = Direction::Compress(opts, open_base(base.as_deref())?);
+            let direction = Direction::Compress(opts, input::open_base(base.as_deref())?);
             convert::run(
                 &inputs,
                 output,
@@ -301,7 +290,7 @@ fn run(cli: Cli) -> output::Fallible<ExitCode> {
         } => {
             setup_threads(&common)?;
             let inputs = or_stdin(inputs)?;
-            let direction = Direction::Decompress(open_base(base.as_deref())?);
+            let direction = Direction::Decompress(input::open_base(base.as_deref())?);
             convert::run(
                 &inputs,
                 output,
@@ -322,7 +311,7 @@ fn run(cli: Cli) -> output::Fallible<ExitCode> {
         } => inspect::verify(
             &input,
             against.as_deref(),
-            &open_base(base.as_deref())?,
+            &input::open_base(base.as_deref())?,
             quiet,
         ),
         Cmd::Extract {
@@ -338,7 +327,7 @@ fn run(cli: Cli) -> output::Fallible<ExitCode> {
                 name: name.as_deref(),
                 member: member.as_deref(),
             };
-            let base = open_base(base.as_deref())?;
+            let base = input::open_base(base.as_deref())?;
             inspect::extract(&input, what, &base, output.as_deref(), npy, force)?;
             Ok(ExitCode::SUCCESS)
         }
