@@ -4,8 +4,10 @@
 
 use crate::base::{twin_base, Base};
 use crate::error::{Error, Result};
-use crate::folder::{member_mtimes_json, MemberInput, KEY_MEMBER_MTIMES};
+use crate::folder::MemberInput;
 use crate::hd::{self, probe_hash};
+use crate::metadata::{member_mtimes_json, KEY_MEMBER_MTIMES};
+use crate::metadata::{stored_metadata, KEY_SAFETENSORS_HEADER};
 use crate::options::{piece_bytes, WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN};
 use crate::ordered::in_order;
 use crate::overlap::overlapped;
@@ -14,7 +16,7 @@ use crate::policy::{
     candidates_with, choose_by_trial, de_only_if_repeating, elf_allowed, trial_sample,
 };
 use crate::report::{Progress, Report, TensorReport};
-use crate::safetensors::{self, stored_metadata, Entry, KEY_SAFETENSORS_HEADER};
+use crate::safetensors::{self, Entry};
 use crate::writer::{pack_choice, twin_of, Choice, Layout, NamedTensor, Writer};
 use elv_core::elf;
 use elv_core::writer::effective_chunk_len;
@@ -118,7 +120,7 @@ pub fn compress_collection<W: Write + Send>(
         base,
     };
     let mut w = Writer::with_layout(output, *opts, layout)?;
-    if let Some(mtimes) = member_mtimes_json(&inputs) {
+    if let Some(mtimes) = member_mtimes_json(inputs.iter().map(|m| (m.path.as_str(), m.modified))) {
         w.set_metadata(vec![(KEY_MEMBER_MTIMES.to_string(), mtimes)])?;
     }
     let mut report = Report::default();

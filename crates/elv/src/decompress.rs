@@ -3,12 +3,12 @@
 //! tensor larger than a batch is decoded in chunk groups.
 
 use crate::error::{Error, Result};
+use crate::metadata::KEY_SAFETENSORS_HEADER;
 use crate::options::{piece_bytes, DEFAULT_DECODE_BATCH_BYTES};
 use crate::overlap::overlapped;
 use crate::reader::Reader;
 use crate::report::Progress;
 use crate::safetensors;
-use crate::safetensors::KEY_SAFETENSORS_HEADER;
 use crate::source::Source;
 use crate::tensor::{for_each_piece, Tensor};
 use elv_core::member::MemberKind;

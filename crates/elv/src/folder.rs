@@ -5,11 +5,7 @@
 use crate::error::{Error, Result};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Metadata key recording collection members' modification times (SPEC.md §10): a JSON
-/// object from member path to `[seconds, nanoseconds]` since the Unix epoch.
-pub const KEY_MEMBER_MTIMES: &str = "elv.member.mtimes";
+use std::time::SystemTime;
 
 /// One input of a collection: where it goes in the collection, and the file.
 pub struct MemberInput {
@@ -21,56 +17,6 @@ pub struct MemberInput {
     /// The file: a safetensors file if `path` ends in `.safetensors`, else stored as bytes;
     /// `None` for an empty folder.
     pub file: Option<std::fs::File>,
-}
-
-/// The [`KEY_MEMBER_MTIMES`] value for `inputs`, if any has a modification time.
-pub(crate) fn member_mtimes_json(inputs: &[MemberInput]) -> Option<String> {
-    let times: serde_json::Map<String, serde_json::Value> = inputs
-        .iter()
-        .filter_map(|m| {
-            let (secs, nanos) = match m.modified?.duration_since(UNIX_EPOCH) {
-                Ok(d) => (i64::try_from(d.as_secs()).ok()?, d.subsec_nanos()),
-                // Before 1970: whole seconds back, then nanoseconds forward.
-                Err(e) => {
-                    let d = e.duration();
-                    let back = i64::try_from(d.as_secs()).ok()?;
-                    match d.subsec_nanos() {
-                        0 => (-back, 0),
-                        n => (-back - 1, 1_000_000_000 - n),
-                    }
-                }
-            };
-            Some((m.path.clone(), serde_json::json!([secs, nanos])))
-        })
-        .collect();
-    (!times.is_empty()).then(|| serde_json::Value::Object(times).to_string())
-}
-
-/// The members' modification times recorded in the metadata value `raw` ([`KEY_MEMBER_MTIMES`]),
-/// one per member; `None` where none is recorded or the record is not one.
-pub(crate) fn member_mtimes(
-    raw: Option<&str>,
-    members: &[elv_core::member::Member],
-) -> Vec<Option<SystemTime>> {
-    let parsed: Option<serde_json::Map<String, serde_json::Value>> =
-        raw.and_then(|r| serde_json::from_str(r).ok());
-    members
-        .iter()
-        .map(|m| {
-            let pair = parsed.as_ref()?.get(&m.path)?.as_array()?;
-            let secs = pair.first()?.as_i64()?;
-            let nanos = u32::try_from(pair.get(1)?.as_u64()?).ok()?;
-            if nanos >= 1_000_000_000 || pair.len() != 2 {
-                return None;
-            }
-            let since = Duration::new(secs.unsigned_abs(), 0);
-            let whole = match secs >= 0 {
-                true => UNIX_EPOCH.checked_add(since)?,
-                false => UNIX_EPOCH.checked_sub(since)?,
-            };
-            whole.checked_add(Duration::from_nanos(u64::from(nanos)))
-        })
-        .collect()
 }
 
 /// The members for `inputs`, ready for [`compress_collection`](crate::compress_collection):

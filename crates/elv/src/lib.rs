@@ -57,6 +57,7 @@ mod folder;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod hd;
+mod metadata;
 mod options;
 mod ordered;
 mod overlap;
@@ -87,14 +88,16 @@ pub use elv_core;
 pub use elv_core::member::{Member, MemberKind};
 pub use elv_core::{DType, Encoding, ErrorKind, Limits, ReadOptions};
 pub use error::{BaseError, Error, InputError, Result, SafetensorsError, SafetensorsErrorKind};
-pub use folder::{gather_members, MemberInput, KEY_MEMBER_MTIMES};
+pub use folder::{gather_members, MemberInput};
 pub use half;
+pub use metadata::{
+    user_metadata, KEY_MEMBER_MTIMES, KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA,
+};
 pub use options::{
     WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN, DEFAULT_DECODE_BATCH_BYTES,
 };
 pub use reader::Reader;
 pub use report::{Progress, Report, TensorReport};
-pub use safetensors::{KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA};
 pub use serialize::{serialize, serialize_to_file, TensorData};
 pub use source::{SeekSource, Source};
 pub use tensor::{SectionSpan, Tensor, TensorReader};

@@ -114,8 +114,8 @@ impl<S: Source> Reader<S> {
     /// Each member's modification time as recorded when the folder was compressed (one
     /// entry per member of [`members`](Self::members); `None` where none was recorded).
     pub fn member_mtimes(&self) -> Vec<Option<std::time::SystemTime>> {
-        crate::folder::member_mtimes(
-            self.metadata_value(crate::folder::KEY_MEMBER_MTIMES),
+        crate::metadata::member_mtimes(
+            self.metadata_value(crate::metadata::KEY_MEMBER_MTIMES),
             self.members(),
         )
     }
@@ -150,7 +150,7 @@ impl<S: Source> Reader<S> {
 
     /// The file's safetensors-style `__metadata__`: what [`serialize`](crate::serialize) was
     /// given, or what the converted safetensors file carried (see
-    /// [`safetensors::user_metadata`](crate::safetensors::user_metadata)). Decompressing to
+    /// [`user_metadata`](crate::user_metadata)). Decompressing to
     /// safetensors writes exactly these as `__metadata__`.
     ///
     /// ```
@@ -160,7 +160,7 @@ impl<S: Source> Reader<S> {
     /// # Ok::<(), elv::Error>(())
     /// ```
     pub fn metadata(&self) -> Vec<(String, String)> {
-        crate::safetensors::user_metadata(self.raw_metadata())
+        crate::metadata::user_metadata(self.raw_metadata())
     }
 
     /// Every pair of the file's METADATA section (SPEC.md §10) in file order, the

@@ -14,45 +14,6 @@ use std::io::{Read, Write};
 /// Largest header accepted: 100 MB, as the reference safetensors implementation.
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
 
-/// Metadata key holding the original safetensors header text verbatim (SPEC.md §10).
-pub const KEY_SAFETENSORS_HEADER: &str = "safetensors.header";
-/// Prefix of metadata keys carrying `__metadata__` entries (SPEC.md §10).
-pub const KEY_SAFETENSORS_METADATA: &str = "safetensors.metadata.";
-/// Metadata keys starting with these belong to the implementation, not to `__metadata__`.
-const RESERVED_PREFIXES: [&str; 2] = ["safetensors.", "elv."];
-
-/// The safetensors `__metadata__` a file's metadata `pairs` carry (SPEC.md §10): each
-/// `safetensors.metadata.KEY` as `KEY`, and every key outside the implementation's
-/// namespaces (`safetensors.`, `elv.`) as itself; where both name one key, the prefixed one
-/// wins. This is what [`Reader::metadata`](crate::Reader::metadata) returns, what
-/// [`serialize`](crate::serialize) stored, and what decompressing writes as `__metadata__`.
-pub fn user_metadata(pairs: &[(String, String)]) -> Vec<(String, String)> {
-    let prefixed: Vec<(String, String)> = pairs
-        .iter()
-        .filter_map(|(k, v)| {
-            let key = k.strip_prefix(KEY_SAFETENSORS_METADATA)?;
-            Some((key.to_string(), v.clone()))
-        })
-        .collect();
-    let plain = pairs.iter().filter(|(k, _)| {
-        !RESERVED_PREFIXES.iter().any(|p| k.starts_with(p))
-            && !prefixed.iter().any(|(key, _)| key == k)
-    });
-    let mut out = prefixed.clone();
-    out.extend(plain.cloned());
-    out
-}
-
-/// The metadata pairs that store the `__metadata__` entries `user` (each under
-/// `safetensors.metadata.`), so that [`user_metadata`] gives `user` back.
-pub(crate) fn stored_metadata(
-    user: impl IntoIterator<Item = (String, String)>,
-) -> Vec<(String, String)> {
-    user.into_iter()
-        .map(|(k, v)| (format!("{KEY_SAFETENSORS_METADATA}{k}"), v))
-        .collect()
-}
-
 /// One tensor entry of a safetensors header.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -317,22 +278,6 @@ pub fn write_header(w: &mut impl Write, raw: &str) -> Result<()> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
-    #[test]
-    fn user_metadata_is_the_prefixed_keys_then_the_plain_ones() {
-        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
-        let raw = [
-            pair(KEY_SAFETENSORS_HEADER, "{}"),
-            pair("elv.member.mtimes", "{}"),
-            pair("plain", "old writer"),
-            pair("safetensors.metadata.format", "pt"),
-            pair("format", "shadowed by the prefixed key"),
-        ];
-        let user = user_metadata(&raw);
-        assert_eq!(user, [pair("format", "pt"), pair("plain", "old writer")]);
-        let stored = stored_metadata(user.clone());
-        assert_eq!(user_metadata(&stored), user);
-    }
-
     use super::*;
 
     #[test]

@@ -141,7 +141,7 @@ fn write_all<'a, N: AsRef<str>, W: std::io::Write>(
     }
     reports.extend(flush(w, &mut pending)?);
     if let Some(m) = metadata {
-        w.set_metadata(crate::safetensors::stored_metadata(m))?;
+        w.set_metadata(crate::metadata::stored_metadata(m))?;
     }
     Ok(reports)
 }
