@@ -195,7 +195,8 @@ mod tests {
             "/../../testdata/sample/minilm_sample.safetensors"
         );
         let bytes = std::fs::read(path).expect("testdata sample");
-        let header = crate::safetensors::read_header(&mut &bytes[..], None).expect("header");
+        let header =
+            crate::convert::safetensors::read_header(&mut &bytes[..], None).expect("header");
         let start = 8 + header.raw.len();
         let mut planes = 0;
         for e in header.entries.iter().filter(|e| e.dtype == DType::F32) {

@@ -65,8 +65,8 @@ pub struct OutputOptions {
 pub fn write_atomic<T>(
     path: &Path,
     overwrite: bool,
-    fill: impl FnOnce(&mut BufWriter<SyncingFile>) -> crate::Result<T>,
-) -> crate::Result<T> {
+    fill: impl FnOnce(&mut BufWriter<SyncingFile>) -> crate::error::Result<T>,
+) -> crate::error::Result<T> {
     let options = OutputOptions {
         overwrite,
         ..OutputOptions::default()
@@ -88,8 +88,8 @@ pub fn write_atomic<T>(
 pub fn write_atomic_with<T>(
     path: &Path,
     options: &OutputOptions,
-    fill: impl FnOnce(&mut BufWriter<SyncingFile>) -> crate::Result<T>,
-) -> crate::Result<T> {
+    fill: impl FnOnce(&mut BufWriter<SyncingFile>) -> crate::error::Result<T>,
+) -> crate::error::Result<T> {
     let existing = fs::metadata(path).ok();
     if let Some(m) = existing.as_ref().filter(|m| !m.is_file() && !m.is_dir()) {
         if is_block_device(m) && !options.overwrite {

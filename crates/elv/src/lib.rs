@@ -22,20 +22,18 @@
 //! # Ok::<(), elv::Error>(())
 //! ```
 //!
+//! The crate is three wings over a small root, each importing only from those listed
+//! before it:
+//!
 //! | module | what | SPEC.md |
 //! |---|---|---|
-//! | `writer`, `tensor_writer`, `serialize` | the public write API | §12 |
-//! | `policy` | per-tensor encoding choice (trials) | §12 (informative) |
-//! | `hd` | dedup of identical tensors | §9 |
-//! | `pack`, `codec` | chunk encoding and the entropy stage (`ans`, zstd) | §4.3, §4.4, §7 |
-//! | `ans_simd` | the `ans` encoder's coding loop on AVX2 (the crate's only `unsafe`) | §4.4.2 |
-//! | `reader`, `tensor`, `fetch`, `source` | the public read API over the core decode path | §13 |
-//! | `compress`, `decompress`, `verify` | safetensors and collection drivers of the CLI | §10, §10.1 |
-//! | `folder` | model folders on disk as collection members, their modification times | §10, §10.1 |
-//! | `ordered`, `overlap` | the drivers' parallel work: in-order results, read-ahead and write-behind | |
-//! | `base`, `base_model`, `twin` | base models for deltas (the trait; one opened from files); a reader's checked twins | §7.7–§7.9, §9.1 |
-//! | `safetensors`, `atomic` | safetensors headers; atomic output files | |
-//! | `sniff` | what a wrong input is, in one line, for every entry point | |
+//! | root: `error`, `base`, `codec`, `ans_simd`, `element`, `metadata`, `atomic`, `overlap` | errors; the `Base` trait; the entropy stage (`ans`, zstd; the AVX2 coding loop, the crate's only `unsafe`); dtypes as Rust types; what metadata keys mean; atomic output files; read-ahead and write-behind | §2.3, §4.3, §4.4, §9.1, §10 |
+//! | `read`: `reader`, `tensor`, `engine`, `fetch`, `twin`, `source` | the public read API over one engine per open file | §13, §9.1 |
+//! | `write`: `writer`, `tensor_writer`, `serialize`, `policy`, `pack`, `dedup`, `options`, `report` | the public write API, the encoding choice, chunk encoding, dedup | §7, §9, §12 |
+//! | `convert`: `compress`, `decompress`, `verify`, `safetensors`, `folder`, `base_model`, `sniff`, `ordered` | safetensors files, model folders and base models in and out, built on the two wings | §9.1, §10, §10.1 |
+//!
+//! One word per granularity: a *chunk* is the format's unit of values (§6.4); a *batch* is
+//! tensors encoded or decoded together; a *span* is a run of whole chunks of one tensor.
 // `unsafe` only in `ans_simd`, the vector coding loop, each block justified.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -44,66 +42,48 @@
 mod ans_simd;
 pub mod atomic;
 mod base;
-mod base_model;
 mod codec;
-mod compress;
 pub mod conformance;
-mod decompress;
+mod convert;
 mod element;
-mod engine;
 mod error;
-mod fetch;
-mod folder;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-mod hd;
 mod metadata;
-mod options;
-mod ordered;
 mod overlap;
-mod pack;
-mod policy;
-mod reader;
-mod report;
-pub mod safetensors;
-mod serialize;
-pub mod sniff;
-mod source;
-mod tensor;
-mod tensor_writer;
-mod twin;
-mod verify;
-mod writer;
+mod read;
+mod write;
 
 pub use ans_simd::encode as encode_ans;
 pub use base::{twin_hash, Base};
-pub use base_model::BaseModel;
 pub use codec::StdCodecs;
-pub use compress::{compress_collection, compress_safetensors, compress_safetensors_with};
-pub use decompress::{
+pub use convert::base_model::BaseModel;
+pub use convert::compress::{compress_collection, compress_safetensors, compress_safetensors_with};
+pub use convert::decompress::{
     decompress_member, decompress_to_safetensors, decompress_to_safetensors_with,
 };
+pub use convert::folder::{gather_members, MemberInput};
+pub use convert::verify::{verify_against, Comparison, TensorCheck};
+pub use convert::{safetensors, sniff};
 pub use element::Element;
 pub use elv_core;
 pub use elv_core::member::{Member, MemberKind};
 pub use elv_core::{DType, Encoding, ErrorKind, Limits, ReadOptions};
 pub use error::{BaseError, Error, InputError, Result, SafetensorsError, SafetensorsErrorKind};
-pub use folder::{gather_members, MemberInput};
 pub use half;
 pub use metadata::{
     user_metadata, KEY_MEMBER_MTIMES, KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA,
 };
-pub use options::{
+pub use read::reader::Reader;
+pub use read::source::{SeekSource, Source};
+pub use read::tensor::{SectionSpan, Tensor, TensorReader};
+pub use write::options::{
     WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN, DEFAULT_DECODE_BATCH_BYTES,
 };
-pub use reader::Reader;
-pub use report::{Progress, Report, TensorReport};
-pub use serialize::{serialize, serialize_to_file, TensorData};
-pub use source::{SeekSource, Source};
-pub use tensor::{SectionSpan, Tensor, TensorReader};
-pub use tensor_writer::TensorWriter;
-pub use verify::{verify_against, Comparison, TensorCheck};
-pub use writer::{Choice, Layout, NamedTensor, Writer};
+pub use write::report::{Progress, Report, TensorReport};
+pub use write::serialize::{serialize, serialize_to_file, TensorData};
+pub use write::tensor_writer::TensorWriter;
+pub use write::writer::{Choice, Layout, NamedTensor, Writer};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -16,7 +16,7 @@ const RESERVED_PREFIXES: [&str; 2] = ["safetensors.", "elv."];
 /// `safetensors.metadata.KEY` as `KEY`, and every key outside the implementation's
 /// namespaces (`safetensors.`, `elv.`) as itself; where both name one key, the prefixed one
 /// wins. This is what [`Reader::metadata`](crate::Reader::metadata) returns, what
-/// [`serialize`](crate::serialize) stored, and what decompressing writes as `__metadata__`.
+/// [`serialize`](crate::serialize()) stored, and what decompressing writes as `__metadata__`.
 pub fn user_metadata(pairs: &[(String, String)]) -> Vec<(String, String)> {
     let prefixed: Vec<(String, String)> = pairs
         .iter()

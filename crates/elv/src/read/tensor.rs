@@ -4,12 +4,12 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use crate::element::Element;
-use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::fetch::decode_span;
 use crate::overlap::overlapped;
-use crate::source::Source;
-use crate::twin::Twin;
+use crate::read::engine::Engine;
+use crate::read::fetch::decode_span;
+use crate::read::source::Source;
+use crate::read::twin::Twin;
 use elv_core::decode::check_tensor_crc_value;
 use elv_core::{Codec, DType, Encoding, Error as CoreError, ErrorKind, TensorInfo};
 use std::io;
@@ -17,7 +17,7 @@ use std::io;
 /// Bytes of decoded data a [`TensorReader`] holds at a time (whole chunks, at least one).
 const STREAM_PIECE_BYTES: u64 = 16 << 20;
 
-/// A tensor of a [`Reader`]: a cheap handle, `Copy`, that decodes on request.
+/// A tensor of a [`Reader`](crate::Reader): a cheap handle, `Copy`, that decodes on request.
 ///
 /// ```
 /// let w = [0.5f32, -0.25, 3.0, 1e-30];

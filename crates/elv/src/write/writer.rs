@@ -5,11 +5,11 @@
 use crate::base::{twin_base, Base};
 use crate::codec;
 use crate::error::{Error, Result};
-use crate::hd::{self, Seen};
-use crate::options::WriteOptions;
-use crate::pack::{pack_tensor, IoSink, Packed, PackedTensor};
-use crate::policy;
-use crate::report::TensorReport;
+use crate::write::dedup::{self, Seen};
+use crate::write::options::WriteOptions;
+use crate::write::pack::{pack_tensor, IoSink, Packed, PackedTensor};
+use crate::write::policy;
+use crate::write::report::TensorReport;
 use elv_core::header::feature;
 use elv_core::member::MemberKind;
 use elv_core::writer::check_shape;
@@ -199,17 +199,17 @@ impl<W: Write> Writer<W> {
         // Every tensor is hashed when dedup is on, so that a later automatic one can refer to
         // it; only automatic ones look for an earlier twin.
         let dedup = self.options.dedup;
-        let keys: Vec<Option<hd::ContentKey>> = tensors
+        let keys: Vec<Option<dedup::ContentKey>> = tensors
             .par_iter()
             .map(|t| {
-                (dedup && !t.data.is_empty()).then(|| hd::content_key(t.dtype, t.shape, t.data))
+                (dedup && !t.data.is_empty()).then(|| dedup::content_key(t.dtype, t.shape, t.data))
             })
             .collect();
         let look = choice == Choice::Auto;
         // Duplicates are decided in order: a tensor may repeat one earlier in the batch. HD
         // learns a tensor only once it is written, so a failed write leaves no reference to it.
         let first = self.inner.tensors().len() as u32;
-        let mut in_batch: std::collections::HashMap<&hd::ContentKey, u32> = Default::default();
+        let mut in_batch: std::collections::HashMap<&dedup::ContentKey, u32> = Default::default();
         let mut dup_of = Vec::with_capacity(tensors.len());
         for (k, key) in keys.iter().enumerate() {
             let found = key

@@ -2,10 +2,10 @@
 //! absolute error and how many values are bit-exact, against the bound the file states.
 //! Both sides are streamed piece by piece, so memory does not grow with the tensor size.
 
+use crate::convert::safetensors;
 use crate::error::Result;
-use crate::reader::Reader;
-use crate::safetensors;
-use crate::source::Source;
+use crate::read::reader::Reader;
+use crate::read::source::Source;
 use elv_core::{compare_floats, DType};
 use std::io::{Read, Seek, SeekFrom};
 

@@ -3,7 +3,7 @@
 
 use crate::codec;
 use crate::error::{Error, Result};
-use crate::options::WriteOptions;
+use crate::write::options::WriteOptions;
 use elv_core::writer::{effective_chunk_len, encode_chunk_checked, Sink};
 use elv_core::{DType, Encoding, StoredStream};
 use rayon::prelude::*;

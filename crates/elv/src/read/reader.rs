@@ -5,10 +5,10 @@
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
 use crate::base::Base;
-use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::source::Source;
-use crate::tensor::{for_each_piece, Tensor};
+use crate::read::engine::Engine;
+use crate::read::source::Source;
+use crate::read::tensor::{for_each_piece, Tensor};
 use elv_core::member::Member;
 use elv_core::{Catalog, ReadOptions};
 use std::fs::File;
@@ -148,7 +148,7 @@ impl<S: Source> Reader<S> {
             .map(move |(i, info)| Tensor::from_parts(&self.engine, i, info))
     }
 
-    /// The file's safetensors-style `__metadata__`: what [`serialize`](crate::serialize) was
+    /// The file's safetensors-style `__metadata__`: what [`serialize`](crate::serialize()) was
     /// given, or what the converted safetensors file carried (see
     /// [`user_metadata`](crate::user_metadata)). Decompressing to
     /// safetensors writes exactly these as `__metadata__`.

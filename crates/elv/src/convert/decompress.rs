@@ -2,15 +2,15 @@
 //! parallel while the next batch is read and a writer thread writes the previous one; a
 //! tensor larger than a batch is decoded in chunk groups.
 
+use crate::convert::safetensors;
 use crate::error::{Error, Result};
 use crate::metadata::KEY_SAFETENSORS_HEADER;
-use crate::options::{piece_bytes, DEFAULT_DECODE_BATCH_BYTES};
 use crate::overlap::overlapped;
-use crate::reader::Reader;
-use crate::report::Progress;
-use crate::safetensors;
-use crate::source::Source;
-use crate::tensor::{for_each_piece, Tensor};
+use crate::read::reader::Reader;
+use crate::read::source::Source;
+use crate::read::tensor::{for_each_piece, Tensor};
+use crate::write::options::{piece_bytes, DEFAULT_DECODE_BATCH_BYTES};
+use crate::write::report::Progress;
 use elv_core::member::MemberKind;
 use elv_core::DType;
 use std::io::Write;

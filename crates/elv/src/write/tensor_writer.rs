@@ -3,12 +3,12 @@
 
 use crate::codec;
 use crate::error::{Error, Result};
-use crate::hd;
-use crate::options::piece_bytes;
-use crate::pack::pack_tensor_with;
-use crate::policy;
-use crate::report::TensorReport;
-use crate::writer::{Choice, Writer};
+use crate::write::dedup;
+use crate::write::options::piece_bytes;
+use crate::write::pack::pack_tensor_with;
+use crate::write::policy;
+use crate::write::report::TensorReport;
+use crate::write::writer::{Choice, Writer};
 use elv_core::member::MemberKind;
 use elv_core::writer::effective_chunk_len;
 use elv_core::{DType, Encoding};
@@ -243,7 +243,7 @@ impl<'w, W: Write> TensorWriter<'w, W> {
         let crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
         let index = self.writer.end_tensor(crc)?;
         if let Some(h) = self.hash.take() {
-            let key: hd::ContentKey = (dtype, shape.clone(), *h.finalize().as_bytes());
+            let key: dedup::ContentKey = (dtype, shape.clone(), *h.finalize().as_bytes());
             self.writer.seen().insert(key, index);
         }
         Ok(TensorReport::of(

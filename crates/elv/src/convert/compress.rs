@@ -3,21 +3,21 @@
 //! one while a batch encodes; a tensor larger than a batch is streamed in chunk groups.
 
 use crate::base::{twin_base, Base};
+use crate::convert::folder::MemberInput;
+use crate::convert::ordered::in_order;
+use crate::convert::safetensors::{self, Entry};
 use crate::error::{Error, Result};
-use crate::folder::MemberInput;
-use crate::hd::{self, probe_hash};
 use crate::metadata::{member_mtimes_json, KEY_MEMBER_MTIMES};
 use crate::metadata::{stored_metadata, KEY_SAFETENSORS_HEADER};
-use crate::options::{piece_bytes, WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN};
-use crate::ordered::in_order;
 use crate::overlap::overlapped;
-use crate::pack::{pack_tensor_with, Packed, PackedTensor};
-use crate::policy::{
+use crate::write::dedup::{self, probe_hash};
+use crate::write::options::{piece_bytes, WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN};
+use crate::write::pack::{pack_tensor_with, Packed, PackedTensor};
+use crate::write::policy::{
     candidates_with, choose_by_trial, de_only_if_repeating, elf_allowed, trial_sample,
 };
-use crate::report::{Progress, Report, TensorReport};
-use crate::safetensors::{self, Entry};
-use crate::writer::{pack_choice, twin_of, Choice, Layout, NamedTensor, Writer};
+use crate::write::report::{Progress, Report, TensorReport};
+use crate::write::writer::{pack_choice, twin_of, Choice, Layout, NamedTensor, Writer};
 use elv_core::elf;
 use elv_core::writer::effective_chunk_len;
 use rayon::prelude::*;
@@ -230,7 +230,7 @@ fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
                 // HD in file order: this tensor's index follows those written and ahead.
                 let mut dup = None;
                 if dedup && !data.is_empty() {
-                    let key = hd::content_key(e.dtype, &e.shape, &data);
+                    let key = dedup::content_key(e.dtype, &e.shape, &data);
                     let index = (w.tensor_count() + ahead) as u32;
                     match w.seen().get(&key) {
                         Some(canon) => dup = Some(canon),
@@ -383,7 +383,7 @@ fn compress_large<R: Read + Seek + Send, W: Write + Send>(
     let hash_while_encoding = opts.dedup && !may_repeat;
     let (mut cands, note) = candidates_with(e.dtype, opts, || Ok(counts))?;
     if twin.is_some() {
-        cands = crate::policy::with_deltas(cands);
+        cands = crate::write::policy::with_deltas(cands);
     }
     let ranges = trial_sample(e.len(), size, opts.chunk_len);
     let sample = ranges

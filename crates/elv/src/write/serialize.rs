@@ -4,9 +4,9 @@
 use crate::atomic;
 use crate::element::Element;
 use crate::error::Result;
-use crate::options::WriteOptions;
-use crate::report::TensorReport;
-use crate::writer::{Choice, NamedTensor, Writer};
+use crate::write::options::WriteOptions;
+use crate::write::report::TensorReport;
+use crate::write::writer::{Choice, NamedTensor, Writer};
 use elv_core::DType;
 use std::borrow::Cow;
 use std::path::Path;

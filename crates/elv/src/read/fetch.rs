@@ -6,8 +6,8 @@
 
 use crate::codec::StdCodecs;
 use crate::error::{Error, Result};
-use crate::source::{read_exact_at, Source};
-use crate::twin::TwinBytes;
+use crate::read::source::{read_exact_at, Source};
+use crate::read::twin::TwinBytes;
 use elv_core::decode::{self, StoredSection};
 use elv_core::section::SectionIndex;
 use elv_core::{Error as CoreError, ErrorKind, TensorInfo};

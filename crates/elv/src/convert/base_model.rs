@@ -2,10 +2,10 @@
 //! tensors), or a folder of those (a sharded model), read one tensor at a time.
 
 use crate::base::Base;
+use crate::convert::safetensors::{self, Header};
 use crate::error::{Error, Result};
-use crate::reader::Reader;
-use crate::safetensors::{self, Header};
-use crate::source::{read_exact_at, Source};
+use crate::read::reader::Reader;
+use crate::read::source::{read_exact_at, Source};
 use elv_core::{DType, ErrorKind};
 use std::collections::HashMap;
 use std::fs::File;
@@ -78,7 +78,7 @@ impl BaseModel {
         let head = read_exact_at(&file, 0, len.min(magic.len() as u64), len)?;
         let part = self.parts.len();
         if head == magic {
-            let reader = Reader::new(file, crate::ReadOptions::default())?;
+            let reader = Reader::new(file, elv_core::ReadOptions::default())?;
             for (i, t) in reader.iter().enumerate() {
                 self.tensors.entry(t.name().to_owned()).or_insert(Location {
                     part,

@@ -4,8 +4,8 @@
 
 use crate::codec;
 use crate::error::{Error, Result};
-use crate::options::WriteOptions;
-use crate::pack::{pack_tensor, pack_tensor_with, PackedTensor};
+use crate::write::options::WriteOptions;
+use crate::write::pack::{pack_tensor, pack_tensor_with, PackedTensor};
 use elv_core::section::ENTRY_LEN;
 use elv_core::writer::encode_chunk_checked;
 use elv_core::{elf, Codec, DType, Encoding};

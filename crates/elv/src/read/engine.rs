@@ -8,9 +8,9 @@
 use crate::base::Base;
 use crate::codec::StdCodecs;
 use crate::error::{Error, Result};
-use crate::fetch::{decode_spans, Span};
-use crate::source::{read_exact_at, Source};
-use crate::twin::{Twin, TwinBytes, Twins};
+use crate::read::fetch::{decode_spans, Span};
+use crate::read::source::{read_exact_at, Source};
+use crate::read::twin::{Twin, TwinBytes, Twins};
 use elv_core::decode;
 use elv_core::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
 use elv_core::section::{check_section_crc, decode_section, ENTRY_LEN, INDEX_HEADER_LEN};
