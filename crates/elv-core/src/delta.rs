@@ -16,6 +16,9 @@ use crate::{Error, ErrorKind, Result};
 use alloc::vec;
 use alloc::vec::Vec;
 
+/// What elf_delta says of a dtype that is not one of the four floats.
+const NEEDS_FLOAT: &str = "elf_delta needs F16, BF16, F32 or F64";
+
 /// Exponent classes of a float `delta` (SPEC.md §7.7).
 pub const FLOAT_CLASSES: usize = 16;
 
@@ -258,7 +261,7 @@ pub fn elf_delta_outlier(bits: u64, fmt: FloatFormat) -> bool {
 /// in signed form.
 pub fn encode_elf_delta(dtype: DType, data: &[u8], base: Option<&[u8]>) -> Result<Vec<Vec<u8>>> {
     let base = check_base(data, base)?;
-    let fmt = float_format(dtype)?;
+    let fmt = dtype.float_format_for(NEEDS_FLOAT)?;
     if dtype == DType::F32 {
         return Ok(encode_elf_delta_f32(data, base));
     }
@@ -301,7 +304,7 @@ pub fn decode_elf_delta(
     out: &mut [u8],
 ) -> Result<()> {
     let base = check_base(out, base)?;
-    let fmt = float_format(dtype)?;
+    let fmt = dtype.float_format_for(NEEDS_FLOAT)?;
     let size = dtype.size();
     let m = fmt.man_bits;
     let width = m + 1;
@@ -454,15 +457,6 @@ fn decode_elf_delta_f32(
         o.copy_from_slice(&(mag | (u32::from(signed < 0) << 31)).to_le_bytes());
     }
     Ok(())
-}
-
-fn float_format(dtype: DType) -> Result<FloatFormat> {
-    dtype.float_format().ok_or_else(|| {
-        Error::bare(
-            ErrorKind::UnknownEncoding,
-            "elf_delta needs F16, BF16, F32 or F64",
-        )
-    })
 }
 
 #[cfg(test)]

@@ -150,6 +150,13 @@ impl DType {
         ALL.iter().copied().find(|d| d.name() == name)
     }
 
+    /// [`float_format`](Self::float_format), or `UnknownEncoding` with `need` (the codec
+    /// saying it needs one of the four float types) for any other dtype.
+    pub fn float_format_for(self, need: &'static str) -> crate::Result<FloatFormat> {
+        self.float_format()
+            .ok_or_else(|| crate::Error::bare(crate::ErrorKind::UnknownEncoding, need))
+    }
+
     /// The float layout for the four float types the codecs transform (F16, BF16, F32, F64).
     pub fn float_format(self) -> Option<FloatFormat> {
         match self {

@@ -14,6 +14,9 @@ use crate::varint::{read_uleb, write_uleb};
 use crate::{Error, ErrorKind, Result};
 use alloc::vec::Vec;
 
+/// What ELF says of a dtype that is not one of the four floats.
+const NEEDS_FLOAT: &str = "ELF needs F16, BF16, F32 or F64";
+
 /// Width in bits of an ELF code for `fmt`: the sign plus the mantissa.
 pub fn code_width(fmt: FloatFormat) -> u32 {
     1 + fmt.man_bits
@@ -88,7 +91,7 @@ pub const SMALL_LOG2: i32 = -16;
 /// Counts, in little-endian `dtype` values, the non-zero values and those of them that are
 /// small (0 < |p| < 2^-16, [`SMALL_LOG2`]). NaNs and infinities are not small.
 pub fn small_count(dtype: DType, data: &[u8]) -> Result<(u64, u64)> {
-    let fmt = float_format(dtype)?;
+    let fmt = dtype.float_format_for(NEEDS_FLOAT)?;
     if dtype == DType::F32 {
         // 2^-16 is 0x3780_0000.
         let (mut nonzero, mut small) = (0u64, 0u64);
@@ -158,7 +161,7 @@ fn encode_f32(bits: u32) -> Option<u32> {
 /// Encodes one chunk of little-endian `dtype` values into its streams: the outlier stream,
 /// then the code planes (SPEC.md §7.2.3).
 pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let fmt = float_format(dtype)?;
+    let fmt = dtype.float_format_for(NEEDS_FLOAT)?;
     let size = dtype.size();
     if data.len() % size != 0 {
         return Err(Error::bare(
@@ -294,7 +297,7 @@ fn decode_run_f32(p0: &[u8], p1: &[u8], p2: &[u8], out: &mut [u8]) {
 
 /// Decodes one chunk of `n` values from its streams into `out` (`n` × dtype size bytes).
 pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -> Result<()> {
-    let fmt = float_format(dtype)?;
+    let fmt = dtype.float_format_for(NEEDS_FLOAT)?;
     let size = dtype.size();
     let (Some(outliers), Some(plane_streams)) = (streams.first(), streams.get(1..)) else {
         return Err(Error::bare(ErrorKind::Malformed, "ELF stream count"));
@@ -403,15 +406,6 @@ pub(crate) fn parse_outliers(
         .in_section(0));
     }
     Ok((positions, values))
-}
-
-fn float_format(dtype: DType) -> Result<FloatFormat> {
-    dtype.float_format().ok_or_else(|| {
-        Error::bare(
-            ErrorKind::UnknownEncoding,
-            "ELF needs F16, BF16, F32 or F64",
-        )
-    })
 }
 
 #[cfg(test)]

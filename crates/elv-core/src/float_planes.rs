@@ -10,6 +10,9 @@ use crate::planes;
 use crate::{Error, ErrorKind, Result};
 use alloc::vec::Vec;
 
+/// What float planes says of a dtype that is not one of the four floats.
+const NEEDS_FLOAT: &str = "float planes need F16, BF16, F32 or F64";
+
 /// Number of streams per chunk for `fmt`: exponent planes plus sign-and-mantissa planes.
 pub fn stream_count(fmt: FloatFormat) -> usize {
     planes::plane_count(fmt.exp_bits) + planes::plane_count(1 + fmt.man_bits)
@@ -17,7 +20,7 @@ pub fn stream_count(fmt: FloatFormat) -> usize {
 
 /// Splits one chunk of little-endian float values into exponent and sign-mantissa planes.
 pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let fmt = float_format(dtype)?;
+    let fmt = dtype.float_format_for(NEEDS_FLOAT)?;
     let size = dtype.size();
     if data.len() % size != 0 {
         return Err(Error::bare(
@@ -49,7 +52,7 @@ pub fn encode_chunk(dtype: DType, data: &[u8]) -> Result<Vec<Vec<u8>>> {
 
 /// Merges one chunk of `n` values back from its planes into `out`.
 pub fn decode_chunk(dtype: DType, n: usize, streams: &[&[u8]], out: &mut [u8]) -> Result<()> {
-    let fmt = float_format(dtype)?;
+    let fmt = dtype.float_format_for(NEEDS_FLOAT)?;
     let size = dtype.size();
     if out.len() != n * size {
         return Err(Error::bare(ErrorKind::InvalidInput, "output buffer length"));
@@ -166,15 +169,6 @@ fn encode_f32(data: &[u8]) -> Vec<Vec<u8>> {
             (b >> 8) as u8,
             b as u8,
         ]
-    })
-}
-
-fn float_format(dtype: DType) -> Result<FloatFormat> {
-    dtype.float_format().ok_or_else(|| {
-        Error::bare(
-            ErrorKind::UnknownEncoding,
-            "float planes need F16, BF16, F32 or F64",
-        )
     })
 }
 

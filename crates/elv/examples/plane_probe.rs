@@ -8,8 +8,7 @@ fn main() {
     let mut f = std::fs::File::open(&a[1]).unwrap();
     let h = elv::safetensors::read_header(&mut f, None).unwrap();
     let e = h.entries.iter().find(|e| e.name == a[2]).unwrap();
-    f.seek(SeekFrom::Start(8 + h.raw.len() as u64 + e.begin))
-        .unwrap();
+    f.seek(SeekFrom::Start(h.data_start() + e.begin)).unwrap();
     let mut data = vec![0u8; e.len() as usize];
     f.read_exact(&mut data).unwrap();
     let enc = match a.get(3).map(String::as_str) {

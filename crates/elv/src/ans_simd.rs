@@ -197,7 +197,7 @@ mod tests {
         let bytes = std::fs::read(path).expect("testdata sample");
         let header =
             crate::convert::safetensors::read_header(&mut &bytes[..], None).expect("header");
-        let start = 8 + header.raw.len();
+        let start = header.data_start() as usize;
         let mut planes = 0;
         for e in header.entries.iter().filter(|e| e.dtype == DType::F32) {
             let data = &bytes[start + e.begin as usize..start + e.end as usize];

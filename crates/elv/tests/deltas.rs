@@ -25,7 +25,7 @@ fn base() -> Arc<dyn Base> {
 fn tensors(path: &PathBuf) -> Vec<(String, DType, Vec<u64>, Vec<u8>)> {
     let bytes = std::fs::read(path).unwrap();
     let h = safetensors::read_header(&mut Cursor::new(&bytes), Some(bytes.len() as u64)).unwrap();
-    let start = 8 + h.raw.len();
+    let start = h.data_start() as usize;
     h.entries
         .iter()
         .map(|e| {

@@ -77,7 +77,7 @@ fn default_mode_keeps_the_elf_bound_on_real_weights() {
     let back = decompress(&file);
     assert_eq!(back.len(), st.len());
     let h = elv::safetensors::read_header(&mut Cursor::new(&st), None).unwrap();
-    let start = 8 + h.raw.len();
+    let start = h.data_start() as usize;
     for e in &h.entries {
         let (a, b) = (
             &st[start + e.begin as usize..start + e.end as usize],

@@ -176,7 +176,7 @@ fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
     progress: &mut dyn FnMut(u64, u64),
     report: &mut Report,
 ) -> Result<()> {
-    let data_start = 8 + header.raw.len() as u64;
+    let data_start = header.data_start();
     let total = header.data_len();
     let base = w.base_arc();
     let is_large = |b: &[Entry]| matches!(b, [e] if e.len() > opts.batch_bytes);

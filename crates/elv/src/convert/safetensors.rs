@@ -52,13 +52,17 @@ pub struct Header {
 }
 
 impl Header {
-    /// Size of the data area.
+    /// Where the data area starts in the file: after the 8-byte length and the header.
+    pub fn data_start(&self) -> u64 {
+        8 + self.raw.len() as u64
+    }
+    /// Size of the data area (the end of the last tensor).
     pub fn data_len(&self) -> u64 {
         self.entries.last().map_or(0, |e| e.end)
     }
     /// Size of the whole file.
     pub fn file_len(&self) -> u64 {
-        8 + self.raw.len() as u64 + self.data_len()
+        self.data_start() + self.data_len()
     }
 }
 

@@ -58,7 +58,7 @@ pub fn verify_against<S: Source, R: Read + Seek>(
     let len = original.seek(SeekFrom::End(0))?;
     original.seek(SeekFrom::Start(0))?;
     let header = safetensors::read_header(&mut original, Some(len))?;
-    let data_start = 8 + header.raw.len() as u64;
+    let data_start = header.data_start();
     let mut out = Comparison {
         counts: (header.entries.len(), reader.len()),
         ..Comparison::default()
