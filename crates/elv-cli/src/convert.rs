@@ -11,6 +11,7 @@ use elv::{
     compress_collection, compress_safetensors_with, decompress_to_safetensors_with, Base, Encoding,
     Reader, Report, WriteOptions, DEFAULT_DECODE_BATCH_BYTES,
 };
+use elv::{decompress_to_folder, FolderOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -217,14 +218,18 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
                     )
                     .into());
                 }
-                crate::folder::write_collection(
-                    &reader,
-                    &out,
-                    flags.force,
-                    flags.sync || flags.rm,
-                    &mut tick,
-                )
-                .map_err(|e| with_input(&name, e))?;
+                let options = FolderOptions {
+                    overwrite: flags.force,
+                    sync: flags.sync || flags.rm,
+                };
+                decompress_to_folder(&reader, &out, &options, Some(&mut tick)).map_err(
+                    |e| match e {
+                        elv::Error::Io(io) if io.kind() == std::io::ErrorKind::AlreadyExists => {
+                            format!("{io} (use -f to write into it)").into()
+                        }
+                        other => with_input(&name, other.into()),
+                    },
+                )?;
                 bar.finish_and_clear();
                 if !flags.quiet {
                     decompress_summary(&reader, input, &out, flags.verbose);

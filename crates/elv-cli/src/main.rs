@@ -5,7 +5,6 @@
 
 mod args;
 mod convert;
-mod folder;
 mod input;
 mod inspect;
 mod npy;

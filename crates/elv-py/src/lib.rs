@@ -450,7 +450,8 @@ fn compress_folder(
     report_dict(py, &report)
 }
 
-/// `decompress_file(src, dst, threads, force, base)`: `.elv` to safetensors.
+/// `decompress_file(src, dst, threads, force, base)`: `.elv` to safetensors, or a
+/// collection to the folder `dst`.
 #[pyfunction]
 #[pyo3(signature = (src, dst, threads=None, force=false, base=None))]
 fn decompress_file(
@@ -467,6 +468,14 @@ fn decompress_file(
         let mut reader = elv::Reader::new(input, ReadOptions::default())?;
         if let Some(b) = open_base(base)? {
             reader = reader.with_shared_base(b);
+        }
+        if !reader.members().is_empty() {
+            // A collection is a model folder: written back as one, never flattened.
+            let folder = elv::FolderOptions {
+                overwrite: force,
+                sync: false,
+            };
+            return elv::decompress_to_folder(&reader, &dst, &folder, None);
         }
         elv::atomic::write_atomic_with(&dst, &out, |w| {
             elv::decompress_to_safetensors(&reader, w).map(drop)

@@ -50,9 +50,16 @@ def test_members_of_a_collection_are_listed_and_read_each_on_its_own():
             f.get_tensor("w", member="no/such/member")
 
 
-def test_a_collection_is_not_flattened_into_one_safetensors_file(tmp_path):
-    out = tmp_path / "flat.safetensors"
-    with pytest.raises(elves.ElvError, match="not one safetensors file") as e:
+def test_a_collection_decompresses_to_its_folder(tmp_path):
+    out = tmp_path / "model"
+    elves.decompress_file(TESTDATA / "valid" / "collection.elv", out)
+    assert (out / "config.json").read_bytes() == b'{"hidden_size": 8}\n'
+    assert (out / "tokenizer" / "vocab.txt").is_file()
+    assert (out / "unused").is_dir()
+    st = pytest.importorskip("safetensors.numpy")
+    first = st.load_file(str(out / "model-00001-of-00002.safetensors"))
+    assert first["w"].shape == (4,)
+    # An existing folder is written into only with force.
+    with pytest.raises(FileExistsError):
         elves.decompress_file(TESTDATA / "valid" / "collection.elv", out)
-    assert e.value.kind == "InvalidInput"
-    assert not out.exists()
+    elves.decompress_file(TESTDATA / "valid" / "collection.elv", out, force=True)

@@ -207,3 +207,38 @@ fn members_only_in_a_collection() {
     let e = Reader::from_bytes(file).err().unwrap();
     assert_eq!(e.kind(), Some(ErrorKind::ChecksumMismatch));
 }
+
+/// The library writes a collection back as its folder: every file byte for byte, an
+/// existing folder only when asked, and a single file is not a collection.
+#[test]
+fn a_collection_is_written_back_as_its_folder() {
+    let (files, file) = folder();
+    let reader = Reader::from_bytes(file).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("model");
+    let options = elv::FolderOptions::default();
+    elv::decompress_to_folder(&reader, &out, &options, None).unwrap();
+    for (path, bytes) in &files {
+        assert!(std::fs::read(out.join(path)).unwrap() == *bytes, "{path}");
+    }
+    let again = elv::decompress_to_folder(&reader, &out, &options, None).unwrap_err();
+    assert!(
+        matches!(&again, elv::Error::Io(e) if e.kind() == std::io::ErrorKind::AlreadyExists),
+        "{again}"
+    );
+    let overwrite = elv::FolderOptions {
+        overwrite: true,
+        ..options
+    };
+    elv::decompress_to_folder(&reader, &out, &overwrite, None).unwrap();
+    let single =
+        elv::serialize([("w", elv::TensorData::f32(&[1], &[0.5]))], None, &opts()).unwrap();
+    let single = Reader::from_bytes(single).unwrap();
+    let e = elv::decompress_to_folder(&single, &dir.path().join("x"), &options, None).unwrap_err();
+    assert!(matches!(e, elv::Error::InvalidInput(_)), "{e}");
+    assert!(!dir.path().join("x").exists());
+}
+
+fn opts() -> WriteOptions {
+    WriteOptions::lossless()
+}

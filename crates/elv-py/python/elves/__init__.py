@@ -147,5 +147,7 @@ def decompress_file(src, dst, *, threads: Optional[int] = None, force: bool = Fa
                     base=None) -> None:
     """Decompresses the `.elv` file `src` into the safetensors file `dst` (a lossless file
     comes back byte for byte), with the same guarantees as `compress_file`; `base` as the
-    file was compressed with."""
+    file was compressed with. A collection (a model folder, `compress_folder`) is written
+    back as the folder `dst`, every file with its modification time; an existing folder is
+    written into only with `force`."""
     _elves.decompress_file(str(src), str(dst), threads, force, _path(base))

@@ -1,11 +1,27 @@
-//! Model folders on disk as collection members (SPEC.md §10.1): the files of a folder
-//! gathered in path order with their modification times, and those times recorded in the
-//! metadata (`elv.member.mtimes`, SPEC.md §10) and read back.
+//! Model folders on disk (SPEC.md §10.1): the files of a folder gathered as collection
+//! members, in path order with their modification times; and a collection written back as
+//! a folder without ever writing outside it.
 
+use crate::atomic::{self, OutputOptions};
+use crate::convert::decompress::decompress_member;
 use crate::error::{Error, Result};
+use crate::read::reader::Reader;
+use crate::read::source::Source;
+use crate::write::report::Progress;
 use std::fs::{self, File};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+
+/// How [`decompress_to_folder`] places its output.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FolderOptions {
+    /// Write into an existing folder, replacing the member files there (default false: an
+    /// existing output is an I/O error of kind `AlreadyExists` and nothing is written).
+    pub overwrite: bool,
+    /// Make each file durable before going on (fsync file and folder).
+    pub sync: bool,
+}
 
 /// One input of a collection: where it goes in the collection, and the file.
 pub struct MemberInput {
@@ -115,4 +131,150 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf, bool)>) -> Res
         }
     }
     Ok(())
+}
+
+/// Writes every member of the collection `reader` under the folder `out`. A new folder is
+/// written under a temporary name and renamed into place when complete; an existing one
+/// (only with `force`) gets each file atomically. Member paths were checked when the file
+/// was opened (relative, no `..`); here no folder on the way may be a link or a file, so
+/// nothing is written outside `out`.
+pub fn decompress_to_folder<S: Source>(
+    reader: &Reader<S>,
+    out: &Path,
+    options: &FolderOptions,
+    progress: Progress<'_>,
+) -> Result<()> {
+    let mut silent = |_: u64, _: u64| {};
+    let progress: &mut dyn FnMut(u64, u64) = progress.unwrap_or(&mut silent);
+    let (force, sync) = (options.overwrite, options.sync);
+    if reader.members().is_empty() {
+        return Err(Error::input(
+            None,
+            "not a collection: it holds one safetensors file (decompress_to_safetensors)",
+        ));
+    }
+    match fs::symlink_metadata(out) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(refused(
+                out,
+                "is a link; a folder is written only to a real one",
+            ))
+        }
+        Ok(m) if !m.is_dir() => return Err(refused(out, "exists and is not a folder")),
+        Ok(_) if !force => {
+            return Err(Error::Io(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{}: already exists", out.display()),
+            )))
+        }
+        Ok(_) => return write_members(reader, out, force, sync, progress),
+        Err(_) => {}
+    }
+    let root = atomic::create_temp_folder(out).map_err(|e| Error::io_at(out, e))?;
+    atomic::track_temporary(&root, true);
+    let written = write_members(reader, &root, force, sync, progress);
+    atomic::track_temporary(&root, false);
+    if let Err(e) = written {
+        let _ = fs::remove_dir_all(&root);
+        return Err(e);
+    }
+    fs::rename(&root, out).map_err(|e| Error::io_at(out, e))?;
+    if sync {
+        let folder = atomic::folder_of(out);
+        File::open(&folder)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io_at(&folder, e))?;
+    }
+    Ok(())
+}
+
+fn write_members<S: Source>(
+    reader: &Reader<S>,
+    root: &Path,
+    force: bool,
+    sync: bool,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<()> {
+    let total: u64 = reader.iter().map(|t| t.byte_len()).sum();
+    let mtimes = reader.member_mtimes();
+    let mut done = 0u64;
+    for (m, member) in reader.members().iter().enumerate() {
+        let target = safe_target(root, &member.path)?;
+        if member.kind == elv_core::member::MemberKind::Folder {
+            match fs::symlink_metadata(&target) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => return Err(refused(&target, "exists and is not a folder")),
+                Err(_) => fs::create_dir(&target).map_err(|e| Error::io_at(&target, e))?,
+            }
+            continue;
+        }
+        let options = OutputOptions {
+            overwrite: force,
+            sync,
+            like: None,
+            modified: mtimes.get(m).copied().flatten(),
+        };
+        let before = done;
+        atomic::write_atomic_with(&target, &options, |w| {
+            decompress_member(
+                reader,
+                m,
+                &mut *w,
+                Some(&mut |d, _| progress(before + d, total)),
+            )?;
+            w.flush()?;
+            Ok(())
+        })
+        .map_err(|e| in_member(&member.path, e))?;
+        let run = member.tensors.clone();
+        done += (run.start..run.end)
+            .filter_map(|i| reader.tensor(i as usize))
+            .map(|t| t.byte_len())
+            .sum::<u64>();
+    }
+    Ok(())
+}
+
+/// The file `path` (a checked member path) under `root`, creating the folders on the way;
+/// a folder on the way that is a link or not a folder is refused.
+fn safe_target(root: &Path, path: &str) -> Result<PathBuf> {
+    let mut at = root.to_path_buf();
+    let parts: Vec<&str> = path.split('/').collect();
+    let (file, dirs) = parts
+        .split_last()
+        .ok_or_else(|| Error::input(None, "empty member path"))?;
+    for d in dirs {
+        at.push(d);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => {
+                let why = format!(
+                    "is a link or a file, not a folder; refusing to write member {path:?} through it"
+                );
+                return Err(refused(&at, &why));
+            }
+            Ok(_) => {}
+            Err(_) => fs::create_dir(&at).map_err(|e| Error::io_at(&at, e))?,
+        }
+    }
+    at.push(file);
+    if fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(refused(&at, "is a link; refusing to write through it"));
+    }
+    Ok(at)
+}
+
+/// An output path that will not be written: what is there, and why.
+fn refused(at: &Path, why: &str) -> Error {
+    Error::Io(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{}: {why}", at.display()),
+    ))
+}
+
+/// An error writing the member at `path`, with the path in front.
+fn in_member(path: &str, e: Error) -> Error {
+    match e {
+        Error::Io(io) => Error::Io(io::Error::new(io.kind(), format!("{path}: {io}"))),
+        other => other,
+    }
 }
