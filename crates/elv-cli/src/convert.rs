@@ -3,7 +3,7 @@
 //! the input's permission bits and modification time.
 
 use crate::input::{open_reader, open_safetensors, with_base};
-use crate::output::{is_stdio, same_file, write_output, Fallible};
+use crate::output::{is_stdio, write_output, Fallible};
 use crate::text::{bound, count, escape, human, shape};
 use elv::atomic::OutputOptions;
 use elv::sniff::{self, InputFormat};
@@ -100,24 +100,14 @@ fn compress_folder(
         return Err("--rm removes input files one by one; it does not remove folders or a collection's inputs".into());
     }
     let members = elv::gather_members(inputs)?;
-    if let Some(m) = members.iter().find(|m| {
-        std::fs::metadata(out)
-            .ok()
-            .zip(m.file.as_ref().and_then(|f| f.metadata().ok()))
-            .is_some_and(|(a, b)| same_file(&a, &b))
-    }) {
-        return Err(format!(
-            "{}: is an input ({}); elv never writes over its input",
-            out.display(),
-            m.path
-        )
-        .into());
-    }
     let options = OutputOptions {
         overwrite: flags.force,
         sync: flags.sync,
-        like: None,
-        modified: None,
+        inputs: members
+            .iter()
+            .filter_map(|m| m.file.as_ref()?.metadata().ok())
+            .collect(),
+        ..OutputOptions::default()
     };
     let bar = progress_bar(flags.quiet);
     let mut tick = |done: u64, total: u64| {
@@ -159,15 +149,6 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
     if in_meta.as_ref().is_some_and(|m| !m.is_dir()) {
         sniff::open_input(input, want)?;
     }
-    if let (Some(a), Ok(b)) = (&in_meta, std::fs::metadata(out)) {
-        if same_file(a, &b) {
-            return Err(format!(
-                "{}: is the input; elv never writes over its input, even with -f",
-                out.display()
-            )
-            .into());
-        }
-    }
     let name = input.display().to_string();
     let options = OutputOptions {
         overwrite: flags.force,
@@ -175,6 +156,7 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
         sync: flags.sync || flags.rm,
         like: in_meta.clone(),
         modified: None,
+        inputs: in_meta.iter().cloned().collect(),
     };
     let bar = progress_bar(flags.quiet);
     let mut tick = |done: u64, total: u64| {
@@ -221,6 +203,7 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
                 let options = FolderOptions {
                     overwrite: flags.force,
                     sync: flags.sync || flags.rm,
+                    inputs: in_meta.iter().cloned().collect(),
                 };
                 decompress_to_folder(&reader, &out, &options, Some(&mut tick)).map_err(
                     |e| match e {

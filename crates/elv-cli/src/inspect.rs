@@ -306,6 +306,8 @@ pub fn extract(
     };
     let options = OutputOptions {
         overwrite: force,
+        // `elv extract m.elv NAME -o m.elv -f` must not replace the file it reads.
+        inputs: std::fs::metadata(input).ok().into_iter().collect(),
         ..OutputOptions::default()
     };
     let out = output.unwrap_or(Path::new("-"));

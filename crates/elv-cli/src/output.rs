@@ -38,19 +38,6 @@ pub fn open_file(p: &Path) -> Fallible<File> {
     Ok(f)
 }
 
-/// Whether `a` and `b` are the same file (device and inode), so that neither a name nor a
-/// hard link can make a command write over its own input.
-#[cfg(unix)]
-pub fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    a.dev() == b.dev() && a.ino() == b.ino()
-}
-
-#[cfg(not(unix))]
-pub fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
-    false
-}
-
 /// Writes `out` through `fill`: to stdout for `-` (never binary to a terminal unless
 /// `force`), otherwise atomically (see [`atomic::write_atomic_with`]). Errors name the path.
 pub fn write_output<T>(

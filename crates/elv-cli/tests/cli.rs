@@ -496,7 +496,24 @@ fn the_input_is_never_written_over_even_with_force() {
     std::fs::hard_link(&x, &y).unwrap();
     let o = run(&["compress", s(&x), "-o", s(&y), "-f"]);
     assert_one_line_error(&o);
-    assert_eq!(std::fs::read(&x).unwrap(), std::fs::read(sample()).unwrap());
+    assert!(std::fs::read(&x).unwrap() == std::fs::read(sample()).unwrap());
+    // extract reads the .elv it would write over.
+    let z = dir.path().join("z.elv");
+    assert!(run(&["compress", s(&x), "-o", s(&z), "-q"])
+        .status
+        .success());
+    let before = std::fs::read(&z).unwrap();
+    let o = run(&[
+        "extract",
+        s(&z),
+        "embeddings.position_ids",
+        "-o",
+        s(&z),
+        "-f",
+    ]);
+    assert_one_line_error(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is the input"));
+    assert!(std::fs::read(&z).unwrap() == before, "the input is intact");
 }
 
 #[cfg(unix)]

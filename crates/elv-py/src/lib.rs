@@ -312,44 +312,18 @@ impl Reader {
     }
 }
 
-#[cfg(not(unix))]
-fn same_meta(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
-    false
-}
-
-/// Whether two files are one (device and inode), whatever their names.
-#[cfg(unix)]
-fn same_meta(x: &std::fs::Metadata, y: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    x.dev() == y.dev() && x.ino() == y.ino()
-}
-
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => same_meta(&x, &y),
-        _ => false,
-    }
-}
-
-/// The CLI's guarantees for a file conversion: never over the input, an existing output only
-/// with `force`, written atomically, with the input's permissions and mtime.
-fn output_for(
-    src: &std::path::Path,
-    dst: &std::path::Path,
-    force: bool,
-) -> PyResult<OutputOptions> {
-    if same_file(src, dst) {
-        return Err(PyValueError::new_err(format!(
-            "{}: is the input; elves never writes over its input",
-            dst.display()
-        )));
-    }
-    Ok(OutputOptions {
+/// The CLI's guarantees for a file conversion: never over the input (the library's rule),
+/// an existing output only with `force`, written atomically, with the input's permissions
+/// and mtime.
+fn output_for(src: &std::path::Path, force: bool) -> OutputOptions {
+    let input = std::fs::metadata(src).ok();
+    OutputOptions {
         overwrite: force,
         sync: false,
-        like: std::fs::metadata(src).ok(),
+        like: input.clone(),
         modified: None,
-    })
+        inputs: input.into_iter().collect(),
+    }
 }
 
 /// The base model at `path`, if one is given.
@@ -378,7 +352,7 @@ fn compress_file(
 ) -> PyResult<Py<PyDict>> {
     let opts = options(lossy, elf_half)?;
     let input = sniff::open_input(&src, InputFormat::Safetensors).map_err(|e| to_py(py, e))?;
-    let out = output_for(&src, &dst, force)?;
+    let out = output_for(&src, force);
     let report = without_gil(py, threads, || {
         let base = open_base(base)?;
         let input = std::io::BufReader::new(input);
@@ -426,19 +400,12 @@ fn compress_folder(
 ) -> PyResult<Py<PyDict>> {
     let opts = options(lossy, elf_half)?;
     let members = elv::gather_members(std::slice::from_ref(&src)).map_err(|e| to_py(py, e))?;
-    for m in &members {
-        if let (Some(f), Ok(out)) = (&m.file, std::fs::metadata(&dst)) {
-            if f.metadata().is_ok_and(|inp| same_meta(&inp, &out)) {
-                return Err(PyValueError::new_err(format!(
-                    "{}: is a file of the folder ({}); elves never writes over its input",
-                    dst.display(),
-                    m.path
-                )));
-            }
-        }
-    }
     let out = OutputOptions {
         overwrite: force,
+        inputs: members
+            .iter()
+            .filter_map(|m| m.file.as_ref()?.metadata().ok())
+            .collect(),
         ..OutputOptions::default()
     };
     let report = without_gil(py, threads, || {
@@ -463,7 +430,7 @@ fn decompress_file(
     base: Option<PathBuf>,
 ) -> PyResult<()> {
     let input = sniff::open_input(&src, InputFormat::Elv).map_err(|e| to_py(py, e))?;
-    let out = output_for(&src, &dst, force)?;
+    let out = output_for(&src, force);
     without_gil(py, threads, || {
         let mut reader = elv::Reader::new(input, ReadOptions::default())?;
         if let Some(b) = open_base(base)? {
@@ -474,6 +441,7 @@ fn decompress_file(
             let folder = elv::FolderOptions {
                 overwrite: force,
                 sync: false,
+                inputs: out.inputs.clone(),
             };
             return elv::decompress_to_folder(&reader, &dst, &folder, None);
         }

@@ -58,6 +58,41 @@ pub struct OutputOptions {
     /// Give the output this modification time (over `like`'s): a folder member's own,
     /// recorded when it was compressed.
     pub modified: Option<std::time::SystemTime>,
+    /// The files being read: an output that is one of them (same device and inode, so a
+    /// hard link or another name counts too) is refused, even with `overwrite`. Nothing
+    /// ever writes over its own input.
+    pub inputs: Vec<fs::Metadata>,
+}
+
+/// Whether `a` and `b` are one file (device and inode), whatever their names.
+#[cfg(unix)]
+pub fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+/// Whether `a` and `b` are one file: never known here, so never claimed.
+#[cfg(not(unix))]
+pub fn same_file(_: &fs::Metadata, _: &fs::Metadata) -> bool {
+    false
+}
+
+/// Refuses `path` when it is one of `inputs` ([`OutputOptions::inputs`]).
+fn refuse_input(
+    path: &Path,
+    existing: Option<&fs::Metadata>,
+    inputs: &[fs::Metadata],
+) -> crate::error::Result<()> {
+    match existing {
+        Some(out) if inputs.iter().any(|i| same_file(i, out)) => Err(crate::error::Error::input(
+            None,
+            format!(
+                "{}: is the input; an input is never written over, even when overwriting",
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Writes `path` through `fill` atomically: [`write_atomic_with`] without syncing and
@@ -91,6 +126,7 @@ pub fn write_atomic_with<T>(
     fill: impl FnOnce(&mut BufWriter<SyncingFile>) -> crate::error::Result<T>,
 ) -> crate::error::Result<T> {
     let existing = fs::metadata(path).ok();
+    refuse_input(path, existing.as_ref(), &options.inputs)?;
     if let Some(m) = existing.as_ref().filter(|m| !m.is_file() && !m.is_dir()) {
         if is_block_device(m) && !options.overwrite {
             return Err(exists(path, "is a block device").into());
@@ -366,4 +402,33 @@ impl Drop for TempGuard {
 /// Flushes a writer, for use at the end of a `fill` closure.
 pub fn flush(w: &mut impl Write) -> io::Result<()> {
     w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one rule that keeps every output off its input: by device and inode, so another
+    /// name or a hard link counts, and even when overwriting.
+    #[test]
+    fn an_input_is_never_written_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("model.elv");
+        fs::write(&input, b"the input").unwrap();
+        let link = dir.path().join("other-name.elv");
+        fs::hard_link(&input, &link).unwrap();
+        let options = OutputOptions {
+            overwrite: true,
+            inputs: vec![fs::metadata(&input).unwrap()],
+            ..OutputOptions::default()
+        };
+        for out in [&input, &link] {
+            let e = write_atomic_with(out, &options, |w| Ok(w.write_all(b"output")?)).unwrap_err();
+            assert!(e.to_string().contains("is the input"), "{e}");
+        }
+        assert_eq!(fs::read(&input).unwrap(), b"the input");
+        let elsewhere = dir.path().join("out.elv");
+        write_atomic_with(&elsewhere, &options, |w| Ok(w.write_all(b"output")?)).unwrap();
+        assert_eq!(fs::read(&elsewhere).unwrap(), b"output");
+    }
 }

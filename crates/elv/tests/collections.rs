@@ -228,7 +228,7 @@ fn a_collection_is_written_back_as_its_folder() {
     );
     let overwrite = elv::FolderOptions {
         overwrite: true,
-        ..options
+        ..options.clone()
     };
     elv::decompress_to_folder(&reader, &out, &overwrite, None).unwrap();
     let single =

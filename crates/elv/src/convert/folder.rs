@@ -14,13 +14,16 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// How [`decompress_to_folder`] places its output.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct FolderOptions {
     /// Write into an existing folder, replacing the member files there (default false: an
     /// existing output is an I/O error of kind `AlreadyExists` and nothing is written).
     pub overwrite: bool,
     /// Make each file durable before going on (fsync file and folder).
     pub sync: bool,
+    /// The files being read (the `.elv` itself): never written over, even when
+    /// overwriting (see [`OutputOptions::inputs`]).
+    pub inputs: Vec<fs::Metadata>,
 }
 
 /// One input of a collection: where it goes in the collection, and the file.
@@ -146,7 +149,6 @@ pub fn decompress_to_folder<S: Source>(
 ) -> Result<()> {
     let mut silent = |_: u64, _: u64| {};
     let progress: &mut dyn FnMut(u64, u64) = progress.unwrap_or(&mut silent);
-    let (force, sync) = (options.overwrite, options.sync);
     if reader.members().is_empty() {
         return Err(Error::input(
             None,
@@ -161,25 +163,25 @@ pub fn decompress_to_folder<S: Source>(
             ))
         }
         Ok(m) if !m.is_dir() => return Err(refused(out, "exists and is not a folder")),
-        Ok(_) if !force => {
+        Ok(_) if !options.overwrite => {
             return Err(Error::Io(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!("{}: already exists", out.display()),
             )))
         }
-        Ok(_) => return write_members(reader, out, force, sync, progress),
+        Ok(_) => return write_members(reader, out, options, progress),
         Err(_) => {}
     }
     let root = atomic::create_temp_folder(out).map_err(|e| Error::io_at(out, e))?;
     atomic::track_temporary(&root, true);
-    let written = write_members(reader, &root, force, sync, progress);
+    let written = write_members(reader, &root, options, progress);
     atomic::track_temporary(&root, false);
     if let Err(e) = written {
         let _ = fs::remove_dir_all(&root);
         return Err(e);
     }
     fs::rename(&root, out).map_err(|e| Error::io_at(out, e))?;
-    if sync {
+    if options.sync {
         let folder = atomic::folder_of(out);
         File::open(&folder)
             .and_then(|f| f.sync_all())
@@ -191,8 +193,7 @@ pub fn decompress_to_folder<S: Source>(
 fn write_members<S: Source>(
     reader: &Reader<S>,
     root: &Path,
-    force: bool,
-    sync: bool,
+    options: &FolderOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<()> {
     let total: u64 = reader.iter().map(|t| t.byte_len()).sum();
@@ -208,14 +209,15 @@ fn write_members<S: Source>(
             }
             continue;
         }
-        let options = OutputOptions {
-            overwrite: force,
-            sync,
+        let file_options = OutputOptions {
+            overwrite: options.overwrite,
+            sync: options.sync,
             like: None,
             modified: mtimes.get(m).copied().flatten(),
+            inputs: options.inputs.clone(),
         };
         let before = done;
-        atomic::write_atomic_with(&target, &options, |w| {
+        atomic::write_atomic_with(&target, &file_options, |w| {
             decompress_member(
                 reader,
                 m,
