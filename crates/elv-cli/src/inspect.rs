@@ -5,7 +5,8 @@ use crate::npy;
 use crate::output::{write_output, Fallible};
 use crate::text::{bound, count, escape, human, shape};
 use elv::atomic::OutputOptions;
-use elv::Base;
+use elv::{Base, Reader};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,53 +18,66 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
     let reader = open_reader(input)?;
     let mut out = io::stdout().lock();
     if json {
-        let tensors: Vec<serde_json::Value> = reader
-            .iter()
-            .map(|t| {
-                serde_json::json!({
-                    "name": t.name(),
-                    "dtype": t.dtype().name(),
-                    "shape": t.shape(),
-                    "encoding": t.encoding().name(),
-                    "duplicate_of": t.duplicate_of().map(|d| d.name()),
-                    "decoded_bytes": t.byte_len(),
-                    "stored_bytes": t.stored_len(),
-                    "error_bound_log2": t.error_bound_log2(),
-                    "member": t.member(),
-                })
+        return info_json(&reader, &mut out);
+    }
+    info_table(&reader, &mut out)?;
+    info_summary(&reader, &mut out)
+}
+
+/// `info --json`: every field exactly, names unescaped; `metadata` is the user's
+/// (`__metadata__`), `raw_metadata` every pair of the section.
+fn info_json(reader: &Reader<File>, out: &mut dyn Write) -> Fallible<()> {
+    let tensors: Vec<serde_json::Value> = reader
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "name": t.name(),
+                "dtype": t.dtype().name(),
+                "shape": t.shape(),
+                "encoding": t.encoding().name(),
+                "duplicate_of": t.duplicate_of().map(|d| d.name()),
+                "decoded_bytes": t.byte_len(),
+                "stored_bytes": t.stored_len(),
+                "error_bound_log2": t.error_bound_log2(),
+                "member": t.member(),
             })
-            .collect();
-        let members: Vec<serde_json::Value> = reader
-            .members()
-            .iter()
-            .map(|m| {
-                let run =
-                    || (m.tensors.start..m.tensors.end).filter_map(|i| reader.tensor(i as usize));
-                serde_json::json!({
-                    "path": m.path,
-                    "kind": m.kind.name(),
-                    "tensors": m.tensors.len(),
-                    "decoded_bytes": run().map(|t| t.byte_len()).sum::<u64>(),
-                    "stored_bytes": run().map(|t| t.stored_len()).sum::<u64>(),
-                })
+        })
+        .collect();
+    let members: Vec<serde_json::Value> = reader
+        .members()
+        .iter()
+        .map(|m| {
+            let run = || (m.tensors.start..m.tensors.end).filter_map(|i| reader.tensor(i as usize));
+            serde_json::json!({
+                "path": m.path,
+                "kind": m.kind.name(),
+                "tensors": m.tensors.len(),
+                "decoded_bytes": run().map(|t| t.byte_len()).sum::<u64>(),
+                "stored_bytes": run().map(|t| t.stored_len()).sum::<u64>(),
             })
-            .collect();
-        let metadata: serde_json::Map<String, serde_json::Value> = reader
-            .metadata()
+        })
+        .collect();
+    let object = |pairs: &[(String, String)]| -> serde_json::Map<String, serde_json::Value> {
+        pairs
             .iter()
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect();
-        let doc = serde_json::json!({
-            "file_bytes": reader.file_len(),
-            "tensors": tensors,
-            "members": members,
-            "base": reader.base_name(),
-            "metadata": metadata,
-        });
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        return Ok(());
-    }
+            .collect()
+    };
+    let doc = serde_json::json!({
+        "file_bytes": reader.file_len(),
+        "tensors": tensors,
+        "members": members,
+        "base": reader.base_name(),
+        "metadata": object(&reader.metadata()),
+        "raw_metadata": object(reader.raw_metadata()),
+    });
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// One row per tensor, columns fitted to the names, under the heading of its member.
+fn info_table(reader: &Reader<File>, mut out: &mut dyn Write) -> Fallible<()> {
     let rows: Vec<[String; 8]> = reader
         .iter()
         .map(|t| {
@@ -134,6 +148,13 @@ pub fn info(input: &Path, json: bool) -> Fallible<()> {
     for m in next_member {
         member_heading(&mut out, m)?;
     }
+    Ok(())
+}
+
+/// What the table does not say: members and shared tensors, the base model, each error
+/// bound in words, and the totals.
+fn info_summary(reader: &Reader<File>, out: &mut dyn Write) -> Fallible<()> {
+    let members = reader.members();
     if !members.is_empty() {
         // Tensors stored once for several members (HD across the collection, §9).
         let shared = reader

@@ -753,6 +753,17 @@ fn names_reach_the_terminal_escaped_and_json_exact() {
     let json = run(&["info", s(&z), "--json"]);
     let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["tensors"][0]["name"], evil);
+    // The sample's __metadata__ as the user's metadata; every stored pair in raw_metadata.
+    let sample_info = run(&["compress", s(&sample()), "-o", s(&z), "-f", "-q"]);
+    assert!(sample_info.status.success());
+    let json = run(&["info", s(&z), "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(doc["metadata"]["source"]
+        .as_str()
+        .unwrap()
+        .contains("MiniLM"));
+    assert!(doc["metadata"].get("safetensors.header").is_none());
+    assert!(doc["raw_metadata"]["safetensors.header"].is_string());
 }
 
 #[test]
