@@ -129,70 +129,18 @@ fn write_safetensors<'r, S: Source, W: Write + Send>(
     batch_bytes: u64,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<W> {
-    let mut out_slot: Option<W> = None;
-    // `__metadata__` is the header's metadata key: safetensors cannot hold such a tensor.
-    if let Some(t) = tensors.iter().find(|t| t.name() == "__metadata__") {
-        return Err(Error::input(
-            Some(t.name()),
-            "a safetensors file cannot hold a tensor of this name (it is the metadata key); \
-             read it with the library or `elv extract`",
-        ));
-    }
-    let first = tensors.first().map_or(0, |t| t.index());
-    let matches = |h: &safetensors::Header| {
-        h.entries.len() == tensors.len()
-            && h.entries.iter().all(|e| {
-                find(&e.name).is_some_and(|t| t.dtype() == e.dtype && t.shape() == e.shape)
-            })
-    };
-    let (raw, order): (String, Vec<usize>) = match original {
-        Some(h) if matches(&h) => {
-            let order = h
-                .entries
-                .iter()
-                .filter_map(|e| find(&e.name).map(|t| t.index() - first))
-                .collect();
-            (h.raw, order)
-        }
-        _ => {
-            let list: Vec<(String, DType, Vec<u64>)> = tensors
-                .iter()
-                .map(|t| (t.name().to_owned(), t.dtype(), t.shape().to_vec()))
-                .collect();
-            (
-                safetensors::build_header(&list, meta),
-                (0..tensors.len()).collect(),
-            )
-        }
-    };
+    let (raw, order) = header_and_order(tensors, original, meta, find)?;
     safetensors::write_header(&mut out, &raw)?;
+    let Some(reader) = tensors.first().map(|t| t.engine()) else {
+        out.flush()?;
+        return Ok(out);
+    };
+    let first = tensors.first().map_or(0, |t| t.index());
     let total: u64 = tensors.iter().map(|t| t.byte_len()).sum();
     // Decode batches of about `batch_bytes` in parallel while a writer thread writes the
     // previous batch: decoding and output overlap, and memory stays near two batches.
-    // Small tensors go in batches; a tensor larger than a batch is streamed by chunk groups.
-    let mut batches: Vec<Vec<usize>> = Vec::new();
-    let mut bytes = 0u64;
-    let reader = match tensors.first() {
-        Some(t) => t.engine(),
-        None => {
-            out.flush()?;
-            return Ok(out);
-        }
-    };
-    for i in order {
-        let len = tensors[i].byte_len();
-        match batches.last_mut() {
-            Some(b) if bytes + len <= batch_bytes && len <= batch_bytes => b.push(i),
-            _ => {
-                batches.push(vec![i]);
-                bytes = 0;
-            }
-        }
-        bytes += len;
-        if len > batch_bytes {
-            bytes = batch_bytes + 1; // nothing joins a streamed tensor's batch
-        }
-    }
+    let batches = plan_batches(tensors, order, batch_bytes);
+    let mut out_slot: Option<W> = None;
     let absolute = |b: &[usize]| -> Vec<usize> { b.iter().map(|i| i + first).collect() };
     let mut done = 0u64;
     std::thread::scope(|scope| -> Result<()> {
@@ -275,4 +223,76 @@ fn write_safetensors<'r, S: Source, W: Write + Send>(
     let mut out = out_slot.ok_or_else(|| Error::Io(std::io::Error::other("no output")))?;
     out.flush()?;
     Ok(out)
+}
+
+/// The header to write and the order of the tensors in the data area (indices into
+/// `tensors`): the `original` header verbatim when it describes exactly these tensors, else
+/// a fresh one in file order with `meta` as `__metadata__`.
+fn header_and_order<'r, S: Source>(
+    tensors: &[Tensor<'r, S>],
+    original: Option<safetensors::Header>,
+    meta: &[(String, String)],
+    find: &dyn Fn(&str) -> Option<Tensor<'r, S>>,
+) -> Result<(String, Vec<usize>)> {
+    // `__metadata__` is the header's metadata key: safetensors cannot hold such a tensor.
+    if let Some(t) = tensors.iter().find(|t| t.name() == "__metadata__") {
+        return Err(Error::input(
+            Some(t.name()),
+            "a safetensors file cannot hold a tensor of this name (it is the metadata key); \
+             read it with the library or `elv extract`",
+        ));
+    }
+    let first = tensors.first().map_or(0, |t| t.index());
+    let matches = |h: &safetensors::Header| {
+        h.entries.len() == tensors.len()
+            && h.entries.iter().all(|e| {
+                find(&e.name).is_some_and(|t| t.dtype() == e.dtype && t.shape() == e.shape)
+            })
+    };
+    Ok(match original {
+        Some(h) if matches(&h) => {
+            let order = h
+                .entries
+                .iter()
+                .filter_map(|e| find(&e.name).map(|t| t.index() - first))
+                .collect();
+            (h.raw, order)
+        }
+        _ => {
+            let list: Vec<(String, DType, Vec<u64>)> = tensors
+                .iter()
+                .map(|t| (t.name().to_owned(), t.dtype(), t.shape().to_vec()))
+                .collect();
+            (
+                safetensors::build_header(&list, meta),
+                (0..tensors.len()).collect(),
+            )
+        }
+    })
+}
+
+/// Tensors (indices in `order`) in batches of about `batch_bytes`; a tensor larger than a
+/// batch is a batch alone, streamed by chunk groups.
+fn plan_batches<S: Source>(
+    tensors: &[Tensor<'_, S>],
+    order: Vec<usize>,
+    batch_bytes: u64,
+) -> Vec<Vec<usize>> {
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut bytes = 0u64;
+    for i in order {
+        let len = tensors[i].byte_len();
+        match batches.last_mut() {
+            Some(b) if bytes + len <= batch_bytes && len <= batch_bytes => b.push(i),
+            _ => {
+                batches.push(vec![i]);
+                bytes = 0;
+            }
+        }
+        bytes += len;
+        if len > batch_bytes {
+            bytes = batch_bytes + 1; // nothing joins a streamed tensor's batch
+        }
+    }
+    batches
 }
