@@ -145,157 +145,17 @@ impl SectionIndex {
         limits: &Limits,
     ) -> Result<SectionIndex> {
         let at = |pos: usize| index_offset + pos as u64;
-        let head = bytes
-            .get(..INDEX_HEADER_LEN)
-            .ok_or_else(|| Error::new(ErrorKind::Truncated, "section index", index_offset))?;
-        let count = LE::read_u32(head.get(..4).unwrap_or_default());
-        if head.get(4..8) != Some(&[0u8; 4][..]) {
-            return Err(Error::new(
-                ErrorKind::ReservedNonZero,
-                "section index reserved",
-                at(4),
-            ));
-        }
-        limits::check(
-            count.into(),
-            limits.max_sections.into(),
-            "section count",
-            index_offset,
-        )?;
-        let want = (count as u64)
-            .checked_mul(ENTRY_LEN as u64)
-            .and_then(|x| x.checked_add(INDEX_HEADER_LEN as u64));
-        if want != Some(bytes.len() as u64) {
-            return Err(
-                Error::new(ErrorKind::Malformed, "section index length", index_offset)
-                    .got_expected(bytes.len() as u64, want.unwrap_or(u64::MAX)),
-            );
-        }
+        let count = parse_index_head(bytes, index_offset, limits)?;
         let mut entries = Vec::with_capacity(count as usize);
         let mut expect_offset = HEADER_LEN as u64;
-        let mut stream_count = 0u32;
-        let mut tensor_table = None;
-        let mut dedup_table = None;
-        let mut metadata = None;
-        let mut member_table = None;
-        let mut base_table = None;
+        let mut kinds = Kinds::default();
         let body = bytes.get(INDEX_HEADER_LEN..).unwrap_or_default();
         for (i, b) in body.chunks_exact(ENTRY_LEN).enumerate() {
             let pos = INDEX_HEADER_LEN + i * ENTRY_LEN;
-            let field = |r: core::ops::Range<usize>| b.get(r).unwrap_or_default();
-            let e = SectionEntry {
-                offset: LE::read_u64(field(0..8)),
-                stored_len: LE::read_u64(field(8..16)),
-                decoded_len: LE::read_u64(field(16..24)),
-                crc32: LE::read_u32(field(24..28)),
-                kind: b.get(28).copied().unwrap_or(0),
-                codec: b.get(29).copied().unwrap_or(0),
-                critical: b.get(30).copied().unwrap_or(0) & FLAG_CRITICAL != 0,
-            };
-            let idx = i as u32;
-            if b.get(30).copied().unwrap_or(0) & !FLAG_CRITICAL != 0 || b.get(31) != Some(&0) {
-                return Err(Error::new(
-                    ErrorKind::ReservedNonZero,
-                    "section flags",
-                    at(pos + 30),
-                ));
-            }
-            expect_offset = align_up(expect_offset, alignment)
-                .ok_or_else(|| Error::new(ErrorKind::OutOfRange, "section offset", at(pos)))?;
-            if e.offset != expect_offset {
-                return Err(Error::new(
-                    ErrorKind::OutOfRange,
-                    "section offset (sections must tile the file)",
-                    at(pos),
-                )
-                .got_expected(e.offset, expect_offset));
-            }
-            expect_offset = e
-                .offset
-                .checked_add(e.stored_len)
-                .filter(|&end| end <= index_offset)
-                .ok_or_else(|| {
-                    Error::new(
-                        ErrorKind::OutOfRange,
-                        "section end beyond the index",
-                        at(pos + 8),
-                    )
-                    .got_expected(e.stored_len, index_offset.saturating_sub(e.offset))
-                })?;
-            limits::check(
-                e.decoded_len,
-                limits.max_section_bytes,
-                "section decoded length",
-                at(pos + 16),
-            )?;
-            if e.codec == Codec::None.code() && e.stored_len != e.decoded_len {
-                return Err(Error::new(
-                    ErrorKind::Malformed,
-                    "stored and decoded lengths differ with codec none",
-                    at(pos + 16),
-                )
-                .got_expected(e.decoded_len, e.stored_len));
-            }
-            let known_critical = |want: bool| -> Result<()> {
-                if e.critical != want {
-                    Err(Error::new(
-                        ErrorKind::Malformed,
-                        "critical flag of a known section kind",
-                        at(pos + 30),
-                    ))
-                } else {
-                    Ok(())
-                }
-            };
-            let once = |slot: &mut Option<u32>, what: &'static str| -> Result<()> {
-                if slot.replace(idx).is_some() {
-                    Err(Error::new(ErrorKind::Malformed, what, at(pos + 28)))
-                } else {
-                    Ok(())
-                }
-            };
-            match e.kind {
-                kind::STREAM => {
-                    known_critical(true)?;
-                    if stream_count != idx {
-                        return Err(Error::new(
-                            ErrorKind::Malformed,
-                            "stream sections must come first",
-                            at(pos + 28),
-                        ));
-                    }
-                    stream_count += 1;
-                }
-                kind::TENSOR_TABLE => {
-                    known_critical(true)?;
-                    once(&mut tensor_table, "more than one tensor table")?;
-                }
-                kind::DEDUP_TABLE => {
-                    known_critical(true)?;
-                    once(&mut dedup_table, "more than one dedup table")?;
-                }
-                kind::METADATA => {
-                    known_critical(false)?;
-                    once(&mut metadata, "more than one metadata section")?;
-                }
-                kind::MEMBER_TABLE => {
-                    known_critical(true)?;
-                    once(&mut member_table, "more than one member table")?;
-                }
-                kind::BASE_TABLE => {
-                    known_critical(true)?;
-                    once(&mut base_table, "more than one base table")?;
-                }
-                other if e.critical => {
-                    return Err(Error::new(
-                        ErrorKind::UnknownCriticalSection,
-                        "section kind",
-                        at(pos + 28),
-                    )
-                    .got_expected(other.into(), 6));
-                }
-                _ => {}
-            }
+            let e = SectionEntry::parse(b, at(pos))?;
+            expect_offset =
+                e.check_place(expect_offset, alignment, index_offset, limits, at(pos))?;
+            kinds.note(&e, i as u32, at(pos))?;
             entries.push(e);
         }
         if align_up(expect_offset, alignment) != Some(index_offset) {
@@ -309,7 +169,7 @@ impl SectionIndex {
                 align_up(expect_offset, alignment).unwrap_or(u64::MAX),
             ));
         }
-        let tensor_table = tensor_table.ok_or_else(|| {
+        let tensor_table = kinds.tensor_table.ok_or_else(|| {
             Error::new(
                 ErrorKind::Malformed,
                 "no tensor table section",
@@ -318,12 +178,12 @@ impl SectionIndex {
         })?;
         Ok(SectionIndex {
             entries,
-            stream_count,
+            stream_count: kinds.stream_count,
             tensor_table,
-            dedup_table,
-            metadata,
-            member_table,
-            base_table,
+            dedup_table: kinds.dedup_table,
+            metadata: kinds.metadata,
+            member_table: kinds.member_table,
+            base_table: kinds.base_table,
         })
     }
 
@@ -453,5 +313,181 @@ pub fn decode_section_within<'a>(
             }
             Ok(Cow::Owned(out))
         }
+    }
+}
+
+/// The index header (§4.1): the reserved field, then the count within the limit, then the
+/// length the count implies. Gives the count.
+fn parse_index_head(bytes: &[u8], index_offset: u64, limits: &Limits) -> Result<u32> {
+    let head = bytes
+        .get(..INDEX_HEADER_LEN)
+        .ok_or_else(|| Error::new(ErrorKind::Truncated, "section index", index_offset))?;
+    let count = LE::read_u32(head.get(..4).unwrap_or_default());
+    if head.get(4..8) != Some(&[0u8; 4][..]) {
+        return Err(Error::new(
+            ErrorKind::ReservedNonZero,
+            "section index reserved",
+            index_offset + 4,
+        ));
+    }
+    limits::check(
+        count.into(),
+        limits.max_sections.into(),
+        "section count",
+        index_offset,
+    )?;
+    let want = (count as u64)
+        .checked_mul(ENTRY_LEN as u64)
+        .and_then(|x| x.checked_add(INDEX_HEADER_LEN as u64));
+    if want != Some(bytes.len() as u64) {
+        return Err(
+            Error::new(ErrorKind::Malformed, "section index length", index_offset)
+                .got_expected(bytes.len() as u64, want.unwrap_or(u64::MAX)),
+        );
+    }
+    Ok(count)
+}
+
+impl SectionEntry {
+    /// One index entry from its 32 bytes `b`, found at file offset `at`; reserved flag bits
+    /// and the reserved byte must be zero.
+    fn parse(b: &[u8], at: u64) -> Result<SectionEntry> {
+        let field = |r: core::ops::Range<usize>| b.get(r).unwrap_or_default();
+        let flags = b.get(30).copied().unwrap_or(0);
+        if flags & !FLAG_CRITICAL != 0 || b.get(31) != Some(&0) {
+            return Err(Error::new(
+                ErrorKind::ReservedNonZero,
+                "section flags",
+                at + 30,
+            ));
+        }
+        Ok(SectionEntry {
+            offset: LE::read_u64(field(0..8)),
+            stored_len: LE::read_u64(field(8..16)),
+            decoded_len: LE::read_u64(field(16..24)),
+            crc32: LE::read_u32(field(24..28)),
+            kind: b.get(28).copied().unwrap_or(0),
+            codec: b.get(29).copied().unwrap_or(0),
+            critical: flags & FLAG_CRITICAL != 0,
+        })
+    }
+
+    /// Checks where the section lies: at `expect_offset` aligned (sections tile the file),
+    /// ending before the index, its decoded length within the limit, and equal lengths with
+    /// codec none. Gives where the next section may start. `at` is the entry's offset.
+    fn check_place(
+        &self,
+        expect_offset: u64,
+        alignment: u64,
+        index_offset: u64,
+        limits: &Limits,
+        at: u64,
+    ) -> Result<u64> {
+        let expect_offset = align_up(expect_offset, alignment)
+            .ok_or_else(|| Error::new(ErrorKind::OutOfRange, "section offset", at))?;
+        if self.offset != expect_offset {
+            return Err(Error::new(
+                ErrorKind::OutOfRange,
+                "section offset (sections must tile the file)",
+                at,
+            )
+            .got_expected(self.offset, expect_offset));
+        }
+        let end = self
+            .offset
+            .checked_add(self.stored_len)
+            .filter(|&end| end <= index_offset)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::OutOfRange,
+                    "section end beyond the index",
+                    at + 8,
+                )
+                .got_expected(self.stored_len, index_offset.saturating_sub(self.offset))
+            })?;
+        limits::check(
+            self.decoded_len,
+            limits.max_section_bytes,
+            "section decoded length",
+            at + 16,
+        )?;
+        if self.codec == Codec::None.code() && self.stored_len != self.decoded_len {
+            return Err(Error::new(
+                ErrorKind::Malformed,
+                "stored and decoded lengths differ with codec none",
+                at + 16,
+            )
+            .got_expected(self.decoded_len, self.stored_len));
+        }
+        Ok(end)
+    }
+}
+
+/// The section kinds seen so far in the index (§4.2): streams first, each table at most
+/// once, known kinds with their critical flag, unknown critical kinds refused.
+#[derive(Default)]
+struct Kinds {
+    stream_count: u32,
+    tensor_table: Option<u32>,
+    dedup_table: Option<u32>,
+    metadata: Option<u32>,
+    member_table: Option<u32>,
+    base_table: Option<u32>,
+}
+
+impl Kinds {
+    /// Notes entry `e`, the `idx`-th, found at file offset `at`.
+    fn note(&mut self, e: &SectionEntry, idx: u32, at: u64) -> Result<()> {
+        let flag = Error::new(
+            ErrorKind::Malformed,
+            "critical flag of a known section kind",
+            at + 30,
+        );
+        let known_critical = |want: bool| (e.critical == want).then_some(()).ok_or(flag);
+        let once = |slot: &mut Option<u32>, what: &'static str| match slot.replace(idx) {
+            Some(_) => Err(Error::new(ErrorKind::Malformed, what, at + 28)),
+            None => Ok(()),
+        };
+        match e.kind {
+            kind::STREAM => {
+                known_critical(true)?;
+                if self.stream_count != idx {
+                    return Err(Error::new(
+                        ErrorKind::Malformed,
+                        "stream sections must come first",
+                        at + 28,
+                    ));
+                }
+                self.stream_count += 1;
+            }
+            kind::TENSOR_TABLE => {
+                known_critical(true)?;
+                once(&mut self.tensor_table, "more than one tensor table")?;
+            }
+            kind::DEDUP_TABLE => {
+                known_critical(true)?;
+                once(&mut self.dedup_table, "more than one dedup table")?;
+            }
+            kind::METADATA => {
+                known_critical(false)?;
+                once(&mut self.metadata, "more than one metadata section")?;
+            }
+            kind::MEMBER_TABLE => {
+                known_critical(true)?;
+                once(&mut self.member_table, "more than one member table")?;
+            }
+            kind::BASE_TABLE => {
+                known_critical(true)?;
+                once(&mut self.base_table, "more than one base table")?;
+            }
+            other if e.critical => {
+                return Err(
+                    Error::new(ErrorKind::UnknownCriticalSection, "section kind", at + 28)
+                        .got_expected(other.into(), 6),
+                );
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
