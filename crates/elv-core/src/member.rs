@@ -128,73 +128,9 @@ pub fn parse_table(bytes: &[u8], tensors: &[TensorInfo], limits: &Limits) -> Res
     let mut members = Vec::with_capacity(count as usize);
     let mut next = 0u32;
     for _ in 0..count {
-        let at = c.pos() as u64;
-        let kind = match c.u8("member kind")? {
-            0 => MemberKind::Safetensors,
-            1 => MemberKind::File,
-            2 => MemberKind::Folder,
-            k => {
-                return Err(
-                    Error::new(ErrorKind::Malformed, "member kind", at).got_expected(k.into(), 2)
-                )
-            }
-        };
-        c.reserved(3, "member reserved")?;
-        let first_at = c.pos() as u64;
-        let first = c.u32("member first tensor")?;
-        let len = c.u32("member tensor count")?;
-        if first != next {
-            return Err(
-                Error::new(ErrorKind::Malformed, "member first tensor", first_at)
-                    .got_expected(first.into(), next.into()),
-            );
-        }
-        let end = first
-            .checked_add(len)
-            .filter(|&e| e as usize <= tensors.len())
-            .ok_or_else(|| {
-                Error::new(ErrorKind::OutOfRange, "member tensors", first_at)
-                    .got_expected(u64::from(first) + u64::from(len), tensors.len() as u64)
-            })?;
-        next = end;
-        let path_at = c.pos() as u64;
-        let path_len = c.u16("member path length")?;
-        limits::check(
-            path_len.into(),
-            limits.max_name_len.into(),
-            "member path length",
-            path_at,
-        )?;
-        let path = c.utf8(path_len.into(), "member path")?;
-        check_path(&path).map_err(|e| e.at(path_at + 2))?;
-        let header_len = c.u32("member header length")?;
-        let header = c.utf8(header_len as usize, "member header")?;
-        if kind == MemberKind::File {
-            let one_u8 = len == 1
-                && tensors
-                    .get(first as usize)
-                    .is_some_and(|t| t.dtype == DType::U8 && t.shape.len() == 1);
-            if !one_u8 || !header.is_empty() {
-                return Err(Error::new(
-                    ErrorKind::Malformed,
-                    "file member (one U8 tensor of rank 1, no header)",
-                    at,
-                ));
-            }
-        }
-        if kind == MemberKind::Folder && (len != 0 || !header.is_empty()) {
-            return Err(Error::new(
-                ErrorKind::Malformed,
-                "folder member (no tensors, no header)",
-                at,
-            ));
-        }
-        members.push(Member {
-            path,
-            kind,
-            tensors: first..end,
-            header,
-        });
+        let m = parse_record(&mut c, tensors, next, limits)?;
+        next = m.tensors.end;
+        members.push(m);
     }
     c.finish("member table")?;
     if next as usize != tensors.len() {
@@ -220,4 +156,81 @@ pub fn parse_table(bytes: &[u8], tensors: &[TensorInfo], limits: &Limits) -> Res
         check_unique_names(run)?;
     }
     Ok(members)
+}
+
+/// One member record at the cursor (§10.1), checked in field order: kind, reserved bytes,
+/// its run (starting at `next`, within `tensors`), path, header, and what a file or folder
+/// member may hold.
+fn parse_record(
+    c: &mut Cursor<'_>,
+    tensors: &[TensorInfo],
+    next: u32,
+    limits: &Limits,
+) -> Result<Member> {
+    let at = c.pos() as u64;
+    let kind = match c.u8("member kind")? {
+        0 => MemberKind::Safetensors,
+        1 => MemberKind::File,
+        2 => MemberKind::Folder,
+        k => {
+            return Err(
+                Error::new(ErrorKind::Malformed, "member kind", at).got_expected(k.into(), 2)
+            )
+        }
+    };
+    c.reserved(3, "member reserved")?;
+    let first_at = c.pos() as u64;
+    let first = c.u32("member first tensor")?;
+    let len = c.u32("member tensor count")?;
+    if first != next {
+        return Err(
+            Error::new(ErrorKind::Malformed, "member first tensor", first_at)
+                .got_expected(first.into(), next.into()),
+        );
+    }
+    let end = first
+        .checked_add(len)
+        .filter(|&e| e as usize <= tensors.len())
+        .ok_or_else(|| {
+            Error::new(ErrorKind::OutOfRange, "member tensors", first_at)
+                .got_expected(u64::from(first) + u64::from(len), tensors.len() as u64)
+        })?;
+    let path_at = c.pos() as u64;
+    let path_len = c.u16("member path length")?;
+    limits::check(
+        path_len.into(),
+        limits.max_name_len.into(),
+        "member path length",
+        path_at,
+    )?;
+    let path = c.utf8(path_len.into(), "member path")?;
+    check_path(&path).map_err(|e| e.at(path_at + 2))?;
+    let header_len = c.u32("member header length")?;
+    let header = c.utf8(header_len as usize, "member header")?;
+    if kind == MemberKind::File {
+        let one_u8 = len == 1
+            && tensors
+                .get(first as usize)
+                .is_some_and(|t| t.dtype == DType::U8 && t.shape.len() == 1);
+        if !one_u8 || !header.is_empty() {
+            return Err(Error::new(
+                ErrorKind::Malformed,
+                "file member (one U8 tensor of rank 1, no header)",
+                at,
+            ));
+        }
+    }
+    if kind == MemberKind::Folder && (len != 0 || !header.is_empty()) {
+        return Err(Error::new(
+            ErrorKind::Malformed,
+            "folder member (no tensors, no header)",
+            at,
+        ));
+    }
+    Ok(Member {
+        path,
+        kind,
+        tensors: first..end,
+        header,
+    })
 }

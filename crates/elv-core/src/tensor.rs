@@ -148,79 +148,8 @@ pub fn parse_table(
     let mut tensors = Vec::with_capacity(count as usize);
     let mut next_stream = 0u64;
     for _ in 0..count {
-        let rec = c.pos() as u64;
-        let name_len = c.u16("name length")?;
-        limits::check(
-            name_len.into(),
-            limits.max_name_len.into(),
-            "name length",
-            rec,
-        )?;
-        let name = c.utf8(name_len as usize, "tensor name")?;
-        let dtype = DType::from_code(c.u8("dtype")?, c.pos() as u64 - 1)?;
-        let encoding = Encoding::from_code(c.u8("encoding")?, c.pos() as u64 - 1)?;
-        if !encoding.applies_to(dtype) {
-            return Err(Error::new(
-                ErrorKind::UnknownEncoding,
-                "encoding not defined for the dtype",
-                c.pos() as u64 - 1,
-            ));
-        }
-        let rank = c.u8("rank")?;
-        limits::check(
-            rank.into(),
-            limits.max_rank.into(),
-            "rank",
-            c.pos() as u64 - 1,
-        )?;
-        let bound = c.u8("error bound")?;
-        // A dedup reference carries its original's bound (checked against it in §9); any
-        // other encoding, its own.
-        let bound_ok = match encoding {
-            Encoding::Dedup => bound == 0 || bound == Encoding::Elf.error_bound_log2(dtype),
-            _ => bound == encoding.error_bound_log2(dtype),
-        };
-        if !bound_ok {
-            return Err(Error::new(
-                ErrorKind::Malformed,
-                "error bound for the encoding",
-                c.pos() as u64 - 1,
-            )
-            .got_expected(bound.into(), encoding.error_bound_log2(dtype).into()));
-        }
-        let crc32 = c.u32("tensor CRC")?;
-        let chunk_at = c.pos() as u64;
-        let chunk_len = c.u64("chunk length")?;
-        let first_at = c.pos() as u64;
-        let first_stream = c.u32("first stream")?;
-        c.reserved(4, "tensor record reserved")?;
-        let mut shape = Vec::with_capacity(rank as usize);
-        let mut values = 1u64;
-        for _ in 0..rank {
-            let d = c.u64("dimension")?;
-            values = values.checked_mul(d).ok_or_else(|| {
-                Error::new(
-                    ErrorKind::LimitExceeded,
-                    "tensor size overflows",
-                    c.pos() as u64 - 8,
-                )
-            })?;
-            shape.push(d);
-        }
-        let bytes_len = values.saturating_mul(dtype.size() as u64);
-        limits::check(bytes_len, limits.max_tensor_bytes, "tensor bytes", rec)?;
-        let t = TensorInfo {
-            name,
-            dtype,
-            shape,
-            encoding,
-            error_bound_log2: bound,
-            crc32,
-            chunk_len,
-            first_stream,
-            dedup_of: None,
-        };
-        check_chunk_len(encoding, dtype, values, chunk_len, limits).map_err(|e| e.at(chunk_at))?;
+        let (t, first_at) = parse_record(&mut c, limits)?;
+        let first_stream = t.first_stream;
         if u64::from(first_stream) != next_stream {
             return Err(Error::new(
                 ErrorKind::Malformed,
@@ -253,6 +182,86 @@ pub fn parse_table(
         check_unique_names(&tensors)?;
     }
     Ok(tensors)
+}
+
+/// One record of the tensor table at the cursor (§6.1), checked field by field in file
+/// order: name, dtype, encoding, rank, bound, CRC, chunk length, first stream, shape and
+/// size limits. Gives the tensor and where its first-stream field lies.
+fn parse_record(c: &mut Cursor<'_>, limits: &Limits) -> Result<(TensorInfo, u64)> {
+    let rec = c.pos() as u64;
+    let name_len = c.u16("name length")?;
+    limits::check(
+        name_len.into(),
+        limits.max_name_len.into(),
+        "name length",
+        rec,
+    )?;
+    let name = c.utf8(name_len as usize, "tensor name")?;
+    let dtype = DType::from_code(c.u8("dtype")?, c.pos() as u64 - 1)?;
+    let encoding = Encoding::from_code(c.u8("encoding")?, c.pos() as u64 - 1)?;
+    if !encoding.applies_to(dtype) {
+        return Err(Error::new(
+            ErrorKind::UnknownEncoding,
+            "encoding not defined for the dtype",
+            c.pos() as u64 - 1,
+        ));
+    }
+    let rank = c.u8("rank")?;
+    limits::check(
+        rank.into(),
+        limits.max_rank.into(),
+        "rank",
+        c.pos() as u64 - 1,
+    )?;
+    let bound = c.u8("error bound")?;
+    // A dedup reference carries its original's bound (checked against it in §9); any
+    // other encoding, its own.
+    let bound_ok = match encoding {
+        Encoding::Dedup => bound == 0 || bound == Encoding::Elf.error_bound_log2(dtype),
+        _ => bound == encoding.error_bound_log2(dtype),
+    };
+    if !bound_ok {
+        return Err(Error::new(
+            ErrorKind::Malformed,
+            "error bound for the encoding",
+            c.pos() as u64 - 1,
+        )
+        .got_expected(bound.into(), encoding.error_bound_log2(dtype).into()));
+    }
+    let crc32 = c.u32("tensor CRC")?;
+    let chunk_at = c.pos() as u64;
+    let chunk_len = c.u64("chunk length")?;
+    let first_at = c.pos() as u64;
+    let first_stream = c.u32("first stream")?;
+    c.reserved(4, "tensor record reserved")?;
+    let mut shape = Vec::with_capacity(rank as usize);
+    let mut values = 1u64;
+    for _ in 0..rank {
+        let d = c.u64("dimension")?;
+        values = values.checked_mul(d).ok_or_else(|| {
+            Error::new(
+                ErrorKind::LimitExceeded,
+                "tensor size overflows",
+                c.pos() as u64 - 8,
+            )
+        })?;
+        shape.push(d);
+    }
+    let bytes_len = values.saturating_mul(dtype.size() as u64);
+    limits::check(bytes_len, limits.max_tensor_bytes, "tensor bytes", rec)?;
+    let t = TensorInfo {
+        name,
+        dtype,
+        shape,
+        encoding,
+        error_bound_log2: bound,
+        crc32,
+        chunk_len,
+        first_stream,
+        dedup_of: None,
+    };
+    check_chunk_len(encoding, dtype, values, chunk_len, limits).map_err(|e| e.at(chunk_at))?;
+    Ok((t, first_at))
 }
 
 /// Checks that no two of `tensors` share a name (`DuplicateName`): across the file, or
