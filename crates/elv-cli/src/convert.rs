@@ -188,39 +188,7 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
             let reader =
                 with_base(open_reader(input)?, base).map_err(|e| format!("{name}: {e}"))?;
             if !reader.members().is_empty() {
-                let out = if out == input.with_extension("safetensors") {
-                    input.with_extension("")
-                } else {
-                    out.to_path_buf()
-                };
-                if is_stdio(&out) || out == input {
-                    return Err(format!(
-                        "{name}: is a collection of {} files: it decompresses to a folder (-o DIR)",
-                        reader.members().len()
-                    )
-                    .into());
-                }
-                let options = FolderOptions {
-                    overwrite: flags.force,
-                    sync: flags.sync || flags.rm,
-                    inputs: in_meta.iter().cloned().collect(),
-                };
-                decompress_to_folder(&reader, &out, &options, Some(&mut tick)).map_err(
-                    |e| match e {
-                        elv::Error::Io(io) if io.kind() == std::io::ErrorKind::AlreadyExists => {
-                            format!("{io} (use -f to write into it)").into()
-                        }
-                        other => with_input(&name, other.into()),
-                    },
-                )?;
-                bar.finish_and_clear();
-                if !flags.quiet {
-                    decompress_summary(&reader, input, &out, flags.verbose);
-                }
-                if flags.rm {
-                    std::fs::remove_file(input).map_err(|e| format!("{name}: removing it: {e}"))?;
-                }
-                return Ok(());
+                return decompress_collection(&reader, input, out, in_meta, flags, &bar, &mut tick);
             }
             write_output(out, &options, flags.force, |w| {
                 decompress_to_safetensors_with(
@@ -239,6 +207,51 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
         }
     }
     if flags.rm && in_meta.is_some() && !is_stdio(out) {
+        std::fs::remove_file(input).map_err(|e| format!("{name}: removing it: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Writes the collection `reader` (read from `input`) back as a folder: `out`, or the input
+/// without `.elv` when `out` is the default file name.
+fn decompress_collection(
+    reader: &Reader<std::fs::File>,
+    input: &Path,
+    out: &Path,
+    in_meta: Option<std::fs::Metadata>,
+    flags: &Flags,
+    bar: &ProgressBar,
+    tick: &mut dyn FnMut(u64, u64),
+) -> Fallible<()> {
+    let name = input.display().to_string();
+    let out = if out == input.with_extension("safetensors") {
+        input.with_extension("")
+    } else {
+        out.to_path_buf()
+    };
+    if is_stdio(&out) || out == input {
+        return Err(format!(
+            "{name}: is a collection of {} files: it decompresses to a folder (-o DIR)",
+            reader.members().len()
+        )
+        .into());
+    }
+    let options = FolderOptions {
+        overwrite: flags.force,
+        sync: flags.sync || flags.rm,
+        inputs: in_meta.iter().cloned().collect(),
+    };
+    decompress_to_folder(reader, &out, &options, Some(tick)).map_err(|e| match e {
+        elv::Error::Io(io) if io.kind() == std::io::ErrorKind::AlreadyExists => {
+            format!("{io} (use -f to write into it)").into()
+        }
+        other => with_input(&name, other.into()),
+    })?;
+    bar.finish_and_clear();
+    if !flags.quiet {
+        decompress_summary(reader, input, &out, flags.verbose);
+    }
+    if flags.rm {
         std::fs::remove_file(input).map_err(|e| format!("{name}: removing it: {e}"))?;
     }
     Ok(())
