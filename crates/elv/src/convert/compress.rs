@@ -4,20 +4,20 @@
 
 use crate::base::{twin_base, Base};
 use crate::convert::folder::MemberInput;
-use crate::convert::ordered::in_order;
 use crate::convert::safetensors::{self, Entry};
 use crate::error::{Error, Result};
 use crate::metadata::{member_mtimes_json, KEY_MEMBER_MTIMES};
 use crate::metadata::{stored_metadata, KEY_SAFETENSORS_HEADER};
 use crate::overlap::overlapped;
-use crate::write::dedup::{self, probe_hash};
+use crate::write::dedup::probe_hash;
 use crate::write::options::{piece_bytes, WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN};
-use crate::write::pack::{pack_tensor_with, Packed, PackedTensor};
+use crate::write::pack::{pack_tensor_with, PackedTensor};
 use crate::write::policy::{
     candidates_with, choose_by_trial, de_only_if_repeating, elf_allowed, trial_sample,
 };
 use crate::write::report::{Progress, Report, TensorReport};
-use crate::write::writer::{pack_choice, twin_of, Choice, Layout, NamedTensor, Writer};
+use crate::write::serialize::TensorData;
+use crate::write::writer::{Layout, Writer};
 use elv_core::elf;
 use elv_core::writer::effective_chunk_len;
 use rayon::prelude::*;
@@ -214,52 +214,20 @@ fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
             bi += 1;
         }
         let mut read_ahead = next_data.take().unwrap_or_default().into_iter();
-        let mut entries = run.into_iter();
-        let dedup = opts.dedup;
-        in_order(
-            w,
-            2 * opts.batch_bytes,
-            |w, ahead| {
-                let Some(e) = entries.next() else {
-                    return Ok(None);
-                };
-                let data = match read_ahead.next() {
-                    Some(d) => d,
-                    None => read_entry(input, data_start, e)?,
-                };
-                // HD in file order: this tensor's index follows those written and ahead.
-                let mut dup = None;
-                if dedup && !data.is_empty() {
-                    let key = dedup::content_key(e.dtype, &e.shape, &data);
-                    let index = (w.tensor_count() + ahead) as u32;
-                    match w.seen().get(&key) {
-                        Some(canon) => dup = Some(canon),
-                        None => w.seen().insert(key, index),
-                    }
-                }
-                Ok(Some(((e, data, dup), e.len())))
-            },
-            |(e, data, dup)| -> Result<Packed> {
-                if dup.is_some() {
-                    return Ok(None);
-                }
-                let t = NamedTensor {
-                    name: &e.name,
-                    dtype: e.dtype,
-                    shape: &e.shape,
-                    data,
-                };
-                let twin = twin_of(base.as_deref(), &t)?;
-                pack_choice(&t, twin.as_deref(), Choice::Auto, opts).map(Some)
-            },
-            |w, (e, _, dup), packed| {
-                report
-                    .tensors
-                    .push(w.write_one(&e.name, e.dtype, &e.shape, dup, packed)?);
-                progress(e.end, total);
-                Ok(())
-            },
-        )?;
+        let from = run.first().map_or(0, |e| e.begin);
+        let tensors = run.into_iter().map(|e| {
+            let data = match read_ahead.next() {
+                Some(d) => d,
+                None => read_entry(input, data_start, e)?,
+            };
+            Ok((&e.name, TensorData::new(e.dtype, &e.shape, data)))
+        });
+        let mut done = from;
+        let mut written = |r: &TensorReport| {
+            done += r.original;
+            progress(done, total);
+        };
+        report.tensors.extend(w.try_add_all(tensors, &mut written)?);
     }
     progress(total, total);
     Ok(())

@@ -9,13 +9,11 @@
 //! | `folder` | model folders on disk as collection members |
 //! | `base_model` | a base model opened from a safetensors file, an `.elv` or a folder (§9.1) |
 //! | `sniff` | what a wrong input is, in one line, for every entry point |
-//! | `ordered` | small tensors encoded in parallel, written in file order |
 
 pub(crate) mod base_model;
 pub(crate) mod compress;
 pub(crate) mod decompress;
 pub(crate) mod folder;
-pub(crate) mod ordered;
 pub mod safetensors;
 pub mod sniff;
 pub(crate) mod verify;

@@ -5,13 +5,16 @@
 //! | module | what |
 //! |---|---|
 //! | `writer`, `tensor_writer`, `serialize` | the public write API |
+//! | `add_all`, `ordered` | the pipelined writer: tensors encoded as cores free up, written in order |
 //! | `policy` | per-tensor encoding choice (trials) (§12, informative) |
 //! | `pack` | chunks encoded in parallel, their streams through the entropy stage (§4.3, §7) |
 //! | `dedup` | identical tensors stored once (HD, §9) |
 //! | `options`, `report` | what a writer is told, and what it says it did |
 
+pub(crate) mod add_all;
 pub(crate) mod dedup;
 pub(crate) mod options;
+pub(crate) mod ordered;
 pub(crate) mod pack;
 pub(crate) mod policy;
 pub(crate) mod report;

@@ -6,7 +6,7 @@ use crate::element::Element;
 use crate::error::Result;
 use crate::write::options::WriteOptions;
 use crate::write::report::TensorReport;
-use crate::write::writer::{Choice, NamedTensor, Writer};
+use crate::write::writer::Writer;
 use elv_core::DType;
 use std::borrow::Cow;
 use std::path::Path;
@@ -76,7 +76,7 @@ impl<'a> TensorData<'a> {
 /// # fn bytemuck_ids(v: &[i64]) -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() }
 /// # Ok::<(), elv::Error>(())
 /// ```
-pub fn serialize<'a, N: AsRef<str>>(
+pub fn serialize<'a, N: AsRef<str> + Send>(
     tensors: impl IntoIterator<Item = (N, TensorData<'a>)>,
     metadata: Option<Vec<(String, String)>>,
     options: &WriteOptions,
@@ -90,7 +90,7 @@ pub fn serialize<'a, N: AsRef<str>>(
 /// then renamed over it, so a reader of `path` sees the old file or the new one, never a
 /// part, and a failure leaves `path` as it was. An existing file is replaced, as
 /// `safetensors::serialize_to_file` and [`std::fs::write`] do.
-pub fn serialize_to_file<'a, N: AsRef<str>>(
+pub fn serialize_to_file<'a, N: AsRef<str> + Send>(
     tensors: impl IntoIterator<Item = (N, TensorData<'a>)>,
     metadata: Option<Vec<(String, String)>>,
     path: impl AsRef<Path>,
@@ -105,41 +105,13 @@ pub fn serialize_to_file<'a, N: AsRef<str>>(
     })
 }
 
-/// Adds `tensors` in batches of about `options.batch_bytes`, encoded in parallel.
-fn write_all<'a, N: AsRef<str>, W: std::io::Write>(
+/// Adds `tensors` through the pipelined writer ([`Writer::add_all`]), then `metadata`.
+fn write_all<'a, N: AsRef<str> + Send, W: std::io::Write>(
     w: &mut Writer<W>,
     tensors: impl IntoIterator<Item = (N, TensorData<'a>)>,
     metadata: Option<Vec<(String, String)>>,
 ) -> Result<Vec<TensorReport>> {
-    let batch_bytes = w.options().batch_bytes;
-    let mut reports = Vec::new();
-    let mut pending: Vec<(N, TensorData<'a>)> = Vec::new();
-    let mut bytes = 0u64;
-    let flush =
-        |w: &mut Writer<W>, pending: &mut Vec<(N, TensorData<'a>)>| -> Result<Vec<TensorReport>> {
-            let batch: Vec<NamedTensor<'_>> = pending
-                .iter()
-                .map(|(n, t)| NamedTensor {
-                    name: n.as_ref(),
-                    dtype: t.dtype,
-                    shape: &t.shape,
-                    data: &t.data,
-                })
-                .collect();
-            let r = w.add_batch(&batch, Choice::Auto)?;
-            pending.clear();
-            Ok(r)
-        };
-    for (name, t) in tensors {
-        let len = t.data.len() as u64;
-        if !pending.is_empty() && bytes + len > batch_bytes {
-            reports.extend(flush(w, &mut pending)?);
-            bytes = 0;
-        }
-        bytes += len;
-        pending.push((name, t));
-    }
-    reports.extend(flush(w, &mut pending)?);
+    let reports = w.add_all(tensors)?;
     if let Some(m) = metadata {
         w.set_metadata(crate::metadata::stored_metadata(m))?;
     }
