@@ -22,6 +22,9 @@ pub use crate::encode::{
     EncodedChunk, EncodedTensor,
 };
 
+mod members;
+mod tensors;
+
 /// Where a [`ContainerWriter`] puts its bytes. `Vec<u8>` is one; the `elv` crate adapts
 /// `std::io::Write`.
 pub trait Sink {
@@ -118,100 +121,6 @@ impl<S: Sink> ContainerWriter<S> {
         })
     }
 
-    /// Starts the next member of a collection (SPEC.md §10.1): the tensors added until the
-    /// next call are its tensors. A `File` member holds one U8 tensor of rank 1, its bytes.
-    pub fn begin_member(&mut self, path: &str, kind: MemberKind, header: &str) -> Result<()> {
-        if self.features & feature::MEMBERS == 0 {
-            return Err(Error::bare(
-                ErrorKind::InvalidInput,
-                "members need the MEMBERS feature (ContainerWriter::with_features)",
-            ));
-        }
-        if self.pending.is_some() {
-            return Err(Error::bare(
-                ErrorKind::InvalidInput,
-                "a tensor is still open",
-            ));
-        }
-        member::check_path(path).map_err(|_| {
-            Error::bare(
-                ErrorKind::InvalidInput,
-                "not a portable relative path (SPEC.md §10.1: no `\\`, `:`, control characters, empty, `.` or `..` components)",
-            )
-        })?;
-        if path.len() > u16::MAX as usize || header.len() > u32::MAX as usize {
-            return Err(Error::bare(
-                ErrorKind::InvalidInput,
-                "member path or header too long",
-            ));
-        }
-        if self.members.iter().any(|m| m.path == path) {
-            return Err(Error::bare(ErrorKind::DuplicateName, "member path"));
-        }
-        let nested = |a: &str, b: &str| member::folders_of(a).any(|f| f == b);
-        if self
-            .members
-            .iter()
-            .any(|m| nested(path, &m.path) || nested(&m.path, path))
-        {
-            return Err(Error::bare(
-                ErrorKind::InvalidInput,
-                "member path inside another member (one is a file, not a folder)",
-            ));
-        }
-        self.close_member();
-        let at = self.tensors.len() as u32;
-        self.members.push(Member {
-            path: String::from(path),
-            kind,
-            tensors: at..at,
-            header: String::from(header),
-        });
-        self.names.clear();
-        Ok(())
-    }
-
-    fn close_member(&mut self) {
-        let end = self.tensors.len() as u32;
-        if let Some(m) = self.members.last_mut() {
-            m.tensors.end = end;
-        }
-    }
-
-    /// Records that tensor `tensor` (stored as `base`, `delta` or `elf_delta`) was written
-    /// against the base twin named `twin` whose bytes hash to `hash` (BLAKE3-256), and names
-    /// the base for messages (SPEC.md §9.1).
-    pub fn add_base_entry(&mut self, tensor: u32, hash: [u8; 32], twin: &str) -> Result<()> {
-        let ok = self.features & feature::BASE != 0
-            && self
-                .tensors
-                .get(tensor as usize)
-                .is_some_and(|t| t.encoding.needs_base())
-            && self.base.entries.last().is_none_or(|e| e.tensor < tensor)
-            && twin.len() <= u16::MAX as usize;
-        if !ok {
-            return Err(Error::bare(
-                ErrorKind::InvalidInput,
-                "base entry (BASE feature, a tensor stored against the base, in tensor order)",
-            ));
-        }
-        self.base.entries.push(BaseEntry {
-            tensor,
-            hash,
-            twin: String::from(twin),
-        });
-        Ok(())
-    }
-
-    /// Names the base model in the base table, for messages.
-    pub fn set_base_name(&mut self, name: &str) {
-        let mut end = name.len().min(u16::MAX as usize);
-        while !name.is_char_boundary(end) {
-            end -= 1;
-        }
-        self.base.name = String::from(name.get(..end).unwrap_or_default());
-    }
-
     /// Bytes written so far.
     pub fn position(&self) -> u64 {
         self.pos
@@ -300,7 +209,7 @@ impl<S: Sink> ContainerWriter<S> {
         Ok(index)
     }
 
-    fn check_new_name(&self, name: &str) -> Result<()> {
+    pub(super) fn check_new_name(&self, name: &str) -> Result<()> {
         if self.pending.is_some() {
             return Err(Error::bare(
                 ErrorKind::InvalidInput,
@@ -325,171 +234,6 @@ impl<S: Sink> ContainerWriter<S> {
             .got_expected(self.tensors.len() as u64 + 1, max_tensors.into()));
         }
         Ok(())
-    }
-
-    /// Adds a tensor whose streams are already encoded (and possibly compressed): `streams`
-    /// are all chunks' streams in order, `crc32` is the CRC of the decoded tensor bytes.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_encoded_tensor(
-        &mut self,
-        name: &str,
-        dtype: DType,
-        shape: &[u64],
-        encoding: Encoding,
-        chunk_len: u64,
-        crc32: u32,
-        streams: impl IntoIterator<Item = StoredStream>,
-    ) -> core::result::Result<u32, S::Error> {
-        self.begin_tensor(name, dtype, shape, encoding, chunk_len)?;
-        for s in streams {
-            self.push_stream(&s)?;
-        }
-        self.end_tensor(crc32)
-    }
-
-    /// Starts a tensor whose streams follow with [`push_stream`](Self::push_stream), for
-    /// writing a large tensor chunk by chunk; [`end_tensor`](Self::end_tensor) completes it.
-    pub fn begin_tensor(
-        &mut self,
-        name: &str,
-        dtype: DType,
-        shape: &[u64],
-        encoding: Encoding,
-        chunk_len: u64,
-    ) -> core::result::Result<(), S::Error> {
-        if self.pending.is_some() {
-            return Err(Error::bare(ErrorKind::InvalidInput, "a tensor is already open").into());
-        }
-        self.check_new_name(name)?;
-        check_layout(dtype, shape, &self.limits)?;
-        let values = shape.iter().product::<u64>();
-        crate::tensor::check_chunk_len(encoding, dtype, values, chunk_len, &self.limits).map_err(
-            |e| {
-                Error::bare(ErrorKind::InvalidInput, e.what())
-                    .got_expected(e.got().unwrap_or(chunk_len), e.expected().unwrap_or(0))
-            },
-        )?;
-        let first_stream = self.entries.len() as u32;
-        self.pending = Some(TensorInfo {
-            name: String::from(name),
-            dtype,
-            shape: shape.to_vec(),
-            encoding,
-            error_bound_log2: encoding.error_bound_log2(dtype),
-            crc32: 0,
-            chunk_len,
-            first_stream,
-            dedup_of: None,
-        });
-        Ok(())
-    }
-
-    /// Writes the next stream of the open tensor.
-    pub fn push_stream(&mut self, s: &StoredStream) -> core::result::Result<(), S::Error> {
-        let Some(t) = &self.pending else {
-            return Err(Error::bare(ErrorKind::InvalidInput, "no tensor is open").into());
-        };
-        // The stream's decoded length must be one a reader accepts for its chunk (§7).
-        let spc = t.encoding.streams_per_chunk(t.dtype) as u64;
-        let rel = self.entries.len() as u64 - u64::from(t.first_stream);
-        let (c, k) = (rel / spc.max(1), (rel % spc.max(1)) as usize);
-        if c >= t.chunk_count() {
-            return Err(
-                Error::bare(ErrorKind::InvalidInput, "more streams than the tensor has").into(),
-            );
-        }
-        let n = t.chunk_values(c);
-        if !t.encoding.stream_len_ok(t.dtype, n, k, s.decoded_len) {
-            return Err(Error::bare(
-                ErrorKind::InvalidInput,
-                "stream length impossible for its chunk (SPEC.md §7)",
-            )
-            .got_expected(s.decoded_len, t.encoding.max_stream_len(t.dtype, n, k))
-            .into());
-        }
-        self.write_section(kind::STREAM, true, s)?;
-        Ok(())
-    }
-
-    /// Completes the open tensor; `crc32` is the CRC of its decoded bytes. Checks the stream
-    /// count against the encoding.
-    pub fn end_tensor(&mut self, crc32: u32) -> core::result::Result<u32, S::Error> {
-        let mut info = self
-            .pending
-            .take()
-            .ok_or_else(|| Error::bare(ErrorKind::InvalidInput, "no tensor is open"))?;
-        info.crc32 = crc32;
-        let written = self.entries.len() as u64 - u64::from(info.first_stream);
-        if written != info.stream_count() {
-            return Err(Error::bare(
-                ErrorKind::InvalidInput,
-                "stream count does not match the encoding",
-            )
-            .got_expected(written, info.stream_count())
-            .into());
-        }
-        Ok(self.push_tensor(info))
-    }
-
-    fn push_tensor(&mut self, info: TensorInfo) -> u32 {
-        let index = self.tensors.len() as u32;
-        self.names.insert(info.name.clone(), index);
-        self.tensors.push(info);
-        index
-    }
-
-    /// Encodes and adds a tensor with every stream stored uncompressed (codec `none`).
-    pub fn add_tensor(
-        &mut self,
-        name: &str,
-        dtype: DType,
-        shape: &[u64],
-        data: &[u8],
-        encoding: Encoding,
-        chunk_len: u64,
-    ) -> core::result::Result<u32, S::Error> {
-        self.encode_and_add(name, dtype, shape, data, None, encoding, chunk_len)
-    }
-
-    /// Encodes and adds a tensor as `delta` or `elf_delta` against `base`, its twin's bytes
-    /// (as long as `data`), every stream stored uncompressed. Record the twin with
-    /// [`add_base_entry`](Self::add_base_entry).
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_tensor_against(
-        &mut self,
-        name: &str,
-        dtype: DType,
-        shape: &[u64],
-        data: &[u8],
-        base: &[u8],
-        encoding: Encoding,
-        chunk_len: u64,
-    ) -> core::result::Result<u32, S::Error> {
-        self.encode_and_add(name, dtype, shape, data, Some(base), encoding, chunk_len)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn encode_and_add(
-        &mut self,
-        name: &str,
-        dtype: DType,
-        shape: &[u64],
-        data: &[u8],
-        base: Option<&[u8]>,
-        encoding: Encoding,
-        chunk_len: u64,
-    ) -> core::result::Result<u32, S::Error> {
-        check_shape(dtype, shape, data.len())?;
-        let t = encode_tensor(encoding, dtype, data, base, chunk_len)?;
-        self.add_encoded_tensor(
-            name,
-            dtype,
-            shape,
-            encoding,
-            t.chunk_len,
-            t.crc32,
-            t.streams.into_iter().map(StoredStream::plain),
-        )
     }
 
     /// Adds a tensor that repeats the earlier tensor `canonical` (SPEC.md §9). The caller
