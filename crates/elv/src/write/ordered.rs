@@ -5,7 +5,33 @@
 use crate::error::{Error, Result};
 use std::collections::{BTreeMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::channel;
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+/// The next finished item. On a thread of a rayon pool (a caller inside `pool.install`) this
+/// thread runs queued work while it waits instead of blocking: in a one-thread pool it is the
+/// only worker, and blocking would wait forever for items nobody runs.
+fn receive<T>(rx: &Receiver<T>) -> Result<T> {
+    let vanished = || Error::Internal("a worker vanished");
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Ok(v),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => return Err(vanished()),
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+        }
+        match rayon::yield_now() {
+            // Not a pool thread: the pool runs the items; wait for one.
+            None => return rx.recv().map_err(|_| vanished()),
+            Some(rayon::Yield::Executed) => {}
+            // Nothing queued: the items run on other threads; wait a little for one.
+            Some(rayon::Yield::Idle) => match rx.recv_timeout(Duration::from_millis(1)) {
+                Ok(v) => return Ok(v),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Err(vanished()),
+            },
+        }
+    }
+}
 
 /// Runs `work` on each item `next` gives, on the pool, while this thread fetches the next
 /// items and hands finished ones to `done` in the order `next` gave them. At most `limit`
@@ -49,9 +75,7 @@ pub(crate) fn in_order<S, I: Send, O: Send>(
             if handed == fetched {
                 return Ok(());
             }
-            let (k, item, out) = rx
-                .recv()
-                .map_err(|_| Error::Internal("a worker vanished"))?;
+            let (k, item, out) = receive(&rx)?;
             finished.insert(k, (item, out));
             while let Some((item, out)) = finished.remove(&handed) {
                 done(state, item, out?)?;
@@ -65,6 +89,42 @@ pub(crate) fn in_order<S, I: Send, O: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Called from inside a one-thread pool (Python's `threads=1`, a library caller's
+    /// `pool.install`), the caller is the pool's only worker: it must run the items itself.
+    #[test]
+    fn runs_inside_a_one_thread_pool() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap();
+            let mut sum = 0;
+            let mut n = 0;
+            let r = pool.install(|| {
+                in_order(
+                    &mut sum,
+                    1 << 20,
+                    |_, _| {
+                        n += 1;
+                        Ok((n <= 50).then_some((n, 1)))
+                    },
+                    |&i| Ok(i * 2),
+                    |sum, _, o| {
+                        *sum += o;
+                        Ok(())
+                    },
+                )
+            });
+            let _ = tx.send(r.map(|()| sum));
+        });
+        let got = rx.recv_timeout(std::time::Duration::from_secs(60));
+        assert_eq!(
+            got.expect("finished within a minute").unwrap(),
+            2 * (1..=50).sum::<i32>()
+        );
+    }
 
     #[test]
     fn hands_results_over_in_order_within_the_limit() {
