@@ -94,3 +94,15 @@ def test_a_folder_is_compressed_as_one_collection(tmp_path):
     with pytest.raises(ValueError, match="is the input"):
         elves.compress_folder(folder, folder / "config.json", force=True)
     assert (folder / "config.json").read_text() == '{"hidden_size": 384}\n'
+
+
+def test_one_thread_is_enough(tmp_path):
+    # threads=1 runs the work in a one-thread pool whose only worker is the caller: the
+    # pipelined writer must run its items itself rather than wait for them.
+    z = tmp_path / "m.elv"
+    elves.compress_file(SAMPLE, z, threads=1)
+    w = np.arange(4096, dtype=np.float32) / 4096
+    assert np.array_equal(en.load(en.save({"w": w}, threads=1))["w"], w)
+    back = tmp_path / "back.safetensors"
+    elves.decompress_file(z, back, threads=1)
+    assert back.read_bytes() == SAMPLE.read_bytes()
