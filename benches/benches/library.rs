@@ -85,6 +85,55 @@ fn library(c: &mut Criterion) {
         })
     });
     g.finish();
+    pipelines(&tensors, total, source);
+}
+
+/// `serialize` (the pipelined `Writer::add_all`: tensors encoded as cores free up, written
+/// in order) against its former path in the same run: `Writer::add_batch` over batches of
+/// `batch_bytes`, each waiting for its slowest tensor. Both write the same bytes (checked).
+fn pipelines(tensors: &[Owned], total: u64, source: &str) {
+    let mut c = Criterion::default().configure_from_args();
+    let opts = WriteOptions::default();
+    let batched = || {
+        let mut w = elv::Writer::new(Vec::new(), opts).unwrap();
+        let mut start = 0;
+        while start < tensors.len() {
+            let (mut end, mut bytes) = (start, 0u64);
+            while end < tensors.len()
+                && (end == start || bytes + tensors[end].3.len() as u64 <= opts.batch_bytes)
+            {
+                bytes += tensors[end].3.len() as u64;
+                end += 1;
+            }
+            let batch: Vec<elv::NamedTensor<'_>> = tensors[start..end]
+                .iter()
+                .map(|(n, d, s, b)| elv::NamedTensor {
+                    name: n,
+                    dtype: *d,
+                    shape: s,
+                    data: b,
+                })
+                .collect();
+            w.add_batch(&batch, elv::Choice::Auto).unwrap();
+            start = end;
+        }
+        w.finish().unwrap()
+    };
+    let pipelined = || {
+        let named = tensors
+            .iter()
+            .map(|(n, d, s, b)| (n.as_str(), TensorData::new(*d, s, &b[..])));
+        elv::serialize(named, None, &opts).unwrap()
+    };
+    assert!(batched() == pipelined(), "both paths write the same file");
+    let mut g = c.benchmark_group(format!("library/{source}/all-threads"));
+    g.throughput(Throughput::Bytes(total));
+    g.sample_size(10);
+    g.bench_function("serialize (add_all, pipelined)", |b| b.iter(pipelined));
+    g.bench_function("add_batch in batches (the former serialize)", |b| {
+        b.iter(batched)
+    });
+    g.finish();
 }
 
 criterion_group!(benches, library);
