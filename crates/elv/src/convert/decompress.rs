@@ -5,11 +5,11 @@
 use crate::convert::safetensors;
 use crate::error::{Error, Result};
 use crate::metadata::KEY_SAFETENSORS_HEADER;
-use crate::overlap::overlapped;
+use crate::overlap::piece_bytes;
 use crate::read::reader::Reader;
 use crate::read::source::Source;
 use crate::read::tensor::{for_each_piece, Tensor};
-use crate::write::options::{piece_bytes, DEFAULT_DECODE_BATCH_BYTES};
+use crate::write::options::DEFAULT_DECODE_BATCH_BYTES;
 use crate::write::report::Progress;
 use elv_core::member::MemberKind;
 use elv_core::DType;
@@ -64,7 +64,16 @@ pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
         .and_then(|raw| safetensors::parse_header_json(raw.to_string()).ok());
     let meta = reader.metadata();
     let find = |name: &str| reader.get(name);
-    write_safetensors(&tensors, original, &meta, &find, out, batch_bytes, progress)
+    write_safetensors(
+        reader,
+        &tensors,
+        original,
+        &meta,
+        &find,
+        out,
+        batch_bytes,
+        progress,
+    )
 }
 
 /// Writes member `m` of a collection (SPEC.md §10.1) to `out`: a safetensors member as its
@@ -114,13 +123,16 @@ pub fn decompress_member<S: Source, W: Write + Send>(
             .and_then(|i| reader.tensor(i))
     };
     let batch = DEFAULT_DECODE_BATCH_BYTES;
-    write_safetensors(&tensors, original, &[], &find, out, batch, progress)
+    write_safetensors(reader, &tensors, original, &[], &find, out, batch, progress)
 }
 
-/// Writes `tensors` as a safetensors file: with the `original` header verbatim if it
-/// describes exactly these tensors (found by name with `find`), else a fresh header (tensors
-/// in order, `meta` as `__metadata__`).
+/// Writes `tensors` (of `reader`) as a safetensors file: with the `original` header verbatim
+/// if it describes exactly these tensors (found by name with `find`), else a fresh header
+/// (tensors in order, `meta` as `__metadata__`). The tensors are decoded by
+/// [`Reader::decode_in_order`] while a thread of its own writes the batch before.
+#[allow(clippy::too_many_arguments)]
 fn write_safetensors<'r, S: Source, W: Write + Send>(
+    reader: &'r Reader<S>,
     tensors: &[Tensor<'r, S>],
     original: Option<safetensors::Header>,
     meta: &[(String, String)],
@@ -131,18 +143,13 @@ fn write_safetensors<'r, S: Source, W: Write + Send>(
 ) -> Result<W> {
     let (raw, order) = header_and_order(tensors, original, meta, find)?;
     safetensors::write_header(&mut out, &raw)?;
-    let Some(reader) = tensors.first().map(|t| t.engine()) else {
-        out.flush()?;
-        return Ok(out);
-    };
-    let first = tensors.first().map_or(0, |t| t.index());
+    let which: Vec<usize> = order
+        .iter()
+        .filter_map(|&i| tensors.get(i).map(|t| t.index()))
+        .collect();
     let total: u64 = tensors.iter().map(|t| t.byte_len()).sum();
-    // Decode batches of about `batch_bytes` in parallel while a writer thread writes the
-    // previous batch: decoding and output overlap, and memory stays near two batches.
-    let batches = plan_batches(tensors, order, batch_bytes);
-    let mut out_slot: Option<W> = None;
-    let absolute = |b: &[usize]| -> Vec<usize> { b.iter().map(|i| i + first).collect() };
     let mut done = 0u64;
+    let mut out_slot: Option<W> = None;
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Vec<u8>>>(1);
         let writer = scope.spawn(move || -> Result<W> {
@@ -153,11 +160,7 @@ fn write_safetensors<'r, S: Source, W: Write + Send>(
             }
             Ok(out)
         });
-        let large_of = |b: &[usize]| match b {
-            [i] if tensors[*i].byte_len() > batch_bytes => Some(*i),
-            _ => None,
-        };
-        // Hands decoded tensors to the writer thread; false once it has gone (its error is
+        // Hands decoded pieces to the writer thread; false once it has gone (its error is
         // reported below).
         let mut send = |decoded: Vec<Vec<u8>>| -> bool {
             done += decoded.iter().map(|d| d.len() as u64).sum::<u64>();
@@ -165,58 +168,12 @@ fn write_safetensors<'r, S: Source, W: Write + Send>(
             progress(done, total);
             sent
         };
-        let decoded = (|| -> Result<()> {
-            let mut bi = 0;
-            while let Some(b) = batches.get(bi) {
-                bi += 1;
-                if let Some(i) = large_of(b) {
-                    let piece = piece_bytes(batch_bytes);
-                    if !for_each_piece(&tensors[i], piece, &mut |p| Ok(send(vec![p])))? {
-                        return Ok(());
-                    }
-                    continue;
-                }
-                // A run of batches of small tensors: each decodes while the next is read and
-                // the one before goes to the writer.
-                let mut gone = false;
-                let last = overlapped(
-                    reader.read_batch(&absolute(b))?,
-                    |previous, _| {
-                        if let Some((_, decoded)) = previous {
-                            if !send(decoded) {
-                                gone = true;
-                                return Ok(None);
-                            }
-                        }
-                        match batches.get(bi) {
-                            Some(nb) if large_of(nb).is_none() => {
-                                bi += 1;
-                                reader.read_batch(&absolute(nb)).map(Some)
-                            }
-                            _ => Ok(None),
-                        }
-                    },
-                    |batch| batch.decode(),
-                )?;
-                if gone {
-                    return Ok(());
-                }
-                if let Some((_, decoded)) = last {
-                    if !send(decoded) {
-                        return Ok(());
-                    }
-                }
-            }
-            Ok(())
-        })();
-        let send_err = decoded.err();
+        let decoded = reader.decode_in_order(&which, batch_bytes, &mut send);
         drop(tx);
         let written = writer
             .join()
             .map_err(|_| Error::Io(std::io::Error::other("writer thread panicked")))?;
-        if let Some(e) = send_err {
-            return Err(e);
-        }
+        decoded?;
         out_slot = Some(written?);
         Ok(())
     })?;
@@ -269,30 +226,4 @@ fn header_and_order<'r, S: Source>(
             )
         }
     })
-}
-
-/// Tensors (indices in `order`) in batches of about `batch_bytes`; a tensor larger than a
-/// batch is a batch alone, streamed by chunk groups.
-fn plan_batches<S: Source>(
-    tensors: &[Tensor<'_, S>],
-    order: Vec<usize>,
-    batch_bytes: u64,
-) -> Vec<Vec<usize>> {
-    let mut batches: Vec<Vec<usize>> = Vec::new();
-    let mut bytes = 0u64;
-    for i in order {
-        let len = tensors[i].byte_len();
-        match batches.last_mut() {
-            Some(b) if bytes + len <= batch_bytes && len <= batch_bytes => b.push(i),
-            _ => {
-                batches.push(vec![i]);
-                bytes = 0;
-            }
-        }
-        bytes += len;
-        if len > batch_bytes {
-            bytes = batch_bytes + 1; // nothing joins a streamed tensor's batch
-        }
-    }
-    batches
 }

@@ -7,8 +7,9 @@ use crate::base::{twin_base, Base};
 use crate::convert::safetensors::Entry;
 use crate::error::{Error, Result};
 use crate::overlap::overlapped;
+use crate::overlap::piece_bytes;
 use crate::write::dedup::probe_hash;
-use crate::write::options::{piece_bytes, WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN};
+use crate::write::options::{WriteOptions, DEFAULT_BATCH_BYTES, DEFAULT_CHUNK_LEN};
 use crate::write::pack::{pack_tensor_with, PackedTensor};
 use crate::write::policy::{
     candidates_with, choose_by_trial, de_only_if_repeating, elf_allowed, trial_sample,

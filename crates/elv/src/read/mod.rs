@@ -5,6 +5,7 @@
 //! | module | what |
 //! |---|---|
 //! | `reader`, `tensor` | the public read API: a file, and a tensor of it (typed and streamed reads) |
+//! | `in_order` | the pipelined reader: many tensors decoded in order, batches overlapping reads |
 //! | `engine` | one open file: span and batch reads of stored streams, padding and section checks |
 //! | `fetch` | a run of whole chunks of one tensor (a span) read in one positioned read and decoded |
 //! | `twin` | a reader's base twins, each checked against the base table before use (§9.1) |
@@ -12,6 +13,7 @@
 
 pub(crate) mod engine;
 pub(crate) mod fetch;
+pub(crate) mod in_order;
 pub(crate) mod reader;
 pub(crate) mod source;
 pub(crate) mod tensor;

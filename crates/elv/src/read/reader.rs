@@ -209,6 +209,10 @@ impl<S: Source> Reader<S> {
         self.engine.check_padding()
     }
 
+    pub(crate) fn engine(&self) -> &Engine<S> {
+        &self.engine
+    }
+
     pub(crate) fn catalog(&self) -> &Catalog {
         self.engine.catalog()
     }

@@ -71,10 +71,6 @@ impl<'r, S: Source> Tensor<'r, S> {
         }
     }
 
-    pub(crate) fn engine(&self) -> &'r Engine<S> {
-        self.reader
-    }
-
     fn info(&self) -> &'r TensorInfo {
         self.info
     }

@@ -72,8 +72,3 @@ impl WriteOptions {
         }
     }
 }
-
-/// Piece size for streaming a large tensor: half a batch, a multiple of 8 bytes.
-pub(crate) fn piece_bytes(batch_bytes: u64) -> u64 {
-    (batch_bytes / 16).max(1) * 8
-}

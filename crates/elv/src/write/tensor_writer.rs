@@ -3,8 +3,8 @@
 
 use crate::codec;
 use crate::error::{Error, Result};
+use crate::overlap::piece_bytes;
 use crate::write::dedup;
-use crate::write::options::piece_bytes;
 use crate::write::pack::pack_tensor_with;
 use crate::write::policy;
 use crate::write::report::TensorReport;
