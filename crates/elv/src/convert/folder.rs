@@ -136,11 +136,12 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf, bool)>) -> Res
     Ok(())
 }
 
-/// Writes every member of the collection `reader` under the folder `out`. A new folder is
-/// written under a temporary name and renamed into place when complete; an existing one
-/// (only with `force`) gets each file atomically. Member paths were checked when the file
-/// was opened (relative, no `..`); here no folder on the way may be a link or a file, so
-/// nothing is written outside `out`.
+/// Writes every member of the collection `reader` under the folder `out`, each file with its
+/// recorded modification time. A new folder is written under a temporary name and renamed
+/// into place when complete; an existing one (only with `overwrite`) gets each file
+/// atomically. Member paths were checked when the file was opened (relative, no `..`);
+/// here no folder on the way may be a link or a file (checked by path before each file is
+/// written), and no file may land on one of `options.inputs`.
 pub fn decompress_to_folder<S: Source>(
     reader: &Reader<S>,
     out: &Path,
