@@ -6,7 +6,6 @@ use crate::input::{open_reader, open_safetensors, with_base};
 use crate::output::{is_stdio, write_output, Fallible};
 use crate::text::{bound, count, escape, human, shape};
 use elv::atomic::OutputOptions;
-use elv::sniff::{self, InputFormat};
 use elv::{
     compress_collection, compress_safetensors_with, decompress_to_safetensors_with, Base, Encoding,
     Reader, Report, WriteOptions, DEFAULT_DECODE_BATCH_BYTES,
@@ -140,15 +139,6 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
         true => None,
         false => Some(std::fs::metadata(input).map_err(|e| format!("{}: {e}", input.display()))?),
     };
-    // What the input is comes first: `elv -d model.safetensors` is "not .elv", not "is the
-    // input" (its default output has the input's name).
-    let want = match direction {
-        Direction::Compress(..) => InputFormat::Safetensors,
-        Direction::Decompress(_) => InputFormat::Elv,
-    };
-    if in_meta.as_ref().is_some_and(|m| !m.is_dir()) {
-        sniff::open_input(input, want)?;
-    }
     let name = input.display().to_string();
     let options = OutputOptions {
         overwrite: flags.force,
