@@ -5,10 +5,9 @@
 use crate::convert::safetensors;
 use crate::error::{Error, Result};
 use crate::metadata::KEY_SAFETENSORS_HEADER;
-use crate::overlap::piece_bytes;
 use crate::read::reader::Reader;
 use crate::read::source::Source;
-use crate::read::tensor::{for_each_piece, Tensor};
+use crate::read::tensor::Tensor;
 use crate::write::options::DEFAULT_DECODE_BATCH_BYTES;
 use crate::write::report::Progress;
 use elv_core::member::MemberKind;
@@ -88,7 +87,6 @@ pub fn decompress_member<S: Source, W: Write + Send>(
     let mut silent = |_: u64, _: u64| {};
     let progress: &mut dyn FnMut(u64, u64) = progress.unwrap_or(&mut silent);
     let member = reader
-        .catalog()
         .members()
         .get(m)
         .ok_or_else(|| Error::input(None, "no such member"))?;
@@ -103,25 +101,27 @@ pub fn decompress_member<S: Source, W: Write + Send>(
     }
     if member.kind == MemberKind::File {
         let total: u64 = tensors.iter().map(|t| t.byte_len()).sum();
-        let mut done = 0u64;
-        for t in &tensors {
-            for_each_piece(t, piece_bytes(DEFAULT_DECODE_BATCH_BYTES), &mut |p| {
-                out.write_all(&p)?;
+        let which: Vec<usize> = tensors.iter().map(|t| t.index()).collect();
+        let (mut done, mut failed) = (0u64, None);
+        reader.decode_in_order(&which, DEFAULT_DECODE_BATCH_BYTES, &mut |pieces| {
+            for p in pieces {
+                if let Err(e) = out.write_all(&p) {
+                    failed = Some(e);
+                    return false;
+                }
                 done += p.len() as u64;
                 progress(done, total);
-                Ok(true)
-            })?;
+            }
+            true
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
         }
         out.flush()?;
         return Ok(out);
     }
     let original = safetensors::parse_header_json(member.header.clone()).ok();
-    let find = |name: &str| {
-        reader
-            .catalog()
-            .find_in(m, name)
-            .and_then(|i| reader.tensor(i))
-    };
+    let find = |name: &str| reader.get_in(m, name);
     let batch = DEFAULT_DECODE_BATCH_BYTES;
     write_safetensors(reader, &tensors, original, &[], &find, out, batch, progress)
 }

@@ -10,7 +10,7 @@ use crate::read::engine::Engine;
 use crate::read::source::Source;
 use crate::read::tensor::{for_each_piece, Tensor};
 use elv_core::member::Member;
-use elv_core::{Catalog, ReadOptions};
+use elv_core::ReadOptions;
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
@@ -211,9 +211,5 @@ impl<S: Source> Reader<S> {
 
     pub(crate) fn engine(&self) -> &Engine<S> {
         &self.engine
-    }
-
-    pub(crate) fn catalog(&self) -> &Catalog {
-        self.engine.catalog()
     }
 }
