@@ -18,19 +18,24 @@ const RESERVED_PREFIXES: [&str; 2] = ["safetensors.", "elv."];
 /// wins. This is what [`Reader::metadata`](crate::Reader::metadata) returns, what
 /// [`serialize`](crate::serialize()) stored, and what decompressing writes as `__metadata__`.
 pub fn user_metadata(pairs: &[(String, String)]) -> Vec<(String, String)> {
-    let prefixed: Vec<(String, String)> = pairs
+    let mut out: Vec<(String, String)> = pairs
         .iter()
         .filter_map(|(k, v)| {
             let key = k.strip_prefix(KEY_SAFETENSORS_METADATA)?;
             Some((key.to_string(), v.clone()))
         })
         .collect();
-    let plain = pairs.iter().filter(|(k, _)| {
-        !RESERVED_PREFIXES.iter().any(|p| k.starts_with(p))
-            && !prefixed.iter().any(|(key, _)| key == k)
-    });
-    let mut out = prefixed.clone();
-    out.extend(plain.cloned());
+    let prefixed = out.len();
+    for (k, v) in pairs {
+        let shadowed = out
+            .get(..prefixed)
+            .unwrap_or_default()
+            .iter()
+            .any(|(key, _)| key == k);
+        if !shadowed && !RESERVED_PREFIXES.iter().any(|p| k.starts_with(p)) {
+            out.push((k.clone(), v.clone()));
+        }
+    }
     out
 }
 
