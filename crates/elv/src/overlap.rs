@@ -34,6 +34,6 @@ pub(crate) fn overlapped<I: Send + Sync, O: Send>(
 }
 
 /// Piece size for streaming a large tensor: half a batch, a multiple of 8 bytes.
-pub(crate) fn piece_bytes(batch_bytes: u64) -> u64 {
+pub(crate) fn span_bytes(batch_bytes: u64) -> u64 {
     (batch_bytes / 16).max(1) * 8
 }

@@ -77,7 +77,7 @@ fn lossless_deltas_round_trip_bit_for_bit_and_beat_the_fine_tune_alone() {
 }
 
 #[test]
-fn large_tensors_stream_against_their_twins_piece_by_piece() {
+fn large_tensors_stream_against_their_twins_span_by_span() {
     // Batches of 4 KiB send every tensor above that through the streaming path, its twin
     // read in the same pieces.
     for (ft, lossless) in [("full", true), ("lora", true), ("full", false)] {
@@ -118,7 +118,7 @@ fn large_tensors_stream_against_their_twins_piece_by_piece() {
 }
 
 #[test]
-fn a_twin_larger_than_a_piece_is_checked_then_read_by_range() {
+fn a_twin_larger_than_a_span_is_checked_then_read_by_range() {
     // 18 MB: above the 16 MiB a reader reads whole, so the twin is hashed piece by piece,
     // then read by range for each span, for each piece of a stream, and for a reference.
     let n = 4_500_000usize;
@@ -389,4 +389,50 @@ impl Base for MapBase {
     fn read(&self, name: &str) -> elv::Result<Vec<u8>> {
         Ok(self.0.get(name).map(|t| t.2.clone()).unwrap_or_default())
     }
+}
+
+#[test]
+fn a_streamed_tensor_learns_its_twin_and_round_trips() {
+    // Spans of 16 KiB: every tensor above that is encoded span by span, its twin's bytes
+    // read beside each span.
+    let opts = WriteOptions {
+        batch_bytes: 32 << 10,
+        chunk_len: 1 << 11,
+        ..WriteOptions::lossless()
+    };
+    let layout = elv::Layout {
+        collection: false,
+        base: Some(base()),
+    };
+    let mut w = Writer::with_layout(Vec::new(), opts, layout).unwrap();
+    let mut used = Vec::new();
+    // The LoRA fine-tune: the position embeddings it left alone (48 KiB, three spans) are
+    // smallest as a delta of zeros.
+    let all = tensors(&sample("lora"));
+    for (name, dtype, shape, data) in &all {
+        let mut tw = w.tensor_writer(name, *dtype, shape, Choice::Auto).unwrap();
+        for piece in data.chunks(1000) {
+            std::io::Write::write_all(&mut tw, piece).unwrap();
+        }
+        used.push(tw.finish().unwrap().encoding);
+    }
+    assert!(used.contains(&Encoding::Delta), "{used:?}");
+    let reader = Reader::from_bytes(w.finish().unwrap())
+        .unwrap()
+        .with_shared_base(base());
+    reader.verify().unwrap();
+    for (name, _, _, want) in &all {
+        assert_eq!(&reader.get(name).unwrap().to_vec().unwrap(), want, "{name}");
+    }
+    // Without a base, a streamed delta is refused before any byte is written.
+    let mut w = Writer::new(Vec::new(), opts).unwrap();
+    let (name, dtype, shape, data) = &all[0];
+    let mut tw = w
+        .tensor_writer(name, *dtype, shape, Choice::Exact(Encoding::Delta))
+        .unwrap();
+    let err = data
+        .chunks(1000)
+        .try_for_each(|piece| std::io::Write::write_all(&mut tw, piece))
+        .unwrap_err();
+    assert!(err.to_string().contains("needs a base twin"), "{err}");
 }

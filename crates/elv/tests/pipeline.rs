@@ -400,7 +400,7 @@ fn one_tensor_is_decoded_reading_only_its_own_sections() {
 /// Tiny batches force every tensor above 4 KiB through the streaming paths (pieces of
 /// 2 KiB, groups of whole chunks) in both directions.
 #[test]
-fn large_tensors_stream_by_chunk_groups_in_both_directions() {
+fn large_tensors_stream_by_spans_in_both_directions() {
     let st = sample();
     for lossless in [true, false] {
         let opts = CompressOptions {

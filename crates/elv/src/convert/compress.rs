@@ -4,9 +4,8 @@
 
 use crate::base::Base;
 use crate::convert::folder::MemberInput;
-use crate::convert::large::{compress_large, read_entry};
 use crate::convert::safetensors::{self, Entry};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::metadata::{member_mtimes_json, KEY_MEMBER_MTIMES};
 use crate::metadata::{stored_metadata, KEY_SAFETENSORS_HEADER};
 use crate::write::options::WriteOptions;
@@ -17,7 +16,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
 /// Splits the entries into batches of about `batch_bytes`; a larger tensor is a batch alone
-/// (streamed by [`compress_large`]).
+/// (streamed by [`Writer::add_tensor_from`]).
 fn batches(entries: &[Entry], batch_bytes: u64) -> Vec<&[Entry]> {
     let mut out = Vec::new();
     let mut rest = entries;
@@ -170,30 +169,18 @@ fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
 ) -> Result<()> {
     let data_start = header.data_start();
     let total = header.data_len();
-    let base = w.base_arc();
     let is_large = |b: &[Entry]| matches!(b, [e] if e.len() > opts.batch_bytes);
     let list = batches(&header.entries, opts.batch_bytes);
-    let mut next_data: Option<Vec<Vec<u8>>> = None;
     let mut bi = 0;
     while let Some(&batch) = list.get(bi) {
         bi += 1;
         if is_large(batch) {
-            let following = list.get(bi).copied().filter(|b| !is_large(b));
             for e in batch {
-                let mut tick = |done: u64| progress(e.begin + done, total);
-                let (r, ahead) = compress_large(
-                    input,
-                    data_start,
-                    e,
-                    w,
-                    opts,
-                    base.as_deref(),
-                    following,
-                    &mut tick,
-                )?;
+                let mut tick = |done: u64, _| progress(e.begin + done, total);
+                let at = data_start + e.begin;
+                let r =
+                    w.add_tensor_from(&e.name, e.dtype, &e.shape, input, at, Some(&mut tick))?;
                 report.tensors.push(r);
-                next_data = ahead;
-                progress(e.end, total);
             }
             continue;
         }
@@ -205,13 +192,9 @@ fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
             run.extend(b);
             bi += 1;
         }
-        let mut read_ahead = next_data.take().unwrap_or_default().into_iter();
         let from = run.first().map_or(0, |e| e.begin);
         let tensors = run.into_iter().map(|e| {
-            let data = match read_ahead.next() {
-                Some(d) => d,
-                None => read_entry(input, data_start, e)?,
-            };
+            let data = read_entry(input, data_start, e)?;
             Ok((&e.name, TensorData::new(e.dtype, &e.shape, data)))
         });
         let mut done = from;
@@ -223,4 +206,19 @@ fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
     }
     progress(total, total);
     Ok(())
+}
+
+/// The bytes of tensor `e` of a safetensors input whose data starts at `data_start`.
+fn read_entry<R: Read + Seek>(input: &mut R, data_start: u64, e: &Entry) -> Result<Vec<u8>> {
+    let len = usize::try_from(e.len())
+        .map_err(|_| Error::input(Some(&e.name), "too large for this platform"))?;
+    input.seek(SeekFrom::Start(data_start + e.begin))?;
+    let mut data = Vec::new();
+    data.try_reserve_exact(len)
+        .map_err(|_| Error::input(Some(&e.name), "not enough memory"))?;
+    input.take(e.len()).read_to_end(&mut data)?;
+    if data.len() != len {
+        return Err(Error::input(Some(&e.name), "input ends inside the tensor"));
+    }
+    Ok(data)
 }

@@ -5,7 +5,6 @@
 //! | module | what |
 //! |---|---|
 //! | `compress`, `decompress`, `verify` | safetensors files and collections in and out; a file against its original |
-//! | `large` | a tensor larger than a batch, streamed from a seekable input |
 //! | `safetensors` | safetensors headers: parse, check, build |
 //! | `folder` | model folders on disk as collection members |
 //! | `base_model` | a base model opened from a safetensors file, an `.elv` or a folder (§9.1) |
@@ -15,7 +14,6 @@ pub(crate) mod base_model;
 pub(crate) mod compress;
 pub(crate) mod decompress;
 pub(crate) mod folder;
-pub(crate) mod large;
 pub mod safetensors;
 pub mod sniff;
 pub(crate) mod verify;

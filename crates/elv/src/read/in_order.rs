@@ -3,10 +3,10 @@
 //! spans of whole chunks, so memory stays a few batches whatever the tensor sizes.
 
 use crate::error::{Error, Result};
-use crate::overlap::{overlapped, piece_bytes};
+use crate::overlap::{overlapped, span_bytes};
 use crate::read::reader::Reader;
 use crate::read::source::Source;
-use crate::read::tensor::{for_each_piece, Tensor};
+use crate::read::tensor::{for_each_span, Tensor};
 
 impl<S: Source> Reader<S> {
     /// Decodes the tensors `which` (indices in file order, in the order they are wanted) and
@@ -60,7 +60,7 @@ impl<S: Source> Reader<S> {
         while let Some(b) = batches.get(bi) {
             bi += 1;
             if let Some(t) = large_of(b) {
-                if !for_each_piece(t, piece_bytes(batch_bytes), &mut |p| Ok(each(vec![p])))? {
+                if !for_each_span(t, span_bytes(batch_bytes), &mut |p| Ok(each(vec![p])))? {
                     return Ok(false);
                 }
                 continue;

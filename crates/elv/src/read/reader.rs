@@ -8,7 +8,7 @@ use crate::base::Base;
 use crate::error::{Error, Result};
 use crate::read::engine::Engine;
 use crate::read::source::Source;
-use crate::read::tensor::{for_each_piece, Tensor};
+use crate::read::tensor::{for_each_span, Tensor};
 use elv_core::member::Member;
 use elv_core::ReadOptions;
 use std::fs::File;
@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// Piece size for [`Reader::verify`]: whole chunks of about 16 MiB at a time.
-const VERIFY_PIECE_BYTES: u64 = 16 << 20;
+const VERIFY_SPAN_BYTES: u64 = 16 << 20;
 
 /// A `.elv` file opened for reading.
 ///
@@ -198,7 +198,7 @@ impl<S: Source> Reader<S> {
             .into_iter()
             .filter_map(|i| Tensor::new(&self.engine, i))
         {
-            for_each_piece(&t, VERIFY_PIECE_BYTES, &mut |_| Ok(true))?;
+            for_each_span(&t, VERIFY_SPAN_BYTES, &mut |_| Ok(true))?;
         }
         Ok(())
     }

@@ -262,19 +262,19 @@ impl<'r, S: Source> Tensor<'r, S> {
     }
 }
 
-/// Chunks per piece of about `piece_bytes` decoded bytes (at least one).
-fn chunks_per_piece(info: &TensorInfo, piece_bytes: u64) -> u64 {
+/// Chunks per piece of about `span_bytes` decoded bytes (at least one).
+fn chunks_per_span(info: &TensorInfo, span_bytes: u64) -> u64 {
     let chunk_bytes = info.chunk_len.max(1) * info.dtype.size() as u64;
-    (piece_bytes / chunk_bytes).max(1)
+    (span_bytes / chunk_bytes).max(1)
 }
 
-/// Decodes `t` in pieces of whole chunks of about `piece_bytes` (at least two chunks, so
+/// Decodes `t` in pieces of whole chunks of about `span_bytes` (at least two chunks, so
 /// both cores work), handing each to `f` in order, reading the next piece while one
 /// decodes, and checks the tensor CRC over all of them at the end. `f` returns `false` to
 /// stop early (then nothing is checked). Gives whether it ran to the end.
-pub(crate) fn for_each_piece<S: Source>(
+pub(crate) fn for_each_span<S: Source>(
     t: &Tensor<'_, S>,
-    piece_bytes: u64,
+    span_bytes: u64,
     f: &mut dyn FnMut(Vec<u8>) -> Result<bool>,
 ) -> Result<bool> {
     let info = t.storage()?;
@@ -282,7 +282,7 @@ pub(crate) fn for_each_piece<S: Source>(
     if let Some(twin) = t.base_ref()? {
         // The twin in pieces; the CRC is checked before the last piece is handed over.
         let len = info.byte_len();
-        let step = piece_bytes.max(1);
+        let step = span_bytes.max(1);
         let mut crc = crc32fast::Hasher::new();
         let mut off = 0;
         while off < len {
@@ -302,9 +302,9 @@ pub(crate) fn for_each_piece<S: Source>(
         }
         return Ok(true);
     }
-    let per_piece = chunks_per_piece(info, piece_bytes).max(2);
+    let per_span = chunks_per_span(info, span_bytes).max(2);
     let count = info.chunk_count();
-    let piece_at = |c: u64| c..(c + per_piece).min(count);
+    let piece_at = |c: u64| c..(c + per_span).min(count);
     let reader = t.reader;
     let mut crc = crc32fast::Hasher::new();
     let mut stopped = false;
@@ -392,7 +392,7 @@ impl<S: Source> TensorReader<'_, S> {
         if self.next_chunk >= count {
             return self.finish(info);
         }
-        let end = (self.next_chunk + chunks_per_piece(info, STREAM_PIECE_BYTES)).min(count);
+        let end = (self.next_chunk + chunks_per_span(info, STREAM_PIECE_BYTES)).min(count);
         let span = reader.span(self.tensor.index, self.next_chunk..end)?;
         elv_core::archive::resize_zeroed(&mut self.piece, span.decoded_len())?;
         let verify = reader.verify_checksums();

@@ -18,6 +18,7 @@ pub(crate) mod ordered;
 pub(crate) mod pack;
 pub(crate) mod policy;
 pub(crate) mod report;
+pub(crate) mod seekable;
 pub(crate) mod serialize;
 pub(crate) mod tensor_writer;
 pub(crate) mod writer;
