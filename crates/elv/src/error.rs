@@ -84,7 +84,9 @@ impl Error {
         }
     }
 
-    pub(crate) fn base(kind: elv_core::ErrorKind, tensor: &str, message: String) -> Error {
+    /// A base that cannot serve tensor `tensor` (`kind`: `BaseMissing` or `BaseMismatch`),
+    /// as a [`Base`](crate::Base) implementation reports it.
+    pub fn base(kind: elv_core::ErrorKind, tensor: &str, message: String) -> Error {
         Error::Base(BaseError {
             kind,
             tensor: tensor.to_owned(),
@@ -97,8 +99,8 @@ impl Error {
         Error::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
     }
 
-    /// A request the writer refuses, for tensor `tensor`.
-    pub(crate) fn input(tensor: Option<&str>, reason: impl fmt::Display) -> Error {
+    /// A caller's request refused (`InvalidInput`), for tensor `tensor` if it names one.
+    pub fn input(tensor: Option<&str>, reason: impl fmt::Display) -> Error {
         Error::InvalidInput(InputError {
             tensor: tensor.map(str::to_owned),
             reason: reason.to_string(),
@@ -120,7 +122,7 @@ impl Error {
 
     /// A safetensors error of the file named `name`: its message starts with the name (other
     /// errors name their path already, or have none).
-    pub(crate) fn in_file(self, name: &dyn fmt::Display) -> Error {
+    pub fn in_file(self, name: &dyn fmt::Display) -> Error {
         match self {
             Error::Safetensors(mut s) => {
                 s.message = format!("{name}: {}", s.message);
@@ -130,7 +132,8 @@ impl Error {
         }
     }
 
-    pub(crate) fn safetensors(kind: SafetensorsErrorKind, message: impl Into<String>) -> Error {
+    /// A safetensors input refused, of `kind`.
+    pub fn safetensors(kind: SafetensorsErrorKind, message: impl Into<String>) -> Error {
         Error::Safetensors(SafetensorsError {
             kind,
             message: message.into(),

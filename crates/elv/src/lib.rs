@@ -49,7 +49,7 @@ mod element;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
-mod metadata;
+pub mod metadata;
 mod overlap;
 mod read;
 mod write;
@@ -71,9 +71,6 @@ pub use elv_core::member::{Member, MemberKind};
 pub use elv_core::{DType, Encoding, ErrorKind, Limits, ReadOptions};
 pub use error::{BaseError, Error, InputError, Result, SafetensorsError, SafetensorsErrorKind};
 pub use half;
-pub use metadata::{
-    user_metadata, KEY_MEMBER_MTIMES, KEY_SAFETENSORS_HEADER, KEY_SAFETENSORS_METADATA,
-};
 pub use read::reader::Reader;
 pub use read::source::{SeekSource, Source};
 pub use read::tensor::{SectionSpan, Tensor, TensorReader};

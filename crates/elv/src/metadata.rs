@@ -41,9 +41,7 @@ pub fn user_metadata(pairs: &[(String, String)]) -> Vec<(String, String)> {
 
 /// The metadata pairs that store the `__metadata__` entries `user` (each under
 /// `safetensors.metadata.`), so that [`user_metadata`] gives `user` back.
-pub(crate) fn stored_metadata(
-    user: impl IntoIterator<Item = (String, String)>,
-) -> Vec<(String, String)> {
+pub fn stored_metadata(user: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
     user.into_iter()
         .map(|(k, v)| (format!("{KEY_SAFETENSORS_METADATA}{k}"), v))
         .collect()
@@ -54,7 +52,7 @@ pub(crate) fn stored_metadata(
 pub const KEY_MEMBER_MTIMES: &str = "elv.member.mtimes";
 
 /// The [`KEY_MEMBER_MTIMES`] value for members' (path, modification time), if any has one.
-pub(crate) fn member_mtimes_json<'a>(
+pub fn member_mtimes_value<'a>(
     members: impl IntoIterator<Item = (&'a str, Option<SystemTime>)>,
 ) -> Option<String> {
     let times: serde_json::Map<String, serde_json::Value> = members
@@ -80,7 +78,7 @@ pub(crate) fn member_mtimes_json<'a>(
 
 /// The members' modification times recorded in the metadata value `raw` ([`KEY_MEMBER_MTIMES`]),
 /// one per member; `None` where none is recorded or the record is not one.
-pub(crate) fn member_mtimes(
+pub fn member_mtimes(
     raw: Option<&str>,
     members: &[elv_core::member::Member],
 ) -> Vec<Option<SystemTime>> {

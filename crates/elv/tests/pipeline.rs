@@ -2,10 +2,11 @@
 //! lossless round trips are byte-identical, ELF stays within its bound, HD dedups, the small-value
 //! guard keeps tiny-valued tensors exact, and one tensor is read without the others.
 
+use elv::metadata::KEY_SAFETENSORS_HEADER;
 use elv::safetensors::build_header;
 use elv::{
     compress_safetensors, decompress_to_safetensors, decompress_to_safetensors_with, Reader,
-    Source, WriteOptions as CompressOptions, KEY_SAFETENSORS_HEADER,
+    Source, WriteOptions as CompressOptions,
 };
 use elv_core::{compare_floats, DType, Encoding, ReadOptions};
 use std::io::Cursor;

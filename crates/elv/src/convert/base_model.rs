@@ -1,11 +1,11 @@
 //! A base model on disk (SPEC.md §9.1): a safetensors file, an `.elv` file (its decoded
 //! tensors), or a folder of those (a sharded model), read one tensor at a time.
 
-use crate::base::Base;
 use crate::convert::safetensors::{self, Header};
-use crate::error::{Error, Result};
-use crate::read::reader::Reader;
-use crate::read::source::{read_exact_at, Source};
+use crate::Base;
+use crate::Reader;
+use crate::Source;
+use crate::{Error, Result};
 use elv_core::{DType, ErrorKind};
 use std::collections::HashMap;
 use std::fs::File;
@@ -75,7 +75,7 @@ impl BaseModel {
         let file = File::open(path).map_err(|e| Error::io_at(path, e))?;
         let len = file.metadata().map_err(|e| Error::io_at(path, e))?.len();
         let magic = &elv_core::header::MAGIC;
-        let head = read_exact_at(&file, 0, len.min(magic.len() as u64), len)?;
+        let head = file.read_vec(0, len.min(magic.len() as u64))?;
         let part = self.parts.len();
         if head == magic {
             let reader = Reader::new(file, elv_core::ReadOptions::default())?;
@@ -155,8 +155,7 @@ impl BaseModel {
                     return Err(short());
                 }
                 let start = header.file_len() - header.data_len() + e.begin + off;
-                let src: &dyn Source = file;
-                read_exact_at(src, start, len, src.size()?)
+                file.read_vec(start, len)
             }
             Part::Elv(reader) => {
                 let all = reader.tensor(loc.entry).ok_or_else(missing)?.to_vec()?;

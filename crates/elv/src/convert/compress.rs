@@ -2,16 +2,16 @@
 //! [`Writer`] in batches encoded in parallel, reading the next batch and writing the previous
 //! one while a batch encodes; a tensor larger than a batch is streamed in chunk groups.
 
-use crate::base::Base;
 use crate::convert::folder::MemberInput;
 use crate::convert::safetensors::{self, Entry};
-use crate::error::{Error, Result};
-use crate::metadata::{member_mtimes_json, KEY_MEMBER_MTIMES};
+use crate::metadata::{member_mtimes_value, KEY_MEMBER_MTIMES};
 use crate::metadata::{stored_metadata, KEY_SAFETENSORS_HEADER};
-use crate::write::options::WriteOptions;
-use crate::write::report::{Progress, Report, TensorReport};
-use crate::write::serialize::TensorData;
-use crate::write::writer::{Layout, Writer};
+use crate::Base;
+use crate::TensorData;
+use crate::WriteOptions;
+use crate::{Error, Result};
+use crate::{Layout, Writer};
+use crate::{Progress, Report, TensorReport};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::Arc;
 
@@ -111,7 +111,8 @@ pub fn compress_collection<W: Write + Send>(
         base,
     };
     let mut w = Writer::with_layout(output, *opts, layout)?;
-    if let Some(mtimes) = member_mtimes_json(inputs.iter().map(|m| (m.path.as_str(), m.modified))) {
+    if let Some(mtimes) = member_mtimes_value(inputs.iter().map(|m| (m.path.as_str(), m.modified)))
+    {
         w.set_metadata(vec![(KEY_MEMBER_MTIMES.to_string(), mtimes)])?;
     }
     let mut report = Report::default();

@@ -3,13 +3,13 @@
 //! tensor larger than a batch is decoded in chunk groups.
 
 use crate::convert::safetensors;
-use crate::error::{Error, Result};
 use crate::metadata::KEY_SAFETENSORS_HEADER;
-use crate::read::reader::Reader;
-use crate::read::source::Source;
-use crate::read::tensor::Tensor;
-use crate::write::options::DEFAULT_DECODE_BATCH_BYTES;
-use crate::write::report::Progress;
+use crate::Progress;
+use crate::Reader;
+use crate::Source;
+use crate::Tensor;
+use crate::DEFAULT_DECODE_BATCH_BYTES;
+use crate::{Error, Result};
 use elv_core::member::MemberKind;
 use elv_core::DType;
 use std::io::Write;

@@ -4,10 +4,10 @@
 
 use crate::atomic::{self, OutputOptions};
 use crate::convert::decompress::decompress_member;
-use crate::error::{Error, Result};
-use crate::read::reader::Reader;
-use crate::read::source::Source;
-use crate::write::report::Progress;
+use crate::Progress;
+use crate::Reader;
+use crate::Source;
+use crate::{Error, Result};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

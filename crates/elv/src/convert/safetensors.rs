@@ -6,7 +6,7 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
-use crate::error::{Error, Result, SafetensorsErrorKind};
+use crate::{Error, Result, SafetensorsErrorKind};
 use elv_core::DType;
 use serde_json::{Map, Value};
 use std::io::{Read, Write};

@@ -9,7 +9,7 @@
 //! assert!(what.unwrap().contains("PyTorch"));
 //! ```
 
-use crate::error::{Error, Result};
+use crate::{Error, Result};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;

@@ -3,9 +3,9 @@
 //! Both sides are streamed piece by piece, so memory does not grow with the tensor size.
 
 use crate::convert::safetensors;
-use crate::error::Result;
-use crate::read::reader::Reader;
-use crate::read::source::Source;
+use crate::Reader;
+use crate::Result;
+use crate::Source;
 use elv_core::{compare_floats, DType};
 use std::io::{Read, Seek, SeekFrom};
 

@@ -150,7 +150,7 @@ impl<S: Source> Reader<S> {
 
     /// The file's safetensors-style `__metadata__`: what [`serialize`](crate::serialize()) was
     /// given, or what the converted safetensors file carried (see
-    /// [`user_metadata`](crate::user_metadata)). Decompressing to
+    /// [`user_metadata`](crate::metadata::user_metadata)). Decompressing to
     /// safetensors writes exactly these as `__metadata__`.
     ///
     /// ```

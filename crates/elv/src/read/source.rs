@@ -18,6 +18,13 @@ pub trait Source: Send + Sync {
     fn size(&self) -> io::Result<u64>;
     /// Fills `buf` from `offset`; fails with `UnexpectedEof` if the source ends first.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+
+    /// `len` bytes at `offset`, after checking they lie within [`size`](Self::size): the
+    /// buffer is never larger than the bytes present. Past the end is `OutOfRange`; a source
+    /// that ends early is `Truncated`.
+    fn read_vec(&self, offset: u64, len: u64) -> Result<Vec<u8>> {
+        read_exact_at(self, offset, len, self.size()?)
+    }
 }
 
 impl Source for File {
@@ -139,8 +146,8 @@ impl<R: Read + Seek + Send> Source for SeekSource<R> {
 /// Reads `len` bytes at `offset` of a source of `file_len` bytes, after checking they lie
 /// inside it, so the buffer is never larger than bytes that are present. A source that ends
 /// early is `Truncated`.
-pub(crate) fn read_exact_at(
-    source: &dyn Source,
+pub(crate) fn read_exact_at<S: Source + ?Sized>(
+    source: &S,
     offset: u64,
     len: u64,
     file_len: u64,
