@@ -4,8 +4,9 @@
 //! the std crate's vector loop. `Throughput::Bytes` is the plane size.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use elv_core::encoding::encode_chunk;
-use elv_core::{ans, DType, Encoding};
+use elv_core::engine::ans;
+use elv_core::engine::encoding::encode_chunk;
+use elv_core::{DType, Encoding};
 
 fn codecs(c: &mut Criterion) {
     let (data, source) = elv_benches::weights_f32(1 << 20);

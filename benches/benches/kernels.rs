@@ -3,7 +3,7 @@
 //! is the peer measured in the same run.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use elv_core::encoding::{decode_chunk, encode_chunk};
+use elv_core::engine::encoding::{decode_chunk, encode_chunk};
 use elv_core::{DType, Encoding};
 
 fn kernels(c: &mut Criterion) {

@@ -364,9 +364,10 @@ fn a_failed_write_to_a_file_leaves_nothing_behind() {
 
 /// A 300-byte file with valid CRCs declaring one 4 GiB u8 tensor in a 2^31-value chunk.
 fn crafted_4_gib_claim() -> Vec<u8> {
-    use elv_core::section::kind;
-    use elv_core::tensor::table_to_bytes;
-    use elv_core::{Codec, ContainerWriter, DType, Encoding, StoredStream, TensorInfo};
+    use elv_core::engine::section::kind;
+    use elv_core::engine::writer::StoredStream;
+    use elv_core::fuzzing::tensor_table_to_bytes as table_to_bytes;
+    use elv_core::{Codec, ContainerWriter, DType, Encoding, TensorInfo};
     let claim = StoredStream {
         codec: Codec::Ans,
         stored: vec![0x5a; 16],

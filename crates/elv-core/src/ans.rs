@@ -71,7 +71,7 @@ pub fn encode(data: &[u8]) -> Vec<u8> {
 
 /// The coding loop of one block: given the block's per-symbol constants, codes `block` in
 /// reverse (last symbol first, symbol `i` in lane `i % 8`) from the initial states
-/// [`STATE_LOW`], and writes the renormalization words so that they end at `words.len()`
+/// `STATE_LOW`, and writes the renormalization words so that they end at `words.len()`
 /// in decoding order. Gives the final states and where the words begin. `words` holds at
 /// least `2 · block.len() + 2 · LANES` bytes. [`code_block`] is the reference; a faster
 /// coder must give the same states and words.

@@ -62,6 +62,7 @@ impl<'a> Archive<'a> {
         })
     }
 
+    #[doc(hidden)]
     /// The parsed tables.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
@@ -77,6 +78,7 @@ impl<'a> Archive<'a> {
         self.catalog.metadata()
     }
 
+    #[doc(hidden)]
     /// The decoded bytes of section `i`, CRC checked.
     pub fn section(&self, i: u32) -> Result<Cow<'a, [u8]>> {
         let e = self.catalog.index().get(i)?;

@@ -77,11 +77,13 @@ const ALL: [DType; 15] = [
 ];
 
 impl DType {
+    #[doc(hidden)]
     /// Every dtype, in code order.
     pub fn all() -> &'static [DType] {
         &ALL
     }
 
+    #[doc(hidden)]
     /// The on-disk code.
     pub fn code(self) -> u8 {
         match self {
@@ -103,6 +105,7 @@ impl DType {
         }
     }
 
+    #[doc(hidden)]
     /// The dtype for an on-disk code; `offset` locates the code for the error.
     pub fn from_code(code: u8, offset: u64) -> Result<DType> {
         ALL.iter()
@@ -150,6 +153,7 @@ impl DType {
         ALL.iter().copied().find(|d| d.name() == name)
     }
 
+    #[doc(hidden)]
     /// [`float_format`](Self::float_format), or `UnknownEncoding` with `need` (the codec
     /// saying it needs one of the four float types) for any other dtype.
     pub fn float_format_for(self, need: &'static str) -> crate::Result<FloatFormat> {
@@ -157,6 +161,7 @@ impl DType {
             .ok_or_else(|| crate::Error::bare(crate::ErrorKind::UnknownEncoding, need))
     }
 
+    #[doc(hidden)]
     /// The float layout for the four float types the codecs transform (F16, BF16, F32, F64).
     pub fn float_format(self) -> Option<FloatFormat> {
         match self {

@@ -259,7 +259,7 @@ fn nothing_nonzero_decodes_to_zero_and_the_bound_holds() {
             }
             assert_ne!(got & mag_mask, 0, "{dtype:?} {b:#x} decoded to zero");
             let (err, _) =
-                crate::compare_floats(dtype, &b.to_le_bytes()[..dtype.size()], o).unwrap();
+                crate::dtype::compare_floats(dtype, &b.to_le_bytes()[..dtype.size()], o).unwrap();
             assert!(err <= bound, "{dtype:?} {b:#x}: error {err} above {bound}");
         }
     }

@@ -46,6 +46,7 @@ const ALL: [Encoding; 9] = [
 ];
 
 impl Encoding {
+    #[doc(hidden)]
     /// The on-disk code.
     pub fn code(self) -> u8 {
         match self {
@@ -61,6 +62,7 @@ impl Encoding {
         }
     }
 
+    #[doc(hidden)]
     /// The encoding for an on-disk code.
     pub fn from_code(code: u8, offset: u64) -> Result<Encoding> {
         ALL.into_iter().find(|e| e.code() == code).ok_or_else(|| {
@@ -93,11 +95,13 @@ impl Encoding {
         )
     }
 
+    #[doc(hidden)]
     /// Whether the tensor has no streams of its own (`dedup`, `base`): chunk length 0.
     pub fn is_reference(self) -> bool {
         matches!(self, Encoding::Dedup | Encoding::BaseRef)
     }
 
+    #[doc(hidden)]
     /// Whether this encoding is defined for `dtype`.
     pub fn applies_to(self, dtype: DType) -> bool {
         match self {
@@ -109,6 +113,7 @@ impl Encoding {
         }
     }
 
+    #[doc(hidden)]
     /// k where the tensor's absolute error bound is 2^-k, or 0 for lossless (SPEC.md §6.3).
     pub fn error_bound_log2(self, dtype: DType) -> u8 {
         match (self, dtype.float_format()) {
@@ -122,6 +127,7 @@ impl Encoding {
         !matches!(self, Encoding::Elf | Encoding::ElfDelta)
     }
 
+    #[doc(hidden)]
     /// Streams each chunk of a `dtype` tensor has in this encoding.
     pub fn streams_per_chunk(self, dtype: DType) -> usize {
         match (self, dtype.float_format()) {
@@ -137,6 +143,7 @@ impl Encoding {
         }
     }
 
+    #[doc(hidden)]
     /// Whether a decoded length `len` is possible for stream `k` of a chunk of `n` values:
     /// exact for raw bytes and for `planes` and `bytes` planes, at most
     /// [`max_stream_len`](Self::max_stream_len) for ELF (its planes hold only the in-range
@@ -151,6 +158,7 @@ impl Encoding {
         }
     }
 
+    #[doc(hidden)]
     /// The most decoded bytes stream `k` of a chunk of `n` values can hold in a valid file
     /// (SPEC.md §7): a reader checks a section's declared length against it before decoding.
     pub fn max_stream_len(self, dtype: DType, n: u64, k: usize) -> u64 {

@@ -114,6 +114,7 @@ pub struct Error {
 }
 
 impl Error {
+    #[doc(hidden)]
     /// A new error of `kind` at file or section offset `offset`; `what` names the field or
     /// structure involved.
     pub fn new(kind: ErrorKind, what: &'static str, offset: u64) -> Self {
@@ -127,6 +128,7 @@ impl Error {
         }
     }
 
+    #[doc(hidden)]
     /// A new error of `kind` with no byte offset (a whole structure, or a caller's request).
     pub fn bare(kind: ErrorKind, what: &'static str) -> Self {
         Error {
@@ -139,6 +141,7 @@ impl Error {
         }
     }
 
+    #[doc(hidden)]
     /// Adds the offending value and the value or bound it was checked against.
     pub fn got_expected(mut self, got: u64, expected: u64) -> Self {
         self.got = Some(got);
@@ -146,18 +149,21 @@ impl Error {
         self
     }
 
+    #[doc(hidden)]
     /// Sets the byte offset (for a check made apart from where its field lies).
     pub fn at(mut self, offset: u64) -> Self {
         self.offset = Some(offset);
         self
     }
 
+    #[doc(hidden)]
     /// Places the error in section `index` (offset then counts from that section's start).
     pub fn in_section(mut self, index: u32) -> Self {
         self.section = Some(index);
         self
     }
 
+    #[doc(hidden)]
     /// Turns a section index relative to a chunk's first stream into an absolute one by
     /// adding `base` (chunk decoders number their streams from 0).
     pub fn rebase_section(mut self, base: u32) -> Self {
@@ -169,10 +175,12 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
+    #[doc(hidden)]
     /// The field or structure the problem was found in.
     pub fn what(&self) -> &'static str {
         self.what
     }
+    #[doc(hidden)]
     /// The section where the problem was found, if it was inside one.
     pub fn section(&self) -> Option<u32> {
         self.section
@@ -182,10 +190,12 @@ impl Error {
     pub fn offset(&self) -> Option<u64> {
         self.offset
     }
+    #[doc(hidden)]
     /// The offending value, where there is one.
     pub fn got(&self) -> Option<u64> {
         self.got
     }
+    #[doc(hidden)]
     /// The value or bound the offending value was checked against, where there is one.
     pub fn expected(&self) -> Option<u64> {
         self.expected

@@ -29,6 +29,7 @@ pub enum MemberKind {
 }
 
 impl MemberKind {
+    #[doc(hidden)]
     /// The on-disk code.
     pub fn code(self) -> u8 {
         match self {
@@ -38,6 +39,7 @@ impl MemberKind {
         }
     }
 
+    #[doc(hidden)]
     /// `safetensors`, `file` or `folder`: the name the conformance manifest uses.
     pub fn name(self) -> &'static str {
         match self {

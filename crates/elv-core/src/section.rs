@@ -44,6 +44,7 @@ pub enum Codec {
 }
 
 impl Codec {
+    #[doc(hidden)]
     /// The on-disk code.
     pub fn code(self) -> u8 {
         match self {
@@ -52,6 +53,7 @@ impl Codec {
             Codec::Ans => 2,
         }
     }
+    #[doc(hidden)]
     /// The codec for an on-disk code, if known.
     pub fn from_code(code: u8) -> Option<Codec> {
         match code {
@@ -61,6 +63,7 @@ impl Codec {
             _ => None,
         }
     }
+    #[doc(hidden)]
     /// Lowercase name (`none`, `zstd`, `ans`).
     pub fn name(self) -> &'static str {
         match self {

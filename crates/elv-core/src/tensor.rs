@@ -29,9 +29,11 @@ pub struct TensorInfo {
     /// k where decoded values are within 2^-k of the originals; 0 means bit-exact.
     pub error_bound_log2: u8,
     /// CRC32 of the decoded tensor bytes (little-endian, row-major).
+    #[doc(hidden)]
     pub crc32: u32,
     /// Values per chunk (the last chunk may be shorter); 0 for empty and dedup tensors.
     pub chunk_len: u64,
+    #[doc(hidden)]
     /// Index of this tensor's first stream section.
     pub first_stream: u32,
     /// For a dedup tensor, the index of the tensor it repeats (set from the dedup table).
@@ -52,6 +54,7 @@ impl TensorInfo {
         self.num_values().saturating_mul(self.dtype.size() as u64)
     }
 
+    #[doc(hidden)]
     /// Number of chunks.
     pub fn chunk_count(&self) -> u64 {
         if self.chunk_len == 0 {
@@ -61,12 +64,14 @@ impl TensorInfo {
         }
     }
 
+    #[doc(hidden)]
     /// Number of stream sections this tensor owns.
     pub fn stream_count(&self) -> u64 {
         self.chunk_count()
             .saturating_mul(self.encoding.streams_per_chunk(self.dtype) as u64)
     }
 
+    #[doc(hidden)]
     /// The values in chunk `c` (all `chunk_len` but possibly the last).
     pub fn chunk_values(&self, c: u64) -> u64 {
         let start = c.saturating_mul(self.chunk_len);

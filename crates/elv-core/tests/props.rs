@@ -1,7 +1,7 @@
 //! Property tests: every encoding round-trips through a container, lossless encodings bit
 //! for bit, ELF within its bound (SPEC.md §7.2 theorem), outliers bit-exact.
 
-use elv_core::elf;
+use elv_core::engine::elf;
 use elv_core::{Archive, ContainerWriter, DType, Encoding, ErrorKind, NoCodecs, ReadOptions};
 use half::{bf16, f16};
 use proptest::prelude::*;
@@ -142,13 +142,13 @@ fn lossless_encodings_are_bit_exact_on_edge_values() {
 fn corrupted_de_distance_is_rejected_not_misread() {
     // Every value repeats: distances must stay inside the chunk.
     let data: Vec<u8> = [1.5f32; 16].iter().flat_map(|v| v.to_le_bytes()).collect();
-    let streams = elv_core::writer::encode_tensor(Encoding::De, DType::F32, &data, None, 16)
+    let streams = elv_core::fuzzing::encode_tensor(Encoding::De, DType::F32, &data, None, 16)
         .unwrap()
         .streams;
     let mut bits = streams[0].clone();
     bits[0] ^= 1; // value 0 becomes a repeat: nothing before it to point at
     let mut out = vec![0u8; 64];
-    let e = elv_core::encoding::decode_chunk(
+    let e = elv_core::engine::encoding::decode_chunk(
         Encoding::De,
         DType::F32,
         16,
@@ -157,7 +157,7 @@ fn corrupted_de_distance_is_rejected_not_misread() {
         &mut out,
     );
     assert!(e.is_err());
-    let e = elv_core::encoding::decode_chunk(
+    let e = elv_core::engine::encoding::decode_chunk(
         Encoding::De,
         DType::F32,
         17,

@@ -1,6 +1,7 @@
 //! Compares the entropy stages on the planes of one tensor of a safetensors file:
 //! `cargo run --release -p elv-format --example plane_probe -- MODEL.safetensors TENSOR [elf|planes|bytes]`.
-use elv_core::{encoding, Encoding};
+use elv_core::engine::encoding;
+use elv_core::Encoding;
 use std::io::{Read, Seek, SeekFrom};
 
 fn main() {
@@ -33,7 +34,7 @@ fn main() {
             * n
             / 8.0;
         let z = zstd::bulk::compress(s, 3).unwrap().len();
-        let ans = elv_core::ans::encode(s).len();
+        let ans = elv_core::engine::ans::encode(s).len();
         println!(
             "stream {i}: {} bytes, order-0 entropy {:.0}, zstd-3 {z}, ans {ans}",
             s.len(),

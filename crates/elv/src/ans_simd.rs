@@ -1,14 +1,14 @@
 //! The `ans` encoder's coding loop (SPEC.md §4.4.2) on vectors: on x86-64 with AVX2 the
 //! eight lanes of a group are coded at once. It gives exactly the states and words of the
-//! scalar reference [`elv_core::ans::code_block`] (the core stays free of `unsafe`); the
+//! scalar reference [`elv_core::engine::ans::code_block`] (the core stays free of `unsafe`); the
 //! tests compare the two on real and adversarial planes and `fuzz/run.sh ans_simd` keeps
 //! comparing them. Everything else of a block (tables, modes, layout) is the core's.
 #![allow(unsafe_code)]
 
-use elv_core::ans::{self, BlockCoder};
+use elv_core::engine::ans::{self, BlockCoder};
 
 /// Encodes `data` as the stored bytes of an `ans` section (SPEC.md §4.4) with the fastest
-/// coding loop this CPU runs: byte for byte what [`elv_core::ans::encode`] gives.
+/// coding loop this CPU runs: byte for byte what [`elv_core::engine::ans::encode`] gives.
 pub fn encode(data: &[u8]) -> Vec<u8> {
     ans::encode_with(data, block_coder())
 }
@@ -25,7 +25,7 @@ pub(crate) fn block_coder() -> BlockCoder {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use core::arch::x86_64::*;
-    use elv_core::ans::{self, EncSym, LANES};
+    use elv_core::engine::ans::{self, EncSym, LANES};
 
     /// For each mask of lanes that emit a word (bit k: lane k), the byte shuffle that moves
     /// those lanes' words (lane k at bytes 2k, 2k+1) to the top of 16 bytes, in lane order;
@@ -164,7 +164,7 @@ mod avx2 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use elv_core::encoding::encode_chunk;
+    use elv_core::engine::encoding::encode_chunk;
     use elv_core::{DType, Encoding};
     use proptest::prelude::*;
 

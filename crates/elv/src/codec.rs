@@ -2,7 +2,8 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
 
-use elv_core::{Codec, ErrorKind, SectionDecompressor, StoredStream};
+use elv_core::engine::writer::StoredStream;
+use elv_core::{Codec, ErrorKind, SectionDecompressor};
 use std::io::Read;
 
 /// Adds zstd to the core's codecs, so a reader decodes every section codec of SPEC.md v1
@@ -103,7 +104,7 @@ pub fn pack(bytes: Vec<u8>, level: i32) -> StoredStream {
 /// Stored sizes [`pack`] could reach for a stream, found without coding it with `ans`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Estimate {
-    /// The smaller of the stream as is and [`elv_core::ans::estimated_len`] (within 0.2% of
+    /// The smaller of the stream as is and [`elv_core::engine::ans::estimated_len`] (within 0.2% of
     /// the coded length).
     pub plain_or_ans: u64,
     /// Whether `plain_or_ans` is the `ans` estimate.
@@ -142,7 +143,7 @@ pub fn estimate(bytes: &[u8], level: i32, try_zstd: bool) -> Estimate {
     if bytes.len() < 64 {
         return e;
     }
-    let ans = elv_core::ans::estimated_len(bytes) as u64;
+    let ans = elv_core::engine::ans::estimated_len(bytes) as u64;
     if ans >= len {
         return e;
     }
@@ -167,7 +168,7 @@ pub fn pack_with(bytes: Vec<u8>, level: i32, which: Try) -> StoredStream {
     // coders on such planes took a third of lossless compression time. With `ans` alone the
     // check is left out: `ans` then already won a trial on this stream, and a stream it cannot
     // shrink is still stored as is below.
-    if which != Try::Ans && elv_core::ans::estimated_len(&bytes) >= bytes.len() {
+    if which != Try::Ans && elv_core::engine::ans::estimated_len(&bytes) >= bytes.len() {
         return StoredStream::plain(bytes);
     }
     let mut best: Option<(Codec, Vec<u8>)> = None;

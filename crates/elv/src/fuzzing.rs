@@ -8,12 +8,10 @@ use crate::{
     compress_safetensors, decompress_to_safetensors_with, Choice, Reader, SeekSource, StdCodecs,
     WriteOptions, Writer, DEFAULT_BATCH_BYTES, DEFAULT_DECODE_BATCH_BYTES,
 };
-use elv_core::encoding::decode_chunk;
-use elv_core::writer::StoredStream;
-use elv_core::{
-    dedup, elf, metadata, tensor, Archive, ContainerWriter, DType, Encoding, Limits, ReadOptions,
-    TensorInfo,
-};
+use elv_core::engine::encoding::decode_chunk;
+use elv_core::engine::writer::StoredStream;
+use elv_core::engine::{dedup, elf, metadata, tensor};
+use elv_core::{Archive, ContainerWriter, DType, Encoding, Limits, ReadOptions, TensorInfo};
 use std::io::Cursor;
 use std::io::Read;
 
@@ -237,10 +235,11 @@ pub fn ans(data: &[u8]) {
     let [a, b, rest @ ..] = data else { return };
     let n = u16::from_le_bytes([*a, *b]) as usize * 4;
     let mut out = Vec::new();
-    let _ = elv_core::ans::decode(rest, n, &mut out);
-    let enc = elv_core::ans::encode(rest);
+    let _ = elv_core::engine::ans::decode(rest, n, &mut out);
+    let enc = elv_core::engine::ans::encode(rest);
     let mut back = Vec::new();
-    elv_core::ans::decode(&enc, rest.len(), &mut back).expect("ans decodes what it encoded");
+    elv_core::engine::ans::decode(&enc, rest.len(), &mut back)
+        .expect("ans decodes what it encoded");
     assert_eq!(back, rest);
 }
 
@@ -260,7 +259,7 @@ pub fn ans_simd(data: &[u8]) {
     };
     assert_eq!(
         crate::ans_simd::encode(&shaped),
-        elv_core::ans::encode(&shaped),
+        elv_core::engine::ans::encode(&shaped),
         "vector and scalar ans differ"
     );
 }
@@ -284,7 +283,7 @@ pub fn delta_round_trip(data: &[u8]) {
     let n = rest.len() / (2 * size);
     let (base, ft) = (&rest[..n * size], &rest[n * size..2 * n * size]);
     let decode = |enc: Encoding| {
-        let streams = elv_core::encoding::encode_chunk(enc, dtype, ft, Some(base)).unwrap();
+        let streams = elv_core::engine::encoding::encode_chunk(enc, dtype, ft, Some(base)).unwrap();
         let refs: Vec<&[u8]> = streams.iter().map(Vec::as_slice).collect();
         let mut out = vec![0u8; ft.len()];
         decode_chunk(enc, dtype, n, &refs, Some(base), &mut out).unwrap();
@@ -333,12 +332,14 @@ fn table_fixture() -> Vec<TensorInfo> {
 /// The member table parser: whatever it accepts tiles the tensors with valid paths.
 pub fn member_table(data: &[u8]) {
     let tensors = table_fixture();
-    if let Ok(members) = elv_core::member::parse_table(data, &tensors, &fuzz_options().limits) {
+    if let Ok(members) =
+        elv_core::engine::member::parse_table(data, &tensors, &fuzz_options().limits)
+    {
         let mut next = 0;
         for m in &members {
             assert_eq!(m.tensors.start, next, "runs tile the table");
             next = m.tensors.end;
-            elv_core::member::check_path(&m.path).expect("only valid paths");
+            elv_core::engine::member::check_path(&m.path).expect("only valid paths");
             assert!(!m.path.split('/').any(|c| c == ".." || c.is_empty()));
         }
         assert_eq!(next as usize, tensors.len());
@@ -348,7 +349,8 @@ pub fn member_table(data: &[u8]) {
 /// The base table parser: whatever it accepts names exactly the tensors stored against it.
 pub fn base_table(data: &[u8]) {
     let tensors = table_fixture();
-    if let Ok(t) = elv_core::base::BaseTable::parse(data, &tensors, &fuzz_options().limits) {
+    if let Ok(t) = elv_core::engine::base::BaseTable::parse(data, &tensors, &fuzz_options().limits)
+    {
         let named: Vec<usize> = t.entries.iter().map(|e| e.tensor as usize).collect();
         let needing: Vec<usize> = (0..tensors.len())
             .filter(|&i| tensors[i].encoding.needs_base())
@@ -413,7 +415,7 @@ pub fn round_trip(data: &[u8]) {
                 if elf::encode_value(bits, fmt).is_none() {
                     assert_eq!(x, y, "outlier not exact");
                 } else {
-                    let (e, _) = elv_core::compare_floats(dtype, x, y).unwrap();
+                    let (e, _) = elv_core::engine::dtype::compare_floats(dtype, x, y).unwrap();
                     assert!(e <= bound, "ELF bound broken: {e} > {bound}");
                 }
             }

@@ -78,10 +78,7 @@ pub fn member_mtimes_value<'a>(
 
 /// The members' modification times recorded in the metadata value `raw` ([`KEY_MEMBER_MTIMES`]),
 /// one per member; `None` where none is recorded or the record is not one.
-pub fn member_mtimes(
-    raw: Option<&str>,
-    members: &[elv_core::member::Member],
-) -> Vec<Option<SystemTime>> {
+pub fn member_mtimes(raw: Option<&str>, members: &[elv_core::Member]) -> Vec<Option<SystemTime>> {
     let parsed: Option<serde_json::Map<String, serde_json::Value>> =
         raw.and_then(|r| serde_json::from_str(r).ok());
     members

@@ -4,11 +4,11 @@
 //! limits of SPEC.md §11 before anything is sized by it.
 
 use elv::{Reader, StdCodecs};
-use elv_core::section::kind;
-use elv_core::tensor::table_to_bytes;
+use elv_core::engine::section::kind;
+use elv_core::engine::writer::StoredStream;
+use elv_core::fuzzing::tensor_table_to_bytes as table_to_bytes;
 use elv_core::{
-    Archive, Codec, ContainerWriter, DType, Encoding, ErrorKind, Limits, ReadOptions, StoredStream,
-    TensorInfo,
+    Archive, Codec, ContainerWriter, DType, Encoding, ErrorKind, Limits, ReadOptions, TensorInfo,
 };
 
 mod counting;

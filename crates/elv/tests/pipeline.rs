@@ -8,7 +8,8 @@ use elv::{
     compress_safetensors, decompress_to_safetensors, decompress_to_safetensors_with, Reader,
     Source, WriteOptions as CompressOptions,
 };
-use elv_core::{compare_floats, DType, Encoding, ReadOptions};
+use elv_core::engine::dtype::compare_floats;
+use elv_core::{DType, Encoding, ReadOptions};
 use std::io::Cursor;
 use std::sync::{Arc, Mutex};
 
@@ -435,7 +436,7 @@ fn large_tensors_stream_by_spans_in_both_directions() {
 
 #[test]
 fn a_corrupt_chunk_of_a_streamed_tensor_is_an_error() {
-    use elv_core::section::{ENTRY_LEN, INDEX_HEADER_LEN};
+    use elv_core::engine::section::{ENTRY_LEN, INDEX_HEADER_LEN};
     let opts = CompressOptions {
         lossless: true,
         chunk_len: 1000,
@@ -640,7 +641,7 @@ fn batches_after_streamed_tensors_round_trip() {
 
 /// The index of the section stored at file offset `offset`, read from the section index.
 fn section_number(file: &[u8], offset: u64) -> usize {
-    use elv_core::section::{ENTRY_LEN, INDEX_HEADER_LEN};
+    use elv_core::engine::section::{ENTRY_LEN, INDEX_HEADER_LEN};
     let n = file.len();
     let index_at = u64::from_le_bytes(file[n - 32..n - 24].try_into().unwrap()) as usize;
     let count = u32::from_le_bytes(file[index_at..index_at + 4].try_into().unwrap()) as usize;

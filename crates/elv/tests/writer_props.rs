@@ -5,7 +5,8 @@
 //! collections written against a base model (member paths, twins, delta encodings).
 
 use elv::{Choice, DType, Encoding, Reader, WriteOptions, Writer};
-use elv_core::{compare_floats, elf};
+use elv_core::engine::dtype::compare_floats;
+use elv_core::engine::elf;
 use proptest::prelude::*;
 
 const ENCODINGS: [Encoding; 5] = [

@@ -64,6 +64,7 @@ impl<S: Sink> ContainerWriter<S> {
         }
     }
 
+    #[doc(hidden)]
     /// Records that tensor `tensor` (stored as `base`, `delta` or `elf_delta`) was written
     /// against the base twin named `twin` whose bytes hash to `hash` (BLAKE3-256), and names
     /// the base for messages (SPEC.md §9.1).
@@ -89,6 +90,7 @@ impl<S: Sink> ContainerWriter<S> {
         Ok(())
     }
 
+    #[doc(hidden)]
     /// Names the base model in the base table, for messages.
     pub fn set_base_name(&mut self, name: &str) {
         let mut end = name.len().min(u16::MAX as usize);

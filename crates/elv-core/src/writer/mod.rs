@@ -17,10 +17,7 @@ use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use crate::encode::{
-    check_layout, check_shape, effective_chunk_len, encode_chunk_checked, encode_tensor,
-    EncodedChunk, EncodedTensor,
-};
+use crate::encode::{check_layout, check_shape, encode_tensor};
 
 mod members;
 mod tensors;
@@ -121,17 +118,20 @@ impl<S: Sink> ContainerWriter<S> {
         })
     }
 
+    #[doc(hidden)]
     /// Bytes written so far.
     pub fn position(&self) -> u64 {
         self.pos
     }
 
+    #[doc(hidden)]
     /// Sets the reader limits the file must keep within (default: [`Limits::default`], what
     /// the reference reader accepts). Whatever exceeds them is refused before it is written.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
     }
 
+    #[doc(hidden)]
     /// The tensors added so far.
     pub fn tensors(&self) -> &[TensorInfo] {
         &self.tensors
@@ -149,6 +149,7 @@ impl<S: Sink> ContainerWriter<S> {
         Ok(())
     }
 
+    #[doc(hidden)]
     /// Writes a section of any kind as is, for ancillary sections of a tool's own kinds
     /// (SPEC.md §4.2: kinds 128..=255 are free for private use). The caller keeps the kind
     /// rules of §4.2; the index is checked only by readers.
@@ -261,6 +262,7 @@ impl<S: Sink> ContainerWriter<S> {
         Ok(index)
     }
 
+    #[doc(hidden)]
     /// Index of the tensor named `name`, if added.
     pub fn find(&self, name: &str) -> Option<u32> {
         self.names.get(name).copied()
@@ -296,6 +298,7 @@ impl<S: Sink> ContainerWriter<S> {
         Ok(())
     }
 
+    #[doc(hidden)]
     /// Writes the tables (each passed through `pack` to choose its codec), the index and the
     /// trailer, and gives back the sink.
     pub fn finish_with(

@@ -4,6 +4,7 @@
 use super::*;
 
 impl<S: Sink> ContainerWriter<S> {
+    #[doc(hidden)]
     /// Adds a tensor whose streams are already encoded (and possibly compressed): `streams`
     /// are all chunks' streams in order, `crc32` is the CRC of the decoded tensor bytes.
     #[allow(clippy::too_many_arguments)]
@@ -24,6 +25,7 @@ impl<S: Sink> ContainerWriter<S> {
         self.end_tensor(crc32)
     }
 
+    #[doc(hidden)]
     /// Starts a tensor whose streams follow with [`push_stream`](Self::push_stream), for
     /// writing a large tensor chunk by chunk; [`end_tensor`](Self::end_tensor) completes it.
     pub fn begin_tensor(
@@ -61,6 +63,7 @@ impl<S: Sink> ContainerWriter<S> {
         Ok(())
     }
 
+    #[doc(hidden)]
     /// Writes the next stream of the open tensor.
     pub fn push_stream(&mut self, s: &StoredStream) -> core::result::Result<(), S::Error> {
         let Some(t) = &self.pending else {
@@ -88,6 +91,7 @@ impl<S: Sink> ContainerWriter<S> {
         Ok(())
     }
 
+    #[doc(hidden)]
     /// Completes the open tensor; `crc32` is the CRC of its decoded bytes. Checks the stream
     /// count against the encoding.
     pub fn end_tensor(&mut self, crc32: u32) -> core::result::Result<u32, S::Error> {

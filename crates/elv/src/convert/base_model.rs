@@ -74,7 +74,7 @@ impl BaseModel {
     fn add_file(&mut self, path: &Path, in_folder: bool) -> Result<()> {
         let file = File::open(path).map_err(|e| Error::io_at(path, e))?;
         let len = file.metadata().map_err(|e| Error::io_at(path, e))?.len();
-        let magic = &elv_core::header::MAGIC;
+        let magic = &elv_core::engine::header::MAGIC;
         let head = file.read_vec(0, len.min(magic.len() as u64))?;
         let part = self.parts.len();
         if head == magic {

@@ -10,8 +10,8 @@ use crate::Source;
 use crate::Tensor;
 use crate::DEFAULT_DECODE_BATCH_BYTES;
 use crate::{Error, Result};
-use elv_core::member::MemberKind;
 use elv_core::DType;
+use elv_core::MemberKind;
 use std::io::Write;
 
 /// Writes the tensors of an `.elv` as a safetensors file. If the `.elv` carries the original

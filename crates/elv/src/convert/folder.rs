@@ -202,7 +202,7 @@ fn write_members<S: Source>(
     let mut done = 0u64;
     for (m, member) in reader.members().iter().enumerate() {
         let target = safe_target(root, &member.path)?;
-        if member.kind == elv_core::member::MemberKind::Folder {
+        if member.kind == elv_core::MemberKind::Folder {
             match fs::symlink_metadata(&target) {
                 Ok(meta) if meta.is_dir() => {}
                 Ok(_) => return Err(refused(&target, "exists and is not a folder")),

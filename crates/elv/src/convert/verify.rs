@@ -6,7 +6,8 @@ use crate::convert::safetensors;
 use crate::Reader;
 use crate::Result;
 use crate::Source;
-use elv_core::{compare_floats, DType};
+use elv_core::engine::dtype::compare_floats;
+use elv_core::DType;
 use std::io::{Read, Seek, SeekFrom};
 
 /// Bytes of each side compared at a time.

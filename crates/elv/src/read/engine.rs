@@ -11,10 +11,11 @@ use crate::error::{Error, Result};
 use crate::read::fetch::{decode_spans, Span};
 use crate::read::source::{read_exact_at, Source};
 use crate::read::twin::{Twin, TwinBytes, Twins};
-use elv_core::decode;
-use elv_core::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
-use elv_core::section::{check_section_crc, decode_section, ENTRY_LEN, INDEX_HEADER_LEN};
-use elv_core::{Catalog, Error as CoreError, ErrorKind, ReadOptions};
+use elv_core::engine::catalog::Catalog;
+use elv_core::engine::decode;
+use elv_core::engine::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
+use elv_core::engine::section::{check_section_crc, decode_section, ENTRY_LEN, INDEX_HEADER_LEN};
+use elv_core::{Error as CoreError, ErrorKind, ReadOptions};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -229,7 +230,7 @@ impl<S: Source> Engine<S> {
 /// The stored streams of whole tensors, read and waiting to be decoded; for a `base`
 /// reference, its twin's bytes instead.
 pub(crate) struct Batch<'r> {
-    reader_index: &'r elv_core::section::SectionIndex,
+    reader_index: &'r elv_core::engine::section::SectionIndex,
     verify: bool,
     spans: Vec<(Span<'r>, Option<TwinBytes>)>,
 }
@@ -240,7 +241,7 @@ impl Batch<'_> {
         let spans: Vec<&Span<'_>> = self.spans.iter().map(|(s, _)| s).collect();
         let mut outs = spans
             .iter()
-            .map(|s| elv_core::archive::zeroed(s.decoded_len()))
+            .map(|s| elv_core::engine::archive::zeroed(s.decoded_len()))
             .collect::<elv_core::Result<Vec<_>>>()?;
         let mut views: Vec<&mut [u8]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
         let crcs = decode_spans(self.reader_index, &spans, &mut views, self.verify)?;

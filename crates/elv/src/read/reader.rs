@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::read::engine::Engine;
 use crate::read::source::Source;
 use crate::read::tensor::{for_each_span, Tensor};
-use elv_core::member::Member;
+use elv_core::Member;
 use elv_core::ReadOptions;
 use std::fs::File;
 use std::path::Path;

@@ -10,7 +10,7 @@ use crate::read::engine::Engine;
 use crate::read::fetch::decode_span;
 use crate::read::source::Source;
 use crate::read::twin::Twin;
-use elv_core::decode::check_tensor_crc_value;
+use elv_core::engine::decode::check_tensor_crc_value;
 use elv_core::{Codec, DType, Encoding, Error as CoreError, ErrorKind, TensorInfo};
 use std::io;
 
@@ -210,7 +210,7 @@ impl<'r, S: Source> Tensor<'r, S> {
     /// Decodes the tensor into a new vector; memory is reserved fallibly, so a tensor this
     /// machine cannot hold is an error (`LimitExceeded`), not an abort.
     pub fn to_vec(&self) -> Result<Vec<u8>> {
-        let mut out = elv_core::archive::zeroed(self.byte_len())?;
+        let mut out = elv_core::engine::archive::zeroed(self.byte_len())?;
         self.decode_into(&mut out)?;
         Ok(out)
     }
@@ -333,7 +333,7 @@ pub(crate) fn for_each_span<S: Source>(
                     .transpose()
             },
             |span| -> Result<(Vec<u8>, u32)> {
-                let mut out = elv_core::archive::zeroed(span.decoded_len())?;
+                let mut out = elv_core::engine::archive::zeroed(span.decoded_len())?;
                 let crc = decode_span(reader.catalog().index(), span, &mut out, verify)?;
                 Ok((out, crc))
             },
@@ -394,7 +394,7 @@ impl<S: Source> TensorReader<'_, S> {
         }
         let end = (self.next_chunk + chunks_per_span(info, STREAM_PIECE_BYTES)).min(count);
         let span = reader.span(self.tensor.index, self.next_chunk..end)?;
-        elv_core::archive::resize_zeroed(&mut self.piece, span.decoded_len())?;
+        elv_core::engine::archive::resize_zeroed(&mut self.piece, span.decoded_len())?;
         let verify = reader.verify_checksums();
         let crc = decode_span(reader.catalog().index(), &span, &mut self.piece, verify)?;
         self.crc.combine(&crc32fast::Hasher::new_with_initial_len(

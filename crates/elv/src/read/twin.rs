@@ -6,7 +6,8 @@
 
 use crate::base::{twin_hash, Base};
 use crate::error::{Error, Result};
-use elv_core::{Catalog, Error as CoreError, ErrorKind};
+use elv_core::engine::catalog::Catalog;
+use elv_core::{Error as CoreError, ErrorKind};
 use std::sync::{Arc, Mutex};
 
 /// Twins up to this size are read whole and kept for the tensor's decode; larger ones are

@@ -8,7 +8,7 @@ use crate::write::ordered::in_order;
 use crate::write::report::TensorReport;
 use crate::write::serialize::TensorData;
 use crate::write::writer::{pack_choice, twin_of, Choice, NamedTensor, Writer};
-use elv_core::writer::check_shape;
+use elv_core::engine::writer::check_shape;
 use std::io::Write;
 
 impl<W: Write> Writer<W> {

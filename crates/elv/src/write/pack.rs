@@ -4,8 +4,9 @@
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::write::options::WriteOptions;
-use elv_core::writer::{effective_chunk_len, encode_chunk_checked, Sink};
-use elv_core::{DType, Encoding, StoredStream};
+use elv_core::engine::writer::{effective_chunk_len, encode_chunk_checked, StoredStream};
+use elv_core::Sink;
+use elv_core::{DType, Encoding};
 use rayon::prelude::*;
 use std::io::Write;
 

@@ -6,9 +6,10 @@ use crate::codec;
 use crate::error::{Error, Result};
 use crate::write::options::WriteOptions;
 use crate::write::pack::{pack_tensor, pack_tensor_with, PackedTensor};
-use elv_core::section::ENTRY_LEN;
-use elv_core::writer::encode_chunk_checked;
-use elv_core::{elf, Codec, DType, Encoding};
+use elv_core::engine::elf;
+use elv_core::engine::section::ENTRY_LEN;
+use elv_core::engine::writer::encode_chunk_checked;
+use elv_core::{Codec, DType, Encoding};
 use rayon::prelude::*;
 
 /// Which encodings the mode allows for a tensor, and why ELF was ruled out if it was.

@@ -14,7 +14,8 @@ use crate::write::policy;
 use crate::write::report::{Progress, TensorReport};
 use crate::write::tensor_writer::{tensor_bytes, TensorWriter};
 use crate::write::writer::{Choice, Writer};
-use elv_core::{elf, DType, Encoding};
+use elv_core::engine::elf;
+use elv_core::{DType, Encoding};
 use rayon::prelude::*;
 use std::io::{Read, Seek, SeekFrom, Write};
 

@@ -7,11 +7,14 @@
 #![allow(dead_code)]
 
 use elv::{WriteOptions, Writer};
-use elv_core::header::{Header, HEADER_LEN, TRAILER_LEN};
-use elv_core::section::{kind, Codec, ENTRY_LEN, INDEX_HEADER_LEN};
-use elv_core::tensor::{table_to_bytes, TensorInfo};
-use elv_core::writer::{encode_tensor, StoredStream};
-use elv_core::{dedup, metadata, ContainerWriter, DType, Encoding, ErrorKind};
+use elv_core::engine::header::{Header, HEADER_LEN, TRAILER_LEN};
+use elv_core::engine::metadata;
+use elv_core::engine::section::{kind, ENTRY_LEN, INDEX_HEADER_LEN};
+use elv_core::engine::writer::StoredStream;
+use elv_core::fuzzing::encode_tensor;
+use elv_core::fuzzing::tensor_table_to_bytes as table_to_bytes;
+use elv_core::TensorInfo;
+use elv_core::{Codec, ContainerWriter, DType, Encoding, ErrorKind};
 
 /// An expected tensor: name, dtype, shape, encoding, decoded bytes.
 pub type ExpectedTensor = (String, DType, Vec<u64>, Encoding, Vec<u8>);
@@ -639,7 +642,7 @@ fn valid_sections(v: &mut Vec<Vector>) {
         let mut w = ContainerWriter::new(Vec::new(), 3).unwrap();
         let stream = StoredStream {
             codec: Codec::Ans,
-            stored: elv_core::ans::encode(&skew),
+            stored: elv_core::engine::ans::encode(&skew),
             decoded_len: skew.len() as u64,
         };
         w.add_encoded_tensor(
@@ -1220,7 +1223,7 @@ fn invalid_tables(v: &mut Vec<Vector>) {
     v.push(invalid(
         "header_only.elv",
         "a valid 32-byte header and nothing after it",
-        elv_core::header::Header::new(3).to_bytes().to_vec(),
+        elv_core::engine::header::Header::new(3).to_bytes().to_vec(),
         ErrorKind::Truncated,
     ));
     // ELF outlier values cut short: the stream's length is known, so Malformed.
@@ -1370,7 +1373,7 @@ fn invalid_tables(v: &mut Vec<Vector>) {
         p.extra.push((
             kind::DEDUP_TABLE,
             true,
-            StoredStream::plain(dedup::table_to_bytes(pairs)),
+            StoredStream::plain(elv_core::fuzzing::dedup_table_to_bytes(pairs)),
         ));
         p.build()
     };
@@ -1422,7 +1425,7 @@ fn invalid_tables(v: &mut Vec<Vector>) {
     p.extra.push((
         kind::DEDUP_TABLE,
         true,
-        StoredStream::plain(dedup::table_to_bytes(&[(1, 0)])),
+        StoredStream::plain(elv_core::fuzzing::dedup_table_to_bytes(&[(1, 0)])),
     ));
     v.push(invalid(
         "dedup_bound_mismatch.elv",
@@ -1452,7 +1455,7 @@ fn invalid_streams(v: &mut Vec<Vector>) {
     let mut b = plain_file(3, &de_spec, &no_meta);
     let off = section_offset(&b, 0);
     // value 1 repeats at distance 1; make it distance 2 (L=2, D=2): before the start
-    let mut bits = elv_core::bits::BitWriter::new();
+    let mut bits = elv_core::fuzzing::BitWriter::new();
     for (flag, l, d) in [(0u64, 0u32, 0u64), (1, 2, 2), (1, 1, 1), (1, 1, 1)] {
         bits.write(flag, 1);
         if flag == 1 {
@@ -1538,7 +1541,7 @@ fn invalid_streams(v: &mut Vec<Vector>) {
     ));
 
     // Invalid ans streams: the skewed plane's encoding with one fault each.
-    let enc = elv_core::ans::encode(&skew);
+    let enc = elv_core::engine::ans::encode(&skew);
     let mut ans_invalid =
         |name: &'static str, note: &'static str, stored: Vec<u8>, kind: ErrorKind| {
             let mut p = Parts::new(3, &aspec);
@@ -1569,14 +1572,15 @@ fn invalid_streams(v: &mut Vec<Vector>) {
         let present: u32 = enc[1..33].iter().map(|b| b.count_ones()).sum();
         let mut pos = 33;
         for _ in 0..present {
-            elv_core::varint::read_uleb(&enc, &mut pos).unwrap();
+            elv_core::fuzzing::read_uleb(&enc, &mut pos).unwrap();
         }
         let p_at = pos;
-        let plen = elv_core::varint::read_uleb(&enc, &mut pos).unwrap() as usize;
+        let plen = elv_core::fuzzing::read_uleb(&enc, &mut pos).unwrap() as usize;
         (p_at, pos, plen)
     };
     let mut bad = enc.clone();
-    bad[payload_at..payload_at + 4].copy_from_slice(&(elv_core::ans::STATE_LOW - 1).to_le_bytes());
+    bad[payload_at..payload_at + 4]
+        .copy_from_slice(&(elv_core::fuzzing::STATE_LOW - 1).to_le_bytes());
     ans_invalid(
         "ans_state_below_l.elv",
         "an ans block whose first initial state is L - 1",
@@ -1585,7 +1589,7 @@ fn invalid_streams(v: &mut Vec<Vector>) {
     );
     // One word more than the block's symbols consume (P grows by 2).
     let mut bad = enc[..p_at].to_vec();
-    elv_core::varint::write_uleb(plen as u64 + 2, &mut bad);
+    elv_core::fuzzing::write_uleb(plen as u64 + 2, &mut bad);
     bad.extend_from_slice(&enc[payload_at..payload_at + plen]);
     bad.extend_from_slice(&[0, 0]);
     bad.extend_from_slice(&enc[payload_at + plen..]);

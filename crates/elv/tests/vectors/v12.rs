@@ -2,8 +2,8 @@
 //! against a base model, and the ways such files can be wrong.
 
 use super::{elf_expected, invalid, reseal_header, reseal_section, weights, Expect, Rng, Vector};
-use elv_core::header::feature;
-use elv_core::member::MemberKind;
+use elv_core::engine::header::feature;
+use elv_core::MemberKind;
 use elv_core::{ContainerWriter, DType, Encoding, ErrorKind};
 
 /// The base model of the delta vectors (`valid/base_model.elv`): name, dtype, shape, bytes.
@@ -304,7 +304,7 @@ pub fn all() -> Vec<Vector> {
         ErrorKind::BaseMissing,
     ));
     let mut b = delta.clone();
-    let s = section_of_kind(&b, elv_core::section::kind::BASE_TABLE);
+    let s = section_of_kind(&b, elv_core::engine::section::kind::BASE_TABLE);
     let off = super::section_offset(&b, s);
     // The first entry's hash: after count, reserved, name length and name, and the tensor.
     let at = off + 8 + 2 + "base_model.elv".len() + 4;
@@ -329,13 +329,21 @@ pub fn all() -> Vec<Vector> {
     let ft = tuned("w", dtype, &base);
     w.add_tensor_against("w", dtype, &shape, &ft, &base, Encoding::Delta, 64)
         .unwrap();
-    let table = elv_core::tensor::table_to_bytes(w.tensors());
-    let plain = elv_core::StoredStream::plain;
-    w.add_section(elv_core::section::kind::TENSOR_TABLE, true, &plain(table))
-        .unwrap();
-    let empty = elv_core::base::BaseTable::default().to_bytes();
-    w.add_section(elv_core::section::kind::BASE_TABLE, true, &plain(empty))
-        .unwrap();
+    let table = elv_core::fuzzing::tensor_table_to_bytes(w.tensors());
+    let plain = elv_core::engine::writer::StoredStream::plain;
+    w.add_section(
+        elv_core::engine::section::kind::TENSOR_TABLE,
+        true,
+        &plain(table),
+    )
+    .unwrap();
+    let empty = elv_core::engine::base::BaseTable::default().to_bytes();
+    w.add_section(
+        elv_core::engine::section::kind::BASE_TABLE,
+        true,
+        &plain(empty),
+    )
+    .unwrap();
     v.push(invalid(
         "base_entry_missing.elv",
         "a delta tensor without an entry in the base table",
@@ -366,7 +374,7 @@ pub fn all() -> Vec<Vector> {
         b,
         ErrorKind::Malformed,
     ));
-    let mt = elv_core::section::kind::MEMBER_TABLE;
+    let mt = elv_core::engine::section::kind::MEMBER_TABLE;
     for (name, note, from, to) in [
         (
             "member_path_escape.elv",
@@ -427,7 +435,7 @@ pub fn all() -> Vec<Vector> {
     // Within one member a name must be unique: the second shard's b renamed w.
     let b = patch(
         &folder,
-        elv_core::section::kind::TENSOR_TABLE,
+        elv_core::engine::section::kind::TENSOR_TABLE,
         &[1, 0, b'b', DType::BF16.code()],
         &[1, 0, b'w', DType::BF16.code()],
     );
