@@ -79,7 +79,7 @@ fn lossless_deltas_round_trip_bit_for_bit_and_beat_the_fine_tune_alone() {
 #[test]
 fn large_tensors_stream_against_their_twins_span_by_span() {
     // Batches of 4 KiB send every tensor above that through the streaming path, its twin
-    // read in the same pieces.
+    // read in the same spans.
     for (ft, lossless) in [("full", true), ("lora", true), ("full", false)] {
         let opts = WriteOptions {
             lossless,
@@ -119,8 +119,8 @@ fn large_tensors_stream_against_their_twins_span_by_span() {
 
 #[test]
 fn a_twin_larger_than_a_span_is_checked_then_read_by_range() {
-    // 18 MB: above the 16 MiB a reader reads whole, so the twin is hashed piece by piece,
-    // then read by range for each span, for each piece of a stream, and for a reference.
+    // 18 MB: above the 16 MiB a reader reads whole, so the twin is hashed a span at a time,
+    // then read by range for each span, for each part of a stream, and for a reference.
     let n = 4_500_000usize;
     let mut x = 7u64;
     let mut next = move || {
