@@ -81,7 +81,7 @@ pub type BlockCoder = fn(&[EncSym; 256], &[u8], &mut [u8]) -> ([u32; LANES], usi
 /// tables, the block modes, the layout) is this module's.
 pub fn encode_with(data: &[u8], coder: BlockCoder) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
-    // One word buffer for every block: at most a word per symbol, plus a group of slack.
+    // One word buffer for every block: at most a word per symbol, plus a step of slack.
     let mut words = vec![0u8; 2 * data.len().min(BLOCK_LEN) + 2 * LANES];
     for block in data.chunks(BLOCK_LEN) {
         encode_block(block, &mut words, coder, &mut out);
@@ -392,7 +392,7 @@ fn read_table(stored: &[u8], pos: &mut usize, table: &mut [u32]) -> Result<Optio
     Ok(only)
 }
 
-/// Bytes of word stream one group of `LANES` symbols can consume.
+/// Bytes of word stream one step of `LANES` symbols can consume.
 const GROUP_BYTES: usize = 2 * LANES;
 
 // The hot loop indexes `table` (4096 entries) with `x & 4095`, a `GROUP_BYTES`-byte window
@@ -439,10 +439,10 @@ fn decode_block(stored: &[u8], pos: &mut usize, out: &mut [u8], table: &mut [u32
             *x = if need { (v << WORD_BITS) | word } else { v };
             (e as u8, 2 * usize::from(need))
         };
-        let mut groups = out.chunks_exact_mut(LANES);
-        for g in &mut groups {
+        let mut steps = out.chunks_exact_mut(LANES);
+        for g in &mut steps {
             if let Some(win) = words.get(pos..pos + GROUP_BYTES) {
-                // Fast path: the whole group's words are in `win`.
+                // Fast path: the whole step's words are in `win`.
                 let win: &[u8; GROUP_BYTES] = win.try_into().unwrap_or(&[0; GROUP_BYTES]);
                 let mut off = 0usize;
                 for k in 0..LANES {
@@ -464,7 +464,7 @@ fn decode_block(stored: &[u8], pos: &mut usize, out: &mut [u8], table: &mut [u32
                 }
             }
         }
-        for (k, o) in groups.into_remainder().iter_mut().enumerate() {
+        for (k, o) in steps.into_remainder().iter_mut().enumerate() {
             let w = words
                 .get(pos..pos + 2)
                 .map_or(0, |b| u32::from(u16::from_le_bytes([b[0], b[1]])));

@@ -96,7 +96,7 @@ pub fn check_tensor_crc(info: &TensorInfo, bytes: &[u8], verify_crc: bool) -> Re
     Ok(())
 }
 
-/// Checks a tensor CRC the caller computed (for example over pieces of a large tensor)
+/// Checks a tensor CRC the caller computed (for example over spans of a large tensor)
 /// against the record's. Like every checksum check, compiled out under `cfg(fuzzing)`.
 pub fn check_tensor_crc_value(info: &TensorInfo, crc: u32, verify_crc: bool) -> Result<()> {
     if verify_crc && !cfg!(fuzzing) && crc != info.crc32 {

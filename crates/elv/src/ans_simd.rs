@@ -1,5 +1,5 @@
 //! The `ans` encoder's coding loop (SPEC.md §4.4.2) on vectors: on x86-64 with AVX2 the
-//! eight lanes of a group are coded at once. It gives exactly the states and words of the
+//! eight lanes of a step are coded at once. It gives exactly the states and words of the
 //! scalar reference [`elv_core::engine::ans::code_block`] (the core stays free of `unsafe`); the
 //! tests compare the two on real and adversarial planes and `fuzz/run.sh ans_simd` keeps
 //! comparing them. Everything else of a block (tables, modes, layout) is the core's.
@@ -66,7 +66,7 @@ mod avx2 {
         unsafe { code_block_avx2(syms, block, buf) }
     }
 
-    /// The coding loop with the eight states in one vector. Per group: the symbols'
+    /// The coding loop with the eight states in one vector. Per step: the symbols'
     /// constants gathered from three 256-entry tables, the emitting lanes' words compacted
     /// with one shuffle and stored below those already written, and the next states from
     /// 64-bit products (`floor(x / f)` by reciprocal, as [`EncSym::div`]).
@@ -87,7 +87,7 @@ mod avx2 {
             aux[s] = (e.cum | e.cmpl_freq << 12 | e.shift.saturating_sub(31) << 25) as i32;
         }
         // The last `tail` symbols come first, from the initial states at the end of `buf`:
-        // exactly what the reference does with them alone (they fill no whole group).
+        // exactly what the reference does with them alone (they fill no whole step).
         let tail = block.len() % LANES;
         let (body, rest) = block.split_at(block.len() - tail);
         let (x, mut p) = ans::code_block(syms, rest, buf);
@@ -127,7 +127,7 @@ mod avx2 {
                 unsafe { _mm_loadu_si128(COMPACT[emit as usize].as_ptr().cast::<__m128i>()) };
             let words = _mm_shuffle_epi8(words, shuffle);
             // p >= 2 * (symbols left) + 16 here, so the 16 bytes below p are in `buf`; the
-            // ones below the emitted words are overwritten by the next group or lie before
+            // ones below the emitted words are overwritten by the next step or lie before
             // the words' start.
             let Some(dst) = buf.get_mut(p - 16..p) else {
                 return ans::code_block(syms, block, buf);
@@ -212,7 +212,7 @@ mod tests {
     }
 
     /// The edges of the coder: a state at its bound in every lane, the largest and smallest
-    /// frequencies, lengths around a group and a block, one symbol against all others.
+    /// frequencies, lengths around a step and a block, one symbol against all others.
     #[test]
     fn matches_the_reference_on_adversarial_bytes() {
         for n in (0..40).chain([ans::BLOCK_LEN - 1, ans::BLOCK_LEN, ans::BLOCK_LEN + 9]) {

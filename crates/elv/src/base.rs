@@ -15,7 +15,7 @@ pub trait Base: Send + Sync {
     /// The little-endian bytes of the tensor named `name`.
     fn read(&self, name: &str) -> Result<Vec<u8>>;
     /// `len` bytes of the tensor named `name` from byte `offset`, for reading a large twin
-    /// piece by piece. The default reads the whole tensor and cuts the range out.
+    /// a span at a time. The default reads the whole tensor and cuts the range out.
     fn read_range(&self, name: &str, offset: u64, len: u64) -> Result<Vec<u8>> {
         let all = self.read(name)?;
         let start = usize::try_from(offset).unwrap_or(usize::MAX);

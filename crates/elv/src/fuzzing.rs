@@ -100,14 +100,14 @@ pub fn container(data: &[u8]) {
             .map(|t| {
                 let whole = t.to_vec()?;
                 let mut streamed = Vec::new();
-                let mut piece = [0u8; 7];
+                let mut part = [0u8; 7];
                 let mut s = t.stream();
                 loop {
-                    let n = s.read(&mut piece)?;
+                    let n = s.read(&mut part)?;
                     if n == 0 {
                         break;
                     }
-                    streamed.extend_from_slice(&piece[..n]);
+                    streamed.extend_from_slice(&part[..n]);
                 }
                 assert_eq!(
                     whole, streamed,
@@ -208,13 +208,13 @@ pub fn structured(data: &[u8]) {
         dedup_of: None,
     };
     let count = info.stream_count() as usize;
-    let piece = rest.len() / count.max(1);
+    let part = rest.len() / count.max(1);
     let streams = (0..count).map(|k| {
         StoredStream::plain(
-            rest[k * piece..if k + 1 == count {
+            rest[k * part..if k + 1 == count {
                 rest.len()
             } else {
-                (k + 1) * piece
+                (k + 1) * part
             }]
                 .to_vec(),
         )
@@ -425,7 +425,7 @@ pub fn round_trip(data: &[u8]) {
 
 /// safetensors import on arbitrary bytes: never a panic; what imports losslessly exports to
 /// the same bytes, with the default batches and with batches of 64 bytes (every tensor
-/// above that streamed in pieces, both ways); the batch size never decides whether an input
+/// above that streamed in spans, both ways); the batch size never decides whether an input
 /// is accepted.
 pub fn safetensors(data: &[u8]) {
     for batch_bytes in [DEFAULT_BATCH_BYTES, 64] {

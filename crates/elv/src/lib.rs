@@ -28,9 +28,9 @@
 //! | module | what | SPEC.md |
 //! |---|---|---|
 //! | root: `error`, `base`, `codec`, `ans_simd`, `element`, `metadata`, `atomic`, `overlap` | errors; the `Base` trait; the entropy stage (`ans`, zstd; the AVX2 coding loop, the crate's only `unsafe`); dtypes as Rust types; what metadata keys mean; atomic output files; read-ahead and write-behind | §2.3, §4.3, §4.4, §9.1, §10 |
-//! | `read`: `reader`, `tensor`, `engine`, `fetch`, `twin`, `source` | the public read API over one engine per open file | §13, §9.1 |
-//! | `write`: `writer`, `tensor_writer`, `serialize`, `policy`, `pack`, `dedup`, `options`, `report` | the public write API, the encoding choice, chunk encoding, dedup | §7, §9, §12 |
-//! | `convert`: `compress`, `decompress`, `verify`, `safetensors`, `folder`, `base_model`, `sniff`, `ordered` | safetensors files, model folders and base models in and out, built on the two wings | §9.1, §10, §10.1 |
+//! | `read`: `reader`, `tensor`, `in_order`, `engine`, `fetch`, `twin`, `source` | the public read API (one tensor, or many in order) over one engine per open file | §13, §9.1 |
+//! | `write`: `writer`, `tensor_writer`, `seekable`, `serialize`, `add_all`, `ordered`, `policy`, `pack`, `dedup`, `options`, `report` | the public write API (whole tensors, streamed ones, ones read from a seekable input, many at once in order), the encoding choice, chunk encoding, dedup | §7, §9, §12 |
+//! | `convert`: `compress`, `decompress`, `verify`, `safetensors`, `folder`, `base_model`, `sniff` | safetensors files, model folders and base models in and out, built on the two wings' public API only (checked by `.ci/convert-is-a-client`) | §9.1, §10, §10.1 |
 //!
 //! One word per granularity: a *chunk* is the format's unit of values (§6.4); a *batch* is
 //! tensors encoded or decoded together; a *span* is a run of whole chunks of one tensor.

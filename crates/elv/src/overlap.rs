@@ -33,7 +33,7 @@ pub(crate) fn overlapped<I: Send + Sync, O: Send>(
     Ok(previous)
 }
 
-/// Piece size for streaming a large tensor: half a batch, a multiple of 8 bytes.
+/// Span size for streaming a large tensor: half a batch, a multiple of 8 bytes.
 pub(crate) fn span_bytes(batch_bytes: u64) -> u64 {
     (batch_bytes / 16).max(1) * 8
 }

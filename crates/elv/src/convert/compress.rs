@@ -1,6 +1,6 @@
 //! safetensors in, `.elv` out: the `elv compress` driver. Tensors go through the
 //! [`Writer`] in batches encoded in parallel, reading the next batch and writing the previous
-//! one while a batch encodes; a tensor larger than a batch is streamed in chunk groups.
+//! one while a batch encodes; a tensor larger than a batch is streamed in spans.
 
 use crate::convert::folder::MemberInput;
 use crate::convert::safetensors::{self, Entry};
@@ -159,7 +159,7 @@ pub fn compress_collection<W: Write + Send>(
 
 /// Adds the tensors of the safetensors stream `input` (whose header is `header`) to `w`, in
 /// batches encoded in parallel while the next is read and the previous written; a tensor
-/// larger than a batch is streamed in chunk groups (its base twin, if any, beside it).
+/// larger than a batch is streamed in spans (its base twin, if any, beside it).
 fn add_safetensors<R: Read + Seek + Send, W: Write + Send>(
     w: &mut Writer<W>,
     input: &mut R,

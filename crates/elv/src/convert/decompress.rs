@@ -1,6 +1,6 @@
 //! `.elv` in, safetensors out: the `elv decompress` driver. Batches of tensors decode in
 //! parallel while the next batch is read and a writer thread writes the previous one; a
-//! tensor larger than a batch is decoded in chunk groups.
+//! tensor larger than a batch is decoded in spans.
 
 use crate::convert::safetensors;
 use crate::metadata::KEY_SAFETENSORS_HEADER;
@@ -35,7 +35,7 @@ pub fn decompress_to_safetensors<S: Source, W: Write + Send>(
 }
 
 /// [`decompress_to_safetensors`] with `batch_bytes` of tensors decoded together (a larger
-/// tensor is decoded in pieces of half this, so memory stays a few times `batch_bytes`) and
+/// tensor is decoded in spans of about half this, so memory stays a few times `batch_bytes`) and
 /// `progress`, if given, called with (bytes done, bytes total).
 pub fn decompress_to_safetensors_with<S: Source, W: Write + Send>(
     reader: &Reader<S>,
@@ -103,8 +103,8 @@ pub fn decompress_member<S: Source, W: Write + Send>(
         let total: u64 = tensors.iter().map(|t| t.byte_len()).sum();
         let which: Vec<usize> = tensors.iter().map(|t| t.index()).collect();
         let (mut done, mut failed) = (0u64, None);
-        reader.decode_in_order(&which, DEFAULT_DECODE_BATCH_BYTES, &mut |pieces| {
-            for p in pieces {
+        reader.decode_in_order(&which, DEFAULT_DECODE_BATCH_BYTES, &mut |spans| {
+            for p in spans {
                 if let Err(e) = out.write_all(&p) {
                     failed = Some(e);
                     return false;
@@ -160,7 +160,7 @@ fn write_safetensors<'r, S: Source, W: Write + Send>(
             }
             Ok(out)
         });
-        // Hands decoded pieces to the writer thread; false once it has gone (its error is
+        // Hands decoded spans to the writer thread; false once it has gone (its error is
         // reported below).
         let mut send = |decoded: Vec<Vec<u8>>| -> bool {
             done += decoded.iter().map(|d| d.len() as u64).sum::<u64>();

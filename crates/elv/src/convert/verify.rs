@@ -1,6 +1,6 @@
 //! Checking a `.elv` against the safetensors file it came from: per tensor, the largest
 //! absolute error and how many values are bit-exact, against the bound the file states.
-//! Both sides are streamed piece by piece, so memory does not grow with the tensor size.
+//! Both sides are read 8 MiB at a time, so memory does not grow with the tensor size.
 
 use crate::convert::safetensors;
 use crate::Reader;
@@ -11,7 +11,7 @@ use elv_core::DType;
 use std::io::{Read, Seek, SeekFrom};
 
 /// Bytes of each side compared at a time.
-const PIECE_BYTES: usize = 8 << 20;
+const READ_BYTES: usize = 8 << 20;
 
 /// How one tensor of the original compares with its decoded `.elv` counterpart.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,7 +85,7 @@ pub fn verify_against<S: Source, R: Read + Seek>(
                 let (mut max, mut exact) = (0f64, 0u64);
                 let mut left = e.len() as usize;
                 while left > 0 {
-                    let n = left.min(PIECE_BYTES / size * size);
+                    let n = left.min(READ_BYTES / size * size);
                     a.resize(n, 0);
                     b.resize(n, 0);
                     original.read_exact(&mut a)?;
@@ -111,7 +111,7 @@ pub fn verify_against<S: Source, R: Read + Seek>(
     Ok(out)
 }
 
-/// Largest absolute difference and bit-exact count of two pieces of `dtype` values.
+/// Largest absolute difference and bit-exact count of two runs of `dtype` values.
 fn compare(dtype: DType, a: &[u8], b: &[u8]) -> (f64, u64) {
     if dtype.float_format().is_some() {
         return compare_floats(dtype, a, b).unwrap_or((f64::INFINITY, 0));

@@ -12,9 +12,9 @@ impl<S: Source> Reader<S> {
     /// Decodes the tensors `which` (indices in file order, in the order they are wanted) and
     /// hands their bytes to `each`, in that order: small tensors together, about `batch_bytes`
     /// a batch, decoded in parallel while the next batch is read; a tensor larger than a batch
-    /// in spans of whole chunks of about half of it. The pieces `each` receives, joined in the
+    /// in spans of whole chunks of about half of it. The spans `each` receives, joined in the
     /// order received, are the tensors' bytes one after another (a small tensor is always one
-    /// piece). Every tensor's CRC is checked. `each` returns `false` to stop; the result says
+    /// span). Every tensor's CRC is checked. `each` returns `false` to stop; the result says
     /// whether every tensor was handed over.
     ///
     /// ```
@@ -26,8 +26,8 @@ impl<S: Source> Reader<S> {
     /// )?;
     /// let reader = elv::Reader::from_bytes(file)?;
     /// let mut bytes = Vec::new();
-    /// reader.decode_in_order(&[1, 0], 1 << 20, &mut |pieces| {
-    ///     pieces.iter().for_each(|p| bytes.extend_from_slice(p));
+    /// reader.decode_in_order(&[1, 0], 1 << 20, &mut |spans| {
+    ///     spans.iter().for_each(|p| bytes.extend_from_slice(p));
     ///     true
     /// })?;
     /// assert_eq!(bytes.len(), 16); // b, then a

@@ -15,7 +15,7 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Piece size for [`Reader::verify`]: whole chunks of about 16 MiB at a time.
+/// Span size for [`Reader::verify`]: whole chunks of about 16 MiB at a time.
 const VERIFY_SPAN_BYTES: u64 = 16 << 20;
 
 /// A `.elv` file opened for reading.

@@ -254,7 +254,7 @@ impl<'r, S: Source> Tensor<'r, S> {
         TensorReader {
             tensor: *self,
             next_chunk: 0,
-            piece: Vec::new(),
+            decoded: Vec::new(),
             pos: 0,
             crc: crc32fast::Hasher::new(),
             done: false,
@@ -262,14 +262,14 @@ impl<'r, S: Source> Tensor<'r, S> {
     }
 }
 
-/// Chunks per piece of about `span_bytes` decoded bytes (at least one).
+/// Chunks per span of about `span_bytes` decoded bytes (at least one).
 fn chunks_per_span(info: &TensorInfo, span_bytes: u64) -> u64 {
     let chunk_bytes = info.chunk_len.max(1) * info.dtype.size() as u64;
     (span_bytes / chunk_bytes).max(1)
 }
 
-/// Decodes `t` in pieces of whole chunks of about `span_bytes` (at least two chunks, so
-/// both cores work), handing each to `f` in order, reading the next piece while one
+/// Decodes `t` in spans of whole chunks of about `span_bytes` (at least two chunks, so
+/// both cores work), handing each to `f` in order, reading the next span while one
 /// decodes, and checks the tensor CRC over all of them at the end. `f` returns `false` to
 /// stop early (then nothing is checked). Gives whether it ran to the end.
 pub(crate) fn for_each_span<S: Source>(
@@ -280,7 +280,7 @@ pub(crate) fn for_each_span<S: Source>(
     let info = t.storage()?;
     let verify = t.reader.verify_checksums();
     if let Some(twin) = t.base_ref()? {
-        // The twin in pieces; the CRC is checked before the last piece is handed over.
+        // The twin in spans; the CRC is checked before the last span is handed over.
         let len = info.byte_len();
         let step = span_bytes.max(1);
         let mut crc = crc32fast::Hasher::new();
@@ -304,20 +304,20 @@ pub(crate) fn for_each_span<S: Source>(
     }
     let per_span = chunks_per_span(info, span_bytes).max(2);
     let count = info.chunk_count();
-    let piece_at = |c: u64| c..(c + per_span).min(count);
+    let span_at = |c: u64| c..(c + per_span).min(count);
     let reader = t.reader;
     let mut crc = crc32fast::Hasher::new();
     let mut stopped = false;
-    // Hands a decoded piece to `f`, its CRC to the tensor's; false once `f` stops.
-    let mut deliver = |(piece, piece_crc): (Vec<u8>, u32)| -> Result<bool> {
+    // Hands a decoded span to `f`, its CRC to the tensor's; false once `f` stops.
+    let mut deliver = |(decoded, span_crc): (Vec<u8>, u32)| -> Result<bool> {
         crc.combine(&crc32fast::Hasher::new_with_initial_len(
-            piece_crc,
-            piece.len() as u64,
+            span_crc,
+            decoded.len() as u64,
         ));
-        f(piece)
+        f(decoded)
     };
     if count > 0 {
-        let first = reader.span(t.index, piece_at(0))?;
+        let first = reader.span(t.index, span_at(0))?;
         let last = overlapped(
             first,
             |previous, span| {
@@ -329,7 +329,7 @@ pub(crate) fn for_each_span<S: Source>(
                 }
                 let after = span.chunks.end;
                 (after < count)
-                    .then(|| reader.span(t.index, piece_at(after)))
+                    .then(|| reader.span(t.index, span_at(after)))
                     .transpose()
             },
             |span| -> Result<(Vec<u8>, u32)> {
@@ -355,7 +355,7 @@ pub(crate) fn for_each_span<S: Source>(
 pub struct TensorReader<'r, S> {
     tensor: Tensor<'r, S>,
     next_chunk: u64,
-    piece: Vec<u8>,
+    decoded: Vec<u8>,
     pos: usize,
     crc: crc32fast::Hasher,
     done: bool,
@@ -370,18 +370,18 @@ impl<S: Source> TensorReader<'_, S> {
         Ok(check_tensor_crc_value(info, crc, verify)?)
     }
 
-    /// Decodes the next piece into the reused buffer; at the end, checks the tensor CRC.
+    /// Decodes the next span into the reused buffer; at the end, checks the tensor CRC.
     fn refill(&mut self) -> Result<()> {
         let reader = self.tensor.reader;
         let info = self.tensor.storage()?;
         if let Some(twin) = self.tensor.base_ref()? {
-            // The twin in pieces (`next_chunk` counts bytes); the tensor CRC is checked at
+            // The twin in spans (`next_chunk` counts bytes); the tensor CRC is checked at
             // the end as for any other.
             let len = info.byte_len();
             if self.next_chunk < len {
                 let n = STREAM_PIECE_BYTES.min(len - self.next_chunk);
-                self.piece = twin.with_range(self.next_chunk, n, <[u8]>::to_vec)?;
-                self.crc.update(&self.piece);
+                self.decoded = twin.with_range(self.next_chunk, n, <[u8]>::to_vec)?;
+                self.crc.update(&self.decoded);
                 self.next_chunk += n;
                 self.pos = 0;
                 return Ok(());
@@ -394,12 +394,12 @@ impl<S: Source> TensorReader<'_, S> {
         }
         let end = (self.next_chunk + chunks_per_span(info, STREAM_PIECE_BYTES)).min(count);
         let span = reader.span(self.tensor.index, self.next_chunk..end)?;
-        elv_core::engine::archive::resize_zeroed(&mut self.piece, span.decoded_len())?;
+        elv_core::engine::archive::resize_zeroed(&mut self.decoded, span.decoded_len())?;
         let verify = reader.verify_checksums();
-        let crc = decode_span(reader.catalog().index(), &span, &mut self.piece, verify)?;
+        let crc = decode_span(reader.catalog().index(), &span, &mut self.decoded, verify)?;
         self.crc.combine(&crc32fast::Hasher::new_with_initial_len(
             crc,
-            self.piece.len() as u64,
+            self.decoded.len() as u64,
         ));
         self.next_chunk = end;
         self.pos = 0;
@@ -409,13 +409,13 @@ impl<S: Source> TensorReader<'_, S> {
 
 impl<S: Source> io::Read for TensorReader<'_, S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos >= self.piece.len() {
+        while self.pos >= self.decoded.len() {
             if self.done {
                 return Ok(0);
             }
             self.refill().map_err(io::Error::from)?;
         }
-        let rest = self.piece.get(self.pos..).unwrap_or_default();
+        let rest = self.decoded.get(self.pos..).unwrap_or_default();
         let n = rest.len().min(buf.len());
         if let (Some(dst), Some(src)) = (buf.get_mut(..n), rest.get(..n)) {
             dst.copy_from_slice(src);

@@ -11,7 +11,7 @@ use elv_core::{Error as CoreError, ErrorKind};
 use std::sync::{Arc, Mutex};
 
 /// Twins up to this size are read whole and kept for the tensor's decode; larger ones are
-/// hashed piece by piece first, then read by range as their chunks decode.
+/// hashed a span at a time first, then read by range as their chunks decode.
 const WHOLE_BYTES: u64 = 16 << 20;
 
 /// A checked twin.
@@ -61,8 +61,8 @@ impl Twin {
         len: u64,
         f: impl FnOnce(&[u8]) -> T,
     ) -> Result<T> {
-        let piece = self.range(offset, len)?;
-        let bytes = piece
+        let got = self.range(offset, len)?;
+        let bytes = got
             .get(offset, len)
             .ok_or_else(|| CoreError::bare(ErrorKind::BaseMismatch, "base twin length"))?;
         Ok(f(bytes))

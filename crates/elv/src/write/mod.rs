@@ -1,10 +1,11 @@
 //! The write wing (SPEC.md §12): [`Writer`](crate::Writer) with the automatic choice of each
-//! tensor's encoding, [`TensorWriter`](crate::TensorWriter) for tensors given in pieces, and
+//! tensor's encoding, [`TensorWriter`](crate::TensorWriter) for tensors given in parts, and
 //! [`serialize`](crate::serialize) in one shot, over the core container writer.
 //!
 //! | module | what |
 //! |---|---|
-//! | `writer`, `tensor_writer`, `serialize` | the public write API |
+//! | `writer`, `tensor_writer`, `serialize` | the public write API; a tensor streamed span by span, against its base twin if it has one |
+//! | `seekable` | a tensor larger than memory in a seekable input: twin and dedup checks, trials on its start and middle, then spans |
 //! | `add_all`, `ordered` | the pipelined writer: tensors encoded as cores free up, written in order |
 //! | `policy` | per-tensor encoding choice (trials) (§12, informative) |
 //! | `pack` | chunks encoded in parallel, their streams through the entropy stage (§4.3, §7) |

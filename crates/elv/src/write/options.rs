@@ -7,7 +7,7 @@ use elv_core::Limits;
 pub const DEFAULT_CHUNK_LEN: u64 = 1 << 20;
 
 /// Default bytes of tensors encoded together: a batch is encoded in parallel and written in
-/// order; a larger tensor is streamed in pieces of half this.
+/// order; a larger tensor is streamed in spans of about half this.
 pub const DEFAULT_BATCH_BYTES: u64 = 8 << 20;
 
 /// Default bytes of tensors decoded together when converting to safetensors. Smaller than
@@ -39,7 +39,7 @@ pub struct WriteOptions {
     /// Run the entropy stage (default true); false stores every section with codec `none`.
     pub compress: bool,
     /// Input bytes encoded together (default [`DEFAULT_BATCH_BYTES`]); a larger tensor is
-    /// streamed in pieces of half this. Peak memory is a few times this.
+    /// streamed in spans of about half this. Peak memory is a few times this.
     pub batch_bytes: u64,
     /// The reader limits the file must keep within (default: what the reference reader
     /// accepts); a tensor, name or count beyond them is refused before it is written.

@@ -97,7 +97,7 @@ pub struct TensorWriter<'w, W: Write> {
 }
 
 impl<W: Write> Writer<W> {
-    /// A writer for a tensor given in pieces, for tensors larger than memory: write its
+    /// A writer for a tensor given in parts, for tensors larger than memory: write its
     /// bytes in order (it implements [`std::io::Write`]), then call
     /// [`TensorWriter::finish`]. Chunks encode in parallel, a span at a time. With
     /// [`Choice::Auto`], the encoding is chosen on the first span, and a tensor with a twin

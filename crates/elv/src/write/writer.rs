@@ -347,7 +347,7 @@ impl<W: Write> Writer<W> {
         Ok(index)
     }
 
-    /// Starts a tensor written chunk group by chunk group.
+    /// Starts a tensor written span by span.
     pub(crate) fn begin_tensor(
         &mut self,
         name: &str,
@@ -361,7 +361,7 @@ impl<W: Write> Writer<W> {
             .map_err(Error::from_writer(Some(name)))
     }
 
-    /// Writes the streams of the next group of whole chunks of the open tensor.
+    /// Writes the streams of the next span (whole chunks) of the open tensor.
     pub(crate) fn push_packed(&mut self, packed: &PackedTensor) -> Result<()> {
         for s in &packed.streams {
             self.inner
