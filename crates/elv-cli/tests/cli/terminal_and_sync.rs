@@ -73,7 +73,7 @@ fn decompress_verbose_prints_a_line_per_tensor() {
 
 #[cfg(target_os = "linux")]
 #[test]
-fn a_block_device_output_needs_force() {
+fn a_device_output_is_refused_and_dev_null_needs_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let blk = dir.path().join("blk");
     let made = Command::new("mknod")
@@ -85,11 +85,14 @@ fn a_block_device_output_needs_force() {
     }
     let o = run(&["compress", s(&sample()), "-o", s(&blk)]);
     assert_one_line_error(&o);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("block device"));
-    // /dev/null needs no -f.
-    assert!(run(&["compress", s(&sample()), "-o", "/dev/null", "-q"])
-        .status
-        .success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a regular file"));
+    // /dev/null, named, needs no -f, and --sync does not fail on it.
+    let input = sample();
+    for sync in [&[][..], &["--sync"][..]] {
+        let mut args = vec!["compress", s(&input), "-o", "/dev/null", "-q"];
+        args.extend_from_slice(sync);
+        assert!(run(&args).status.success(), "{args:?}");
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! members, in path order with their modification times; and a collection written back as
 //! a folder without ever writing outside it.
 
-use crate::atomic::{self, OutputOptions};
+use crate::atomic::{OutputFolder, OutputOptions};
 use crate::convert::decompress::decompress_member;
 use crate::Progress;
 use crate::Reader;
@@ -137,11 +137,13 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf, bool)>) -> Res
 }
 
 /// Writes every member of the collection `reader` under the folder `out`, each file with its
-/// recorded modification time. A new folder is written under a temporary name and renamed
-/// into place when complete; an existing one (only with `overwrite`) gets each file
-/// atomically. Member paths were checked when the file was opened (relative, no `..`);
-/// here no folder on the way may be a link or a file (checked by path before each file is
-/// written), and no file may land on one of `options.inputs`.
+/// recorded modification time. A new folder is written under a hidden temporary name and
+/// renamed into place when complete; an existing one (only with `overwrite`) gets each file
+/// atomically. Member paths were checked when the file was opened (relative, no `..`).
+/// Every folder and file is made through an open handle of its parent folder
+/// ([`OutputFolder`]): nothing is written through a link, a pipe or a device found on the
+/// way, even if the folders are swapped while it runs, and no file lands on one of
+/// `options.inputs`.
 pub fn decompress_to_folder<S: Source>(
     reader: &Reader<S>,
     out: &Path,
@@ -156,44 +158,14 @@ pub fn decompress_to_folder<S: Source>(
             "not a collection: it holds one safetensors file (decompress_to_safetensors)",
         ));
     }
-    match fs::symlink_metadata(out) {
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(refused(
-                out,
-                "is a link; a folder is written only to a real one",
-            ))
-        }
-        Ok(m) if !m.is_dir() => return Err(refused(out, "exists and is not a folder")),
-        Ok(_) if !options.overwrite => {
-            return Err(Error::Io(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{}: already exists", out.display()),
-            )))
-        }
-        Ok(_) => return write_members(reader, out, options, progress),
-        Err(_) => {}
-    }
-    let root = atomic::create_temp_folder(out).map_err(|e| Error::io_at(out, e))?;
-    atomic::track_temporary(&root, true);
-    let written = write_members(reader, &root, options, progress);
-    atomic::track_temporary(&root, false);
-    if let Err(e) = written {
-        let _ = fs::remove_dir_all(&root);
-        return Err(e);
-    }
-    fs::rename(&root, out).map_err(|e| Error::io_at(out, e))?;
-    if options.sync {
-        let folder = atomic::folder_of(out);
-        File::open(&folder)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| Error::io_at(&folder, e))?;
-    }
-    Ok(())
+    let folder = OutputFolder::create(out, options.overwrite)?;
+    write_members(reader, &folder, options, progress)?;
+    folder.finish(options.sync)
 }
 
 fn write_members<S: Source>(
     reader: &Reader<S>,
-    root: &Path,
+    folder: &OutputFolder,
     options: &FolderOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<()> {
@@ -201,13 +173,8 @@ fn write_members<S: Source>(
     let mtimes = reader.member_mtimes();
     let mut done = 0u64;
     for (m, member) in reader.members().iter().enumerate() {
-        let target = safe_target(root, &member.path)?;
         if member.kind == elv_core::MemberKind::Folder {
-            match fs::symlink_metadata(&target) {
-                Ok(meta) if meta.is_dir() => {}
-                Ok(_) => return Err(refused(&target, "exists and is not a folder")),
-                Err(_) => fs::create_dir(&target).map_err(|e| Error::io_at(&target, e))?,
-            }
+            folder.create_folder(&member.path)?;
             continue;
         }
         let file_options = OutputOptions {
@@ -218,17 +185,18 @@ fn write_members<S: Source>(
             inputs: options.inputs.clone(),
         };
         let before = done;
-        atomic::write_atomic_with(&target, &file_options, |w| {
-            decompress_member(
-                reader,
-                m,
-                &mut *w,
-                Some(&mut |d, _| progress(before + d, total)),
-            )?;
-            w.flush()?;
-            Ok(())
-        })
-        .map_err(|e| in_member(&member.path, e))?;
+        folder
+            .write_file(&member.path, &file_options, |w| {
+                decompress_member(
+                    reader,
+                    m,
+                    &mut *w,
+                    Some(&mut |d, _| progress(before + d, total)),
+                )?;
+                w.flush()?;
+                Ok(())
+            })
+            .map_err(|e| in_member(&member.path, e))?;
         let run = member.tensors.clone();
         done += (run.start..run.end)
             .filter_map(|i| reader.tensor(i as usize))
@@ -236,42 +204,6 @@ fn write_members<S: Source>(
             .sum::<u64>();
     }
     Ok(())
-}
-
-/// The file `path` (a checked member path) under `root`, creating the folders on the way;
-/// a folder on the way that is a link or not a folder is refused.
-fn safe_target(root: &Path, path: &str) -> Result<PathBuf> {
-    let mut at = root.to_path_buf();
-    let parts: Vec<&str> = path.split('/').collect();
-    let (file, dirs) = parts
-        .split_last()
-        .ok_or_else(|| Error::input(None, "empty member path"))?;
-    for d in dirs {
-        at.push(d);
-        match fs::symlink_metadata(&at) {
-            Ok(m) if m.file_type().is_symlink() || !m.is_dir() => {
-                let why = format!(
-                    "is a link or a file, not a folder; refusing to write member {path:?} through it"
-                );
-                return Err(refused(&at, &why));
-            }
-            Ok(_) => {}
-            Err(_) => fs::create_dir(&at).map_err(|e| Error::io_at(&at, e))?,
-        }
-    }
-    at.push(file);
-    if fs::symlink_metadata(&at).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(refused(&at, "is a link; refusing to write through it"));
-    }
-    Ok(at)
-}
-
-/// An output path that will not be written: what is there, and why.
-fn refused(at: &Path, why: &str) -> Error {
-    Error::Io(io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{}: {why}", at.display()),
-    ))
 }
 
 /// An error writing the member at `path`, with the path in front.

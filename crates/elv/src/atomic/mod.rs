@@ -2,6 +2,13 @@
 //! name only when complete; an existing file is replaced only when asked; syncing to disk is
 //! an option, as with gzip's `--synchronous`.
 
+#[cfg(target_os = "linux")]
+mod folder;
+#[cfg(not(target_os = "linux"))]
+#[path = "folder_by_path.rs"]
+mod folder;
+pub use folder::OutputFolder;
+
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -116,10 +123,10 @@ pub fn write_atomic<T>(
 /// and is never touched (checked again at the final step, so a file that appears meanwhile
 /// is not clobbered).
 ///
-/// An existing character device or named pipe (`/dev/null`, a terminal, a FIFO) is
-/// written in place: renaming a file over it would replace the node itself, and there is no
-/// data in it to lose. An existing block device holds data: it is written in place only
-/// with `overwrite`.
+/// Outputs are regular files: an existing named pipe, socket or device at `path` is
+/// refused like any existing file, or replaced (never opened) with `overwrite`. Only
+/// `/dev/null`, named explicitly, is written in place (and not synced: there is nothing to
+/// sync).
 pub fn write_atomic_with<T>(
     path: &Path,
     options: &OutputOptions,
@@ -127,15 +134,21 @@ pub fn write_atomic_with<T>(
 ) -> crate::error::Result<T> {
     let existing = fs::metadata(path).ok();
     refuse_input(path, existing.as_ref(), &options.inputs)?;
-    if let Some(m) = existing.as_ref().filter(|m| !m.is_file() && !m.is_dir()) {
-        if is_block_device(m) && !options.overwrite {
-            return Err(exists(path, "is a block device").into());
+    if existing
+        .as_ref()
+        .is_some_and(|m| !m.is_file() && !m.is_dir())
+    {
+        if path == Path::new("/dev/null") {
+            let file = fs::OpenOptions::new().write(true).open(path)?;
+            let mut w = BufWriter::new(SyncingFile::new(file, false));
+            let value = fill(&mut w)?;
+            w.into_inner().map_err(|e| e.into_error())?.finish()?;
+            return Ok(value);
         }
-        let file = fs::OpenOptions::new().write(true).open(path)?;
-        let mut w = BufWriter::new(SyncingFile::new(file, options.sync));
-        let value = fill(&mut w)?;
-        w.into_inner().map_err(|e| e.into_error())?.finish()?;
-        return Ok(value);
+        if !options.overwrite {
+            let what = "exists and is not a regular file (a pipe, socket or device); it is never written to, only replaced when overwriting";
+            return Err(exists(path, what).into());
+        }
     }
     if !options.overwrite && existing.is_some() {
         return Err(exists(path, "exists").into());
@@ -190,16 +203,6 @@ fn exists(path: &Path, what: &str) -> io::Error {
         io::ErrorKind::AlreadyExists,
         format!("{} {what}", path.display()),
     )
-}
-
-#[cfg(unix)]
-fn is_block_device(m: &fs::Metadata) -> bool {
-    std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type())
-}
-
-#[cfg(not(unix))]
-fn is_block_device(_: &fs::Metadata) -> bool {
-    false
 }
 
 /// Files with no name until they are complete (Linux `O_TMPFILE`), linked into place.
