@@ -145,6 +145,106 @@ enum Inner {
 #[pyclass(frozen, module = "elves._elves")]
 struct Reader {
     inner: Inner,
+    /// The most one call may decode into memory; `None`: the memory available at the time.
+    max_load_bytes: Option<u64>,
+}
+
+/// The reader's limits from a Python dict: any field of `elv::Limits` by name,
+/// `verify_checksums`, and `max_load_bytes` (the binding's own: the most one load may decode
+/// into memory). An unknown key is an error naming the known ones.
+fn read_options(limits: Option<&Bound<'_, PyDict>>) -> PyResult<(ReadOptions, Option<u64>)> {
+    let mut o = ReadOptions::default();
+    let mut max_load = None;
+    let Some(d) = limits else {
+        return Ok((o, max_load));
+    };
+    for (k, v) in d.iter() {
+        let key: String = k.extract()?;
+        let l = &mut o.limits;
+        match key.as_str() {
+            "max_sections" => l.max_sections = v.extract()?,
+            "max_tensors" => l.max_tensors = v.extract()?,
+            "max_rank" => l.max_rank = v.extract()?,
+            "max_name_len" => l.max_name_len = v.extract()?,
+            "max_metadata_entries" => l.max_metadata_entries = v.extract()?,
+            "max_section_bytes" => l.max_section_bytes = v.extract()?,
+            "max_tensor_bytes" => l.max_tensor_bytes = v.extract()?,
+            "max_chunk_bytes" => l.max_chunk_bytes = v.extract()?,
+            "max_table_bytes" => l.max_table_bytes = v.extract()?,
+            "max_decoded_bytes" => l.max_decoded_bytes = v.extract()?,
+            "verify_checksums" => o.verify_checksums = v.extract()?,
+            "max_load_bytes" => max_load = Some(v.extract()?),
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown limit {other:?}; known: max_sections, max_tensors, max_rank, \
+                     max_name_len, max_metadata_entries, max_section_bytes, max_tensor_bytes, \
+                     max_chunk_bytes, max_table_bytes, max_decoded_bytes, verify_checksums, \
+                     max_load_bytes"
+                )))
+            }
+        }
+    }
+    Ok((o, max_load))
+}
+
+/// Bytes of memory this process may still use: the smaller of the system's available
+/// memory and what its cgroup (v2) leaves; `None` where neither is known.
+fn available_memory() -> Option<u64> {
+    let read = |p: &str| std::fs::read_to_string(p).ok();
+    let meminfo = read("/proc/meminfo").and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        kib.checked_mul(1024)
+    });
+    let cgroup = read("/sys/fs/cgroup/memory.max").and_then(|max| {
+        let max: u64 = max.trim().parse().ok()?; // "max": no limit
+        let used: u64 = read("/sys/fs/cgroup/memory.current")?.trim().parse().ok()?;
+        Some(max.saturating_sub(used))
+    });
+    match (meminfo, cgroup) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// An `elves.ElvError` of `kind` saying `message`.
+fn elv_error(py: Python<'_>, message: String, kind: &str) -> PyErr {
+    let made = py
+        .import("elves._error")
+        .and_then(|m| m.getattr("ElvError"))
+        .and_then(|cls| cls.call1((message.clone(), kind, Option::<u64>::None)));
+    match made {
+        Ok(inst) => PyErr::from_value(inst),
+        Err(_) => PyValueError::new_err(message),
+    }
+}
+
+/// Refuses to decode `bytes` into memory when that is more than `max` (or, by default, than
+/// the memory available): an `ElvError(LimitExceeded)` naming both, instead of the
+/// interpreter killed by the out-of-memory killer.
+fn check_load(py: Python<'_>, bytes: u64, count: usize, max: Option<u64>) -> PyResult<()> {
+    let (limit, what) = match max {
+        Some(m) => (m, "max_load_bytes"),
+        None => match available_memory() {
+            Some(m) => (m, "the memory available"),
+            None => return Ok(()),
+        },
+    };
+    if bytes <= limit {
+        return Ok(());
+    }
+    let gb = |b: u64| b as f64 / 1e9;
+    Err(elv_error(
+        py,
+        format!(
+            "loading {count} tensor(s) decodes {:.2} GB, more than {what} ({:.2} GB); read \
+             fewer tensors at a time (safe_open(...).get_tensor), or raise \
+             limits={{\"max_load_bytes\": ...}}",
+            gb(bytes),
+            gb(limit)
+        ),
+        "LimitExceeded",
+    ))
 }
 
 /// What Python needs of one tensor.
@@ -182,7 +282,9 @@ fn decode_many<'py, S: Source>(
     names: Option<Vec<String>>,
     member: Option<String>,
     threads: Option<usize>,
+    max_load: Option<u64>,
 ) -> PyResult<Vec<Decoded<'py>>> {
+    let whole_file = names.is_none() && member.is_none();
     let m = match &member {
         Some(p) => Some(
             r.member_index(p)
@@ -203,7 +305,16 @@ fn decode_many<'py, S: Source>(
             })
             .collect::<PyResult<_>>()?,
     };
+    let bytes = chosen
+        .iter()
+        .map(|t| t.byte_len())
+        .fold(0u64, u64::saturating_add);
+    check_load(py, bytes, chosen.len(), max_load)?;
     let decoded: Vec<Vec<u8>> = without_gil(py, threads, || {
+        // A whole-file read checks the padding too (SPEC.md §4.1).
+        if whole_file {
+            r.check_padding()?;
+        }
         chosen.par_iter().map(|t| t.to_vec()).collect()
     })?;
     Ok(chosen
@@ -225,12 +336,18 @@ impl Reader {
     /// Opens the `.elv` file at `path`; `base` is the base model it was written against
     /// (a safetensors file, an `.elv` or a folder), for a file of deltas.
     #[staticmethod]
-    #[pyo3(signature = (path, base=None))]
-    fn open(py: Python<'_>, path: PathBuf, base: Option<PathBuf>) -> PyResult<Self> {
+    #[pyo3(signature = (path, base=None, limits=None))]
+    fn open(
+        py: Python<'_>,
+        path: PathBuf,
+        base: Option<PathBuf>,
+        limits: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let (options, max_load_bytes) = read_options(limits)?;
         let r = py
             .detach(|| -> elv::Result<_> {
                 let file = sniff::open_input(&path, InputFormat::Elv)?;
-                let r = elv::Reader::new(file, ReadOptions::default())?;
+                let r = elv::Reader::new(file, options)?;
                 Ok(match base {
                     Some(b) => r.with_base(elv::BaseModel::open(b)?),
                     None => r,
@@ -239,6 +356,7 @@ impl Reader {
             .map_err(|e| to_py(py, e))?;
         Ok(Reader {
             inner: Inner::File(r),
+            max_load_bytes,
         })
     }
 
@@ -259,13 +377,20 @@ impl Reader {
 
     /// Reads a `.elv` file held in `data`.
     #[staticmethod]
-    fn from_bytes(py: Python<'_>, data: &Bound<'_, PyBytes>) -> PyResult<Self> {
+    #[pyo3(signature = (data, limits=None))]
+    fn from_bytes(
+        py: Python<'_>,
+        data: &Bound<'_, PyBytes>,
+        limits: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let (options, max_load_bytes) = read_options(limits)?;
         let bytes = data.as_bytes().to_vec();
         let r = py
-            .detach(|| elv::Reader::new(bytes, ReadOptions::default()))
+            .detach(|| elv::Reader::new(bytes, options))
             .map_err(|e| to_py(py, e))?;
         Ok(Reader {
             inner: Inner::Bytes(r),
+            max_load_bytes,
         })
     }
 
@@ -302,7 +427,8 @@ impl Reader {
         threads: Option<usize>,
         member: Option<String>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let rows = with_reader!(self, r => decode_many(py, r, names, member, threads))?;
+        let max = self.max_load_bytes;
+        let rows = with_reader!(self, r => decode_many(py, r, names, member, threads, max))?;
         PyList::new(py, rows)
     }
 
@@ -420,7 +546,7 @@ fn compress_folder(
 /// `decompress_file(src, dst, threads, force, base)`: `.elv` to safetensors, or a
 /// collection to the folder `dst`.
 #[pyfunction]
-#[pyo3(signature = (src, dst, threads=None, force=false, base=None))]
+#[pyo3(signature = (src, dst, threads=None, force=false, base=None, limits=None))]
 fn decompress_file(
     py: Python<'_>,
     src: PathBuf,
@@ -428,11 +554,14 @@ fn decompress_file(
     threads: Option<usize>,
     force: bool,
     base: Option<PathBuf>,
+    limits: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<()> {
+    // Decompressing streams (memory stays bounded): only the reader's limits apply.
+    let (options, _) = read_options(limits)?;
     let input = sniff::open_input(&src, InputFormat::Elv).map_err(|e| to_py(py, e))?;
     let out = output_for(&src, force);
     without_gil(py, threads, || {
-        let mut reader = elv::Reader::new(input, ReadOptions::default())?;
+        let mut reader = elv::Reader::new(input, options)?;
         if let Some(b) = open_base(base)? {
             reader = reader.with_shared_base(b);
         }

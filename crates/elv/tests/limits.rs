@@ -102,3 +102,50 @@ fn a_small_zstd_frame_cannot_reserve_its_declared_size() {
         frame.len()
     );
 }
+
+/// The fixture `testdata/sample/declares_64gb.elv`: one 64 MiB f32 tensor of zeros and
+/// 1,023 identical ones stored as references to it, so decoding the whole file writes
+/// 64 GiB. Regenerate with `cargo test -p elv-format --test limits -- --ignored` (it hashes
+/// the 64 GiB, about a minute).
+fn declares_64gb() -> Vec<u8> {
+    use elv::{Choice, DType, WriteOptions, Writer};
+    let mut w = Writer::new(Vec::new(), WriteOptions::lossless()).unwrap();
+    let zeros = vec![0u8; 64 << 20];
+    for i in 0..1024 {
+        w.add_tensor(
+            &format!("t{i}"),
+            DType::F32,
+            &[16 << 20],
+            &zeros,
+            Choice::Auto,
+        )
+        .unwrap();
+    }
+    w.finish().unwrap()
+}
+
+fn fixture_path() -> String {
+    format!(
+        "{}/../../testdata/sample/declares_64gb.elv",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+#[ignore]
+fn write_the_64_gib_fixture() {
+    std::fs::write(fixture_path(), declares_64gb()).unwrap();
+}
+
+#[test]
+fn a_small_file_may_declare_64_gib_and_the_decoded_limit_refuses_it() {
+    let bytes = std::fs::read(fixture_path()).unwrap();
+    assert!(bytes.len() < 64 << 10, "{} bytes", bytes.len());
+    let r = Reader::from_bytes(bytes.clone()).unwrap();
+    let total: u64 = r.iter().map(|t| t.byte_len()).sum();
+    assert_eq!(total, 64 << 30);
+    let mut options = ReadOptions::default();
+    options.limits.max_decoded_bytes = 1 << 30;
+    let e = Reader::new(bytes, options).err().expect("refused");
+    assert_eq!(e.kind(), Some(ErrorKind::LimitExceeded), "{e}");
+}

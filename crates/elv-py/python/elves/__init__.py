@@ -65,10 +65,14 @@ class safe_open:
     only that tensor's sections), `metadata()`, and `info(name)` (dtype, shape, encoding,
     error bound, stored size). Use it as a context manager. `base` is the base model a
     file of deltas was written against (`elv compress --base`): a safetensors file, an
-    `.elv`, or a folder; a wrong base is an ElvError of kind BaseMismatch.
+    `.elv`, or a folder; a wrong base is an ElvError of kind BaseMismatch. `limits` bounds what the file may declare: a dict of any of `elv::Limits`' fields
+    (`max_decoded_bytes`, `max_tensors`, `max_tensor_bytes`, ...), `verify_checksums`, and
+    `max_load_bytes`: the most one load may decode into memory (default: the memory available
+    at the time; more is an ElvError of kind LimitExceeded, not an out-of-memory kill).
     """
 
-    def __init__(self, filename, framework: str = "np", device: str = "cpu", base=None):
+    def __init__(self, filename, framework: str = "np", device: str = "cpu", base=None,
+                 limits: Optional[Dict[str, int]] = None):
         if framework not in ("np", "numpy", "pt", "torch"):
             raise ValueError(f"framework must be 'np' or 'pt', not {framework!r}")
         if device != "cpu":
@@ -77,7 +81,8 @@ class safe_open:
         if self._pt:
             from . import torch as _t  # raises ImportError naming torch if it is missing
             self._to_torch = _t._from_numpy
-        self._reader = _elves.Reader.open(str(filename), None if base is None else str(base))
+        self._reader = _elves.Reader.open(str(filename), None if base is None else str(base),
+                                          limits)
 
     def __enter__(self):
         return self
@@ -144,10 +149,11 @@ def compress_folder(src, dst, *, lossy: bool = False, elf_half: bool = False,
 
 
 def decompress_file(src, dst, *, threads: Optional[int] = None, force: bool = False,
-                    base=None) -> None:
+                    base=None, limits: Optional[Dict[str, int]] = None) -> None:
     """Decompresses the `.elv` file `src` into the safetensors file `dst` (a lossless file
     comes back byte for byte), with the same guarantees as `compress_file`; `base` as the
     file was compressed with. A collection (a model folder, `compress_folder`) is written
     back as the folder `dst`, every file with its modification time; an existing folder is
-    written into only with `force`."""
-    _elves.decompress_file(str(src), str(dst), threads, force, _path(base))
+    written into only with `force`. `limits` as for `safe_open` (decompressing streams, so
+    `max_load_bytes` does not apply)."""
+    _elves.decompress_file(str(src), str(dst), threads, force, _path(base), limits)

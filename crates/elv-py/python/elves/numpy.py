@@ -37,12 +37,15 @@ def save_file(tensors: Dict[str, np.ndarray], filename, metadata: Optional[Dict[
                              elf_half, threads)
 
 
-def load(data: bytes) -> Dict[str, np.ndarray]:
-    """Every tensor of the `.elv` bytes `data`."""
-    return _arrays(_elves.Reader.from_bytes(bytes(data)).decode())
+def load(data: bytes, *, limits: Optional[Dict[str, int]] = None) -> Dict[str, np.ndarray]:
+    """Every tensor of the `.elv` bytes `data`; `limits` as for `elves.safe_open`."""
+    return _arrays(_elves.Reader.from_bytes(bytes(data), limits).decode())
 
 
-def load_file(filename, base=None) -> Dict[str, np.ndarray]:
+def load_file(filename, base=None, *,
+              limits: Optional[Dict[str, int]] = None) -> Dict[str, np.ndarray]:
     """Every tensor of the `.elv` file `filename`, decoded in parallel; `base` is the base
-    model a file of deltas was written against."""
-    return _arrays(_elves.Reader.open(str(filename), None if base is None else str(base)).decode())
+    model a file of deltas was written against; `limits` as for `elves.safe_open` (by
+    default a load larger than the memory available is refused)."""
+    reader = _elves.Reader.open(str(filename), None if base is None else str(base), limits)
+    return _arrays(reader.decode())

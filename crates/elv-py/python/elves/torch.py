@@ -63,10 +63,12 @@ def _rows_to_torch(rows):
     return {name: _from_numpy(flat, dtype, shape) for name, dtype, shape, flat in rows}
 
 
-def load(data: bytes) -> Dict[str, "torch.Tensor"]:
-    return _rows_to_torch(_elves.Reader.from_bytes(bytes(data)).decode())
+def load(data: bytes, *, limits: Optional[Dict[str, int]] = None) -> Dict[str, "torch.Tensor"]:
+    return _rows_to_torch(_elves.Reader.from_bytes(bytes(data), limits).decode())
 
 
-def load_file(filename, device: str = "cpu", base=None) -> Dict[str, "torch.Tensor"]:
-    out = _rows_to_torch(_elves.Reader.open(str(filename), None if base is None else str(base)).decode())
+def load_file(filename, device: str = "cpu", base=None, *,
+              limits: Optional[Dict[str, int]] = None) -> Dict[str, "torch.Tensor"]:
+    reader = _elves.Reader.open(str(filename), None if base is None else str(base), limits)
+    out = _rows_to_torch(reader.decode())
     return out if device == "cpu" else {k: v.to(device) for k, v in out.items()}
