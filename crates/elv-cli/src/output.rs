@@ -31,7 +31,7 @@ pub fn open_file(p: &Path) -> Fallible<File> {
     if is_stdio(p) {
         return spool_stdin();
     }
-    let f = File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let f = elv::sniff::open_regular(p, true)?;
     if f.metadata()?.is_dir() {
         return Err(format!("{} is a directory", p.display()).into());
     }

@@ -53,6 +53,37 @@ fn a_failing_input_is_reported_and_the_others_still_convert() {
     assert!(dir.path().join("good.elv").exists());
 }
 
+/// A named pipe among the inputs, or as `--base`, is refused at once: opening it to read
+/// would block until someone wrote to it.
+#[test]
+fn a_pipe_among_the_inputs_or_as_base_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.safetensors");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|st| st.success()) {
+        eprintln!("no mkfifo here; skipped");
+        return;
+    }
+    let a = sample_copy(dir.path(), "a.safetensors");
+    let b = sample_copy(dir.path(), "b.safetensors");
+    let o = run(&["compress", "-q", s(&a), s(&fifo), s(&b)]);
+    assert_one_line_error(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(dir.path().join("a.elv").exists() && dir.path().join("b.elv").exists());
+    let o = run(&[
+        "compress",
+        "-q",
+        "--base",
+        s(&fifo),
+        s(&a),
+        "-o",
+        "/dev/null",
+    ]);
+    assert_one_line_error(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a regular file"));
+}
+
 #[test]
 fn the_input_is_never_written_over_even_with_force() {
     let dir = tempfile::tempdir().unwrap();

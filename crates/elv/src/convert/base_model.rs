@@ -72,7 +72,7 @@ impl BaseModel {
     /// Adds a file's tensors; in a folder, files that are neither safetensors nor `.elv`
     /// (configs, tokenizers) are skipped.
     fn add_file(&mut self, path: &Path, in_folder: bool) -> Result<()> {
-        let file = File::open(path).map_err(|e| Error::io_at(path, e))?;
+        let file = crate::sniff::open_regular(path, false)?;
         let len = file.metadata().map_err(|e| Error::io_at(path, e))?.len();
         let magic = &elv_core::engine::header::MAGIC;
         let head = file.read_vec(0, len.min(magic.len() as u64))?;

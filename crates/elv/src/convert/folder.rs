@@ -8,7 +8,7 @@ use crate::Progress;
 use crate::Reader;
 use crate::Source;
 use crate::{Error, Result};
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -96,7 +96,7 @@ pub fn gather_members(inputs: &[PathBuf]) -> Result<Vec<MemberInput>> {
         .map(|(path, p, folder)| {
             let file = match folder {
                 true => None,
-                false => Some(File::open(&p).map_err(|e| Error::io_at(&p, e))?),
+                false => Some(crate::sniff::open_regular(&p, false)?),
             };
             let modified = match &file {
                 Some(f) => f.metadata().and_then(|m| m.modified()).ok(),

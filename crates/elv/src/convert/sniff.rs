@@ -115,7 +115,7 @@ pub fn check_format(file: &mut File, name: &str, want: InputFormat) -> Result<()
 /// Opens `path` to be read as `want`: a folder, or a file of another kind, is
 /// [`Error::InvalidInput`] saying what it is; a missing file is [`Error::Io`] naming it.
 pub fn open_input(path: &Path, want: InputFormat) -> Result<File> {
-    let mut file = File::open(path).map_err(|e| Error::io_at(path, e))?;
+    let mut file = open_regular(path, true)?;
     let name = path.display().to_string();
     if file.metadata().map_err(|e| Error::io_at(path, e))?.is_dir() {
         let what = match want {
@@ -128,6 +128,48 @@ pub fn open_input(path: &Path, want: InputFormat) -> Result<File> {
     }
     check_format(&mut file, &name, want)?;
     Ok(file)
+}
+
+/// Opens `path` for reading if it is a regular file (or, with `folders`, a folder): a named
+/// pipe, socket or device is refused without blocking on it (it is opened non-blocking and
+/// checked through the handle, so nothing can be swapped in between). A pipe is read
+/// through stdin instead.
+pub fn open_regular(path: &Path, folders: bool) -> Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Opening a pipe with no writer would block; O_NONBLOCK changes nothing for the
+        // regular files and folders that are kept.
+        options.custom_flags(nonblock());
+    }
+    let file = options.open(path).map_err(|e| Error::io_at(path, e))?;
+    let kind = file
+        .metadata()
+        .map_err(|e| Error::io_at(path, e))?
+        .file_type();
+    if kind.is_file() || (folders && kind.is_dir()) {
+        return Ok(file);
+    }
+    Err(Error::input(
+        None,
+        format!(
+            "{}: not a regular file (a pipe, socket or device); it is not read (pipe it to stdin instead)",
+            path.display()
+        ),
+    ))
+}
+
+#[cfg(all(unix, target_os = "linux"))]
+fn nonblock() -> i32 {
+    rustix::fs::OFlags::NONBLOCK.bits() as i32
+}
+
+#[cfg(all(unix, not(target_os = "linux")))]
+fn nonblock() -> i32 {
+    // O_NONBLOCK on the BSDs and macOS.
+    0x0004
 }
 
 #[cfg(test)]
