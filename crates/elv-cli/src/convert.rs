@@ -62,7 +62,7 @@ pub fn run(
             (None, _) => default_output(input, direction),
         };
         if let Err(e) = convert(input, &out, direction, flags) {
-            eprintln!("elv: error: {}", e.to_string().replace('\n', " "));
+            eprintln!("elv: error: {}", crate::text::escape(&e.to_string()));
             failed = true;
         }
     }
@@ -274,7 +274,7 @@ fn where_to(p: &Path) -> String {
     if is_stdio(p) {
         "stdout".into()
     } else {
-        p.display().to_string()
+        escape(&p.display().to_string()).into_owned()
     }
 }
 
@@ -282,7 +282,7 @@ fn where_from(p: &Path) -> String {
     if is_stdio(p) {
         "stdin".into()
     } else {
-        p.display().to_string()
+        escape(&p.display().to_string()).into_owned()
     }
 }
 

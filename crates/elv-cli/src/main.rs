@@ -207,7 +207,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("elv: error: {}", e.to_string().replace('\n', " "));
+            eprintln!("elv: error: {}", text::escape(&e.to_string()));
             ExitCode::FAILURE
         }
     }

@@ -3,9 +3,10 @@
 
 use std::borrow::Cow;
 
-/// `s` with every control character, bidirectional override and backslash escaped
-/// (`\u{1b}`, `\\`), so a tensor name cannot move the cursor, hide lines, set the clipboard
-/// or forge output. `--json` output carries names exactly instead.
+/// `s` with every control character (C0 and C1, newlines too), bidirectional override and
+/// backslash escaped (`\u{1b}`, `\\`), so a tensor name, path or key cannot move the cursor,
+/// hide lines, set the clipboard or forge output. Every message that prints one goes through
+/// it, errors included; `--json` output carries names exactly instead.
 pub fn escape(s: &str) -> Cow<'_, str> {
     let bad = |c: char| {
         c.is_control()

@@ -217,3 +217,17 @@ fn the_readme_quick_start_runs() {
         );
     }
 }
+
+/// Errors print paths escaped too: an input named with an escape sequence, a C1 control or
+/// a right-to-left override reaches the terminal as text.
+#[test]
+fn paths_in_errors_reach_the_terminal_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().join("x\u{1b}[2J\u{9b}y\u{202e}gpj.safetensors");
+    std::fs::write(&name, b"not a model").unwrap();
+    let o = run(&["compress", s(&name)]);
+    assert_one_line_error(&o);
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{9b}') && !err.contains('\u{202e}'));
+    assert!(err.contains("x\\u{1b}[2J\\u{9b}y\\u{202e}gpj"), "{err}");
+}
