@@ -130,7 +130,7 @@ impl Base for BaseModel {
 
 impl BaseModel {
     /// The bytes of tensor `name`, or of `range` (offset, length) of them: a positioned read
-    /// from a safetensors part; an `.elv` part decodes the whole tensor.
+    /// from a safetensors part; from an `.elv` part, the chunks that hold them decoded.
     fn read_part(&self, name: &str, range: Option<(u64, u64)>) -> Result<Vec<u8>> {
         let missing = || {
             Error::base(
@@ -158,15 +158,14 @@ impl BaseModel {
                 file.read_vec(start, len)
             }
             Part::Elv(reader) => {
-                let all = reader.tensor(loc.entry).ok_or_else(missing)?.to_vec()?;
+                let t = reader.tensor(loc.entry).ok_or_else(missing)?;
                 match range {
-                    None => Ok(all),
-                    Some((off, len)) => usize::try_from(off)
-                        .ok()
-                        .zip(usize::try_from(len).ok())
-                        .and_then(|(o, l)| all.get(o..o.checked_add(l)?))
-                        .map(<[u8]>::to_vec)
-                        .ok_or_else(short),
+                    None => t.to_vec(),
+                    // Only the chunks that hold the range are decoded.
+                    Some((off, len)) if off.checked_add(len).is_some_and(|e| e <= t.byte_len()) => {
+                        t.read_range(off, len)
+                    }
+                    Some(_) => Err(short()),
                 }
             }
         }

@@ -185,6 +185,42 @@ impl<'r, S: Source> Tensor<'r, S> {
         Ok(check_tensor_crc_value(info, crc, verify)?)
     }
 
+    /// `len` bytes of the decoded tensor from byte `offset`, decoding only the chunks that
+    /// hold them: a row range of a sharded weight, a span of a base twin. Each section read
+    /// is checked against its CRC; the tensor's own CRC covers the whole tensor, so it is
+    /// checked by [`to_vec`](Self::to_vec) and [`Reader::verify`](crate::Reader::verify),
+    /// not here. A range beyond the tensor is `InvalidInput`.
+    pub fn read_range(&self, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let info = self.storage()?;
+        let end = offset
+            .checked_add(len)
+            .filter(|&e| e <= info.byte_len())
+            .ok_or_else(|| {
+                let size = info.byte_len();
+                let why = format!("bytes {offset}..+{len} lie beyond the tensor's {size}");
+                Error::input(Some(self.name()), why)
+            })?;
+        if len == 0 {
+            return Ok(Vec::new());
+        }
+        if let Some(twin) = self.base_ref()? {
+            return twin.with_range(offset, len, <[u8]>::to_vec);
+        }
+        let chunk_bytes = info.chunk_len.max(1) * info.dtype.size() as u64;
+        let first = offset / chunk_bytes;
+        let span = self
+            .reader
+            .span(self.index, first..end.div_ceil(chunk_bytes))?;
+        let mut out = elv_core::engine::archive::zeroed(span.decoded_len())?;
+        let verify = self.reader.verify_checksums();
+        decode_span(self.reader.catalog().index(), &span, &mut out, verify)?;
+        let skip = usize::try_from(offset - first * chunk_bytes)
+            .map_err(|_| Error::Internal("range start beyond a span"))?;
+        out.drain(..skip.min(out.len()));
+        out.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+        Ok(out)
+    }
+
     /// For a tensor stored as `base` (the same bytes as its base twin, SPEC.md §7.9): the
     /// twin, checked against the base table.
     fn base_ref(&self) -> Result<Option<Twin>> {

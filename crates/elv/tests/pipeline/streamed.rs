@@ -283,3 +283,45 @@ fn typed_reads_and_caller_mistakes() {
     caller(w.to_values::<f64>().unwrap_err(), "is F32, not F64");
     caller(w.decode_into(&mut [0u8; 12]).unwrap_err(), "got 12");
 }
+
+/// A range of a tensor decodes only the chunks that hold it and equals the same bytes of the
+/// whole tensor, across chunk boundaries, lossless and lossy; a range
+/// beyond the tensor is the caller's mistake.
+#[test]
+fn a_byte_range_decodes_only_its_chunks_and_matches_the_whole() {
+    let st = sample();
+    for lossless in [true, false] {
+        let opts = CompressOptions {
+            lossless,
+            chunk_len: 1 << 10,
+            ..CompressOptions::default()
+        };
+        let (file, _) = compress(&st, &opts);
+        let r = Reader::from_bytes(file).unwrap();
+        for t in r.iter() {
+            let whole = t.to_vec().unwrap();
+            let n = whole.len() as u64;
+            let chunk = 1024 * t.dtype().size() as u64;
+            for (off, len) in [
+                (0, n.min(10)),
+                (chunk - 3, 7),
+                (n / 3, n / 3),
+                (n - 1, 1),
+                (n, 0),
+            ] {
+                if off + len > n {
+                    continue;
+                }
+                let got = t.read_range(off, len).unwrap();
+                assert_eq!(
+                    got,
+                    whole[off as usize..(off + len) as usize],
+                    "{} {off}+{len}",
+                    t.name()
+                );
+            }
+            let e = t.read_range(n, 1).unwrap_err();
+            assert!(matches!(e, elv::Error::InvalidInput(_)), "{e}");
+        }
+    }
+}
