@@ -242,3 +242,38 @@ fn a_collection_is_written_back_as_its_folder() {
 fn opts() -> WriteOptions {
     WriteOptions::lossless()
 }
+
+/// A file name that is not UTF-8 is an error naming it, never silently renamed; a stored
+/// header beyond safetensors' 100 MB limit is refused when written.
+#[cfg(unix)]
+#[test]
+fn names_that_are_not_utf8_and_oversized_headers_are_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"vocab\xff.txt"));
+    std::fs::write(&bad, b"x").unwrap();
+    std::fs::write(dir.path().join("ok.txt"), b"y").unwrap();
+    let e = elv::gather_members(&[dir.path().to_path_buf()])
+        .err()
+        .expect("refused");
+    assert!(
+        e.to_string().contains("not UTF-8") && e.to_string().contains("vocab"),
+        "{e}"
+    );
+    let mut w = Writer::with_layout(
+        Vec::new(),
+        opts(),
+        elv::Layout {
+            collection: true,
+            base: None,
+        },
+    )
+    .unwrap();
+    let header = " ".repeat(100_000_001);
+    let e = w
+        .begin_safetensors_member("m.safetensors", &header)
+        .unwrap_err();
+    assert!(matches!(e, elv::Error::InvalidInput(_)), "{e}");
+}

@@ -143,6 +143,22 @@ fn outputs_keep_the_inputs_permissions_and_mtime() {
     }
 }
 
+/// An input's set-user-ID and set-group-ID bits are not carried over: run as root on
+/// another user's 6755 file, they would make a root-owned setuid output.
+#[test]
+fn setuid_and_setgid_bits_are_not_copied_to_the_output() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let x = sample_copy(dir.path(), "odd.safetensors");
+    std::fs::set_permissions(&x, std::fs::Permissions::from_mode(0o6755)).unwrap();
+    assert!(run(&["compress", s(&x), "-q"]).status.success());
+    let mode = std::fs::metadata(dir.path().join("odd.elv"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o755);
+}
+
 #[test]
 fn rm_removes_the_input_only_once_the_output_is_complete() {
     let dir = tempfile::tempdir().unwrap();

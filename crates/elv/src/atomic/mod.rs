@@ -167,7 +167,9 @@ pub fn write_atomic_with<T>(
     let value = fill(&mut w)?;
     let file = w.into_inner().map_err(|e| e.into_error())?;
     if let Some(like) = &options.like {
-        file.file.set_permissions(like.permissions())?;
+        // The permission bits, never set-user-ID, set-group-ID or sticky: the output is ours
+        // (root's, when root runs it), not the input owner's.
+        file.file.set_permissions(plain_permissions(like))?;
         if let Ok(mtime) = like.modified() {
             file.file.set_modified(mtime)?;
         }
@@ -196,6 +198,18 @@ pub fn write_atomic_with<T>(
         File::open(&dir)?.sync_all()?;
     }
     Ok(value)
+}
+
+/// `like`'s permissions without the set-user-ID, set-group-ID and sticky bits.
+#[cfg(unix)]
+fn plain_permissions(like: &fs::Metadata) -> fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    fs::Permissions::from_mode(like.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn plain_permissions(like: &fs::Metadata) -> fs::Permissions {
+    like.permissions()
 }
 
 fn exists(path: &Path, what: &str) -> io::Error {

@@ -120,7 +120,11 @@ pub fn decompress_member<S: Source, W: Write + Send>(
         out.flush()?;
         return Ok(out);
     }
-    let original = safetensors::parse_header_json(member.header.clone()).ok();
+    // A stored header beyond safetensors' limit is not written back (a fresh one is, as for
+    // a whole file): safetensors would refuse the file.
+    let original = Some(&member.header)
+        .filter(|h| h.len() as u64 <= safetensors::MAX_HEADER_LEN)
+        .and_then(|h| safetensors::parse_header_json(h.clone()).ok());
     let find = |name: &str| reader.get_in(m, name);
     let batch = DEFAULT_DECODE_BATCH_BYTES;
     write_safetensors(reader, &tensors, original, &[], &find, out, batch, progress)

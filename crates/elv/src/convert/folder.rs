@@ -63,8 +63,8 @@ pub fn gather_members(inputs: &[PathBuf]) -> Result<Vec<MemberInput>> {
         let meta = fs::metadata(input).map_err(|e| Error::io_at(input, e))?;
         let name = input
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| Error::input(None, format!("{}: names no file", input.display())))?;
+        let name = utf8_name(name, input)?;
         if meta.is_dir() {
             let prefix = if inputs.len() > 1 {
                 format!("{name}/")
@@ -111,15 +111,24 @@ pub fn gather_members(inputs: &[PathBuf]) -> Result<Vec<MemberInput>> {
         .collect()
 }
 
+/// A file name as a member path part: member paths are UTF-8 (SPEC.md §10.1), so a name that
+/// is not is an error naming the file, never silently renamed.
+fn utf8_name(name: &std::ffi::OsStr, path: &Path) -> Result<String> {
+    name.to_str().map(str::to_owned).ok_or_else(|| {
+        let shown = path.display();
+        Error::input(
+            None,
+            format!("{shown}: the name is not UTF-8; member paths are (rename it)"),
+        )
+    })
+}
+
 /// Adds the files under `dir` to `out` as (member path, file path, is an empty folder).
 fn walk(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf, bool)>) -> Result<()> {
     let before = out.len();
     for e in fs::read_dir(dir).map_err(|e| Error::io_at(dir, e))? {
         let p = e.map_err(|e| Error::io_at(dir, e))?.path();
-        let name = p
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = utf8_name(p.file_name().unwrap_or_default(), &p)?;
         let meta = fs::metadata(&p).map_err(|e| Error::io_at(&p, e))?;
         if meta.is_dir() {
             walk(&p, &format!("{prefix}{name}/"), out)?;

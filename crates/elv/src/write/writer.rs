@@ -119,6 +119,10 @@ impl<W: Write> Writer<W> {
     /// `/`-separated) whose tensors follow, with its JSON header kept verbatim so it can be
     /// written back byte for byte (SPEC.md §10.1).
     pub fn begin_safetensors_member(&mut self, path: &str, header: &str) -> Result<()> {
+        if header.len() as u64 > crate::safetensors::MAX_HEADER_LEN {
+            let why = "its safetensors header is beyond safetensors' 100 MB limit";
+            return Err(Error::input(None, format!("member {path:?}: {why}")));
+        }
         self.begin_member(path, MemberKind::Safetensors, header)
     }
 
