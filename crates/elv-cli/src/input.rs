@@ -14,9 +14,16 @@ fn open_checked(p: &Path, want: InputFormat) -> Fallible<File> {
     if !is_stdio(p) {
         return Ok(sniff::open_input(p, want)?);
     }
-    let mut file = open_file(p)?;
-    sniff::check_format(&mut file, "stdin", want)?;
-    Ok(file)
+    // stdin is checked on its first bytes, before the rest is spooled: anything but the
+    // format wanted (an unknown signature too) is refused at once.
+    open_file(p, &mut |head| {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(head, &mut bytes)?;
+        match sniff::wrong_format(&bytes, "stdin", want) {
+            Some(why) => Err(format!("stdin: {why}").into()),
+            None => Ok(()),
+        }
+    })
 }
 
 /// Opens a safetensors input, saying in one line what it is if it is not one.

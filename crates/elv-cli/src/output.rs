@@ -15,21 +15,32 @@ pub fn is_stdio(p: &Path) -> bool {
 /// Copies stdin into an unnamed temporary file (removed by the OS when closed, whatever
 /// happens), so a piped input is read like a file in bounded memory: both formats need
 /// random access (safetensors for trials and large tensors, `.elv` for its trailing index).
-fn spool_stdin() -> Fallible<File> {
+fn spool_stdin(check: &mut dyn FnMut(&mut File) -> Fallible<()>) -> Fallible<File> {
     let mut stdin = io::stdin().lock();
     if stdin.is_terminal() {
         return Err("stdin is a terminal; pipe a file in, or name one".into());
     }
     let mut f = tempfile::tempfile().map_err(|e| format!("temporary file for stdin: {e}"))?;
+    // The first bytes are checked before the rest is copied: a wrong input is named at
+    // once, not after all of it has been spooled to disk.
+    let head = io::copy(&mut io::Read::take(&mut stdin, 64), &mut f)
+        .map_err(|e| format!("copying stdin: {e}"))?;
+    if head == 0 {
+        return Err("stdin is empty: pipe a file in, or name one".into());
+    }
+    f.seek(io::SeekFrom::Start(0))?;
+    check(&mut f)?;
+    f.seek(io::SeekFrom::End(0))?;
     io::copy(&mut stdin, &mut f).map_err(|e| format!("copying stdin: {e}"))?;
     f.seek(io::SeekFrom::Start(0))?;
     Ok(f)
 }
 
-/// Opens an input: a file, or `-` for stdin spooled to a temporary file.
-pub fn open_file(p: &Path) -> Fallible<File> {
+/// Opens an input: a file, or `-` for stdin spooled to a temporary file once `check` has
+/// accepted its first bytes.
+pub fn open_file(p: &Path, check: &mut dyn FnMut(&mut File) -> Fallible<()>) -> Fallible<File> {
     if is_stdio(p) {
-        return spool_stdin();
+        return spool_stdin(check);
     }
     let f = elv::sniff::open_regular(p, true)?;
     if f.metadata()?.is_dir() {

@@ -373,3 +373,15 @@ fn a_file_declaring_gigabytes_fails_cleanly_under_a_memory_limit() {
         assert!(!out.exists(), "{args:?} left output");
     }
 }
+
+/// stdin is judged on its first bytes: empty is said so, and a wrong format is refused
+/// before the rest is spooled to disk (a 64 MiB stream of zeros to `-d` is not copied).
+#[test]
+fn stdin_is_checked_before_it_is_spooled() {
+    let o = piped(&["compress", "-"], b"");
+    assert_one_line_error(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stdin is empty"));
+    let o = piped(&["decompress", "-", "-c"], &vec![0u8; 64 << 20]);
+    assert_one_line_error(&o);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stdin: not an .elv file"));
+}
