@@ -180,6 +180,14 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
             if !reader.members().is_empty() {
                 return decompress_collection(&reader, input, out, in_meta, flags, &bar, &mut tick);
             }
+            // Room for the output (not for /dev/null or another device named as output).
+            if !is_stdio(out) && std::fs::metadata(out).map_or(true, |m| m.is_file()) {
+                let need = reader
+                    .iter()
+                    .map(|t| t.byte_len())
+                    .fold(0u64, u64::saturating_add);
+                elv::atomic::check_free_space(&elv::atomic::folder_of(out), need)?;
+            }
             write_output(out, &options, flags.force, |w| {
                 decompress_to_safetensors_with(
                     &reader,

@@ -231,3 +231,39 @@ fn paths_in_errors_reach_the_terminal_escaped() {
     assert!(!err.contains('\u{1b}') && !err.contains('\u{9b}') && !err.contains('\u{202e}'));
     assert!(err.contains("x\\u{1b}[2J\\u{9b}y\\u{202e}gpj"), "{err}");
 }
+
+/// A 5 KB file declaring 64 GiB is refused before anything is written when the disk has
+/// less room (checked on /dev/shm, a small memory file system, where there is one).
+#[test]
+fn an_output_larger_than_the_free_space_fails_before_writing() {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        eprintln!("skipped: no /dev/shm");
+        return;
+    }
+    // Never where 64 GiB would fit: the test must not fill memory if the check failed.
+    let df = Command::new("df")
+        .args(["-B1", "--output=avail"])
+        .arg(shm)
+        .output();
+    let avail: Option<u64> = df
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|t| t.lines().nth(1).and_then(|l| l.trim().parse().ok()));
+    if avail.is_none_or(|a| a >= 64 << 30) {
+        eprintln!("skipped: /dev/shm free space unknown or 64 GiB or more");
+        return;
+    }
+    let dir = tempfile::tempdir_in(shm).unwrap();
+    let huge =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/sample/declares_64gb.elv");
+    let out = dir.path().join("out.safetensors");
+    let o = run(&["decompress", s(&huge), "-o", s(&out)]);
+    if o.status.success() {
+        panic!("64 GiB written to /dev/shm?");
+    }
+    assert_one_line_error(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("needs 68.72 GB"), "{err}");
+    assert!(entries(dir.path()).is_empty(), "nothing written");
+}

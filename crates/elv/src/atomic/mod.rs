@@ -200,6 +200,39 @@ pub fn write_atomic_with<T>(
     Ok(value)
 }
 
+/// Fails early when the file system holding `dir` has less room than `need` bytes (what a
+/// file declares it decodes to), instead of filling the disk before failing: a 2 MB file may
+/// declare terabytes. Where the free space cannot be known, nothing is checked.
+pub fn check_free_space(dir: &Path, need: u64) -> crate::error::Result<()> {
+    let Some(free) = free_space(dir) else {
+        return Ok(());
+    };
+    if need <= free {
+        return Ok(());
+    }
+    let gb = |b: u64| b as f64 / 1e9;
+    Err(crate::error::Error::Io(io::Error::new(
+        io::ErrorKind::StorageFull,
+        format!(
+            "{}: the output needs {:.2} GB and the disk has {:.2} GB free",
+            dir.display(),
+            gb(need),
+            gb(free)
+        ),
+    )))
+}
+
+#[cfg(target_os = "linux")]
+fn free_space(dir: &Path) -> Option<u64> {
+    let st = rustix::fs::statvfs(dir).ok()?;
+    st.f_bavail.checked_mul(st.f_frsize)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn free_space(_: &Path) -> Option<u64> {
+    None
+}
+
 /// `like`'s permissions without the set-user-ID, set-group-ID and sticky bits.
 #[cfg(unix)]
 fn plain_permissions(like: &fs::Metadata) -> fs::Permissions {

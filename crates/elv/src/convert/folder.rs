@@ -2,7 +2,7 @@
 //! members, in path order with their modification times; and a collection written back as
 //! a folder without ever writing outside it.
 
-use crate::atomic::{OutputFolder, OutputOptions};
+use crate::atomic::{self, check_free_space, OutputFolder, OutputOptions};
 use crate::convert::decompress::decompress_member;
 use crate::Progress;
 use crate::Reader;
@@ -167,6 +167,11 @@ pub fn decompress_to_folder<S: Source>(
             "not a collection: it holds one safetensors file (decompress_to_safetensors)",
         ));
     }
+    let total = reader
+        .iter()
+        .map(|t| t.byte_len())
+        .fold(0u64, u64::saturating_add);
+    check_free_space(&atomic::folder_of(out), total)?;
     let folder = OutputFolder::create(out, options.overwrite)?;
     write_members(reader, &folder, options, progress)?;
     folder.finish(options.sync)
