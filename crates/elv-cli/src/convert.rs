@@ -99,6 +99,16 @@ fn compress_folder(
         return Err("--rm removes input files one by one; it does not remove folders or a collection's inputs".into());
     }
     let members = elv::gather_members(inputs)?;
+    if !flags.quiet {
+        for (link, to) in elv::links_leaving(inputs)? {
+            let (link, to) = (link.display().to_string(), to.display().to_string());
+            eprintln!(
+                "elv: note: {} is a link out of the folder, to {}: its bytes are packed",
+                escape(&link),
+                escape(&to)
+            );
+        }
+    }
     let options = OutputOptions {
         overwrite: flags.force,
         sync: flags.sync,

@@ -290,3 +290,26 @@ fn a_delta_needs_its_base_and_a_wrong_one_writes_nothing() {
         "{info}"
     );
 }
+
+/// A link in the input folder that leads outside it is followed (its bytes are packed) and
+/// named in a note; one that stays inside is not.
+#[cfg(unix)]
+#[test]
+fn links_out_of_the_input_folder_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    std::fs::write(dir.path().join("secret.txt"), b"outside\n").unwrap();
+    std::fs::write(model.join("config.json"), b"{}\n").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.txt"), model.join("notes.txt")).unwrap();
+    std::os::unix::fs::symlink(model.join("config.json"), model.join("same.json")).unwrap();
+    let out = dir.path().join("m.elv");
+    let o = run(&["compress", s(&model), "-o", s(&out)]);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("notes.txt is a link out of the folder"),
+        "{err}"
+    );
+    assert!(!err.contains("same.json"), "{err}");
+}

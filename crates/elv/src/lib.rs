@@ -62,7 +62,9 @@ pub use convert::compress::{compress_collection, compress_safetensors, compress_
 pub use convert::decompress::{
     decompress_member, decompress_to_safetensors, decompress_to_safetensors_with,
 };
-pub use convert::folder::{decompress_to_folder, gather_members, FolderOptions, MemberInput};
+pub use convert::folder::{
+    decompress_to_folder, gather_members, links_leaving, FolderOptions, MemberInput,
+};
 pub use convert::verify::{verify_against, Comparison, TensorCheck};
 pub use convert::{safetensors, sniff};
 pub use element::Element;

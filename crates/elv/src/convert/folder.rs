@@ -111,6 +111,37 @@ pub fn gather_members(inputs: &[PathBuf]) -> Result<Vec<MemberInput>> {
         .collect()
 }
 
+/// The links under the input folders `inputs` that lead outside them: (the link, where it
+/// leads). They are followed when a folder is compressed (the Hugging Face cache links each
+/// file of a model to a blob elsewhere), so their targets' bytes are packed; a tool names
+/// them so that nothing from outside a folder is packed unseen.
+pub fn links_leaving(inputs: &[PathBuf]) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let mut out = Vec::new();
+    for input in inputs {
+        if !fs::symlink_metadata(input).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        let root = fs::canonicalize(input).map_err(|e| Error::io_at(input, e))?;
+        let mut stack = vec![input.clone()];
+        while let Some(dir) = stack.pop() {
+            for e in fs::read_dir(&dir).map_err(|e| Error::io_at(&dir, e))? {
+                let p = e.map_err(|e| Error::io_at(&dir, e))?.path();
+                let meta = fs::symlink_metadata(&p).map_err(|e| Error::io_at(&p, e))?;
+                if meta.file_type().is_symlink() {
+                    let to = fs::canonicalize(&p).map_err(|e| Error::io_at(&p, e))?;
+                    if !to.starts_with(&root) {
+                        out.push((p, to));
+                    }
+                } else if meta.is_dir() {
+                    stack.push(p);
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// A file name as a member path part: member paths are UTF-8 (SPEC.md §10.1), so a name that
 /// is not is an error naming the file, never silently renamed.
 fn utf8_name(name: &std::ffi::OsStr, path: &Path) -> Result<String> {
