@@ -575,7 +575,10 @@ fn decompress_file(
             return elv::decompress_to_folder(&reader, &dst, &folder, None);
         }
         if std::fs::metadata(&dst).map_or(true, |m| m.is_file()) {
-            let need = reader.iter().map(|t| t.byte_len()).fold(0u64, u64::saturating_add);
+            let need = reader
+                .iter()
+                .map(|t| t.byte_len())
+                .fold(0u64, u64::saturating_add);
             elv::atomic::check_free_space(&elv::atomic::folder_of(&dst), need)?;
         }
         elv::atomic::write_atomic_with(&dst, &out, |w| {

@@ -19,8 +19,21 @@ const WHOLE_BYTES: u64 = 16 << 20;
 pub(crate) enum Twin {
     /// Its bytes.
     Whole(Arc<Vec<u8>>),
-    /// Read by range from the base when needed.
-    Large { base: Arc<dyn Base>, name: String },
+    /// Read by range from the base when needed, and hashed again as it is read in order, so
+    /// that the hash covers the bytes actually used, not only those checked at first.
+    Large {
+        base: Arc<dyn Base>,
+        name: String,
+        len: u64,
+        expected: [u8; 32],
+        running: Arc<Mutex<Running>>,
+    },
+}
+
+/// The hash of a large twin's bytes read so far, in order from byte 0.
+pub(crate) struct Running {
+    next: u64,
+    hasher: blake3::Hasher,
 }
 
 /// Bytes of a twin from byte `offset` on.
@@ -46,10 +59,20 @@ impl Twin {
                 bytes: Arc::clone(b),
                 offset: 0,
             }),
-            Twin::Large { base, name } => Ok(TwinBytes {
-                bytes: Arc::new(base.read_range(name, offset, len)?),
-                offset,
-            }),
+            Twin::Large {
+                base,
+                name,
+                len: total,
+                expected,
+                running,
+            } => {
+                let bytes = base.read_range(name, offset, len)?;
+                check_in_order(running, offset, &bytes, *total, expected, name)?;
+                Ok(TwinBytes {
+                    bytes: Arc::new(bytes),
+                    offset,
+                })
+            }
         }
     }
 
@@ -67,6 +90,40 @@ impl Twin {
             .ok_or_else(|| CoreError::bare(ErrorKind::BaseMismatch, "base twin length"))?;
         Ok(f(bytes))
     }
+}
+
+/// Adds `bytes` (read at `offset`) to the running hash when they continue it (a read from 0
+/// starts it over); once the whole twin has gone through, it must be the hash the base table
+/// records: a base rewritten after its first check is `BaseMismatch` before the last of the
+/// tensor is decoded.
+fn check_in_order(
+    running: &Mutex<Running>,
+    offset: u64,
+    bytes: &[u8],
+    total: u64,
+    expected: &[u8; 32],
+    name: &str,
+) -> Result<()> {
+    let Ok(mut r) = running.lock() else {
+        return Ok(());
+    };
+    if offset == 0 {
+        r.next = 0;
+        r.hasher = blake3::Hasher::new();
+    }
+    if offset != r.next {
+        return Ok(());
+    }
+    r.hasher.update(bytes);
+    r.next += bytes.len() as u64;
+    if r.next == total && r.hasher.finalize().as_bytes() != expected {
+        return Err(Error::base(
+            ErrorKind::BaseMismatch,
+            name,
+            format!("base tensor {name:?} changed while it was read (its BLAKE3 hash differs)"),
+        ));
+    }
+    Ok(())
 }
 
 /// The base model of a reader and the twin it checked last.
@@ -155,6 +212,12 @@ impl Twins {
             let twin = Twin::Large {
                 base: Arc::clone(base),
                 name: entry.twin.clone(),
+                len,
+                expected: entry.hash,
+                running: Arc::new(Mutex::new(Running {
+                    next: 0,
+                    hasher: blake3::Hasher::new(),
+                })),
             };
             (*h.finalize().as_bytes(), twin)
         };
