@@ -129,3 +129,36 @@ fn a_pipe_at_a_members_path_is_replaced_never_written_to() {
     assert!(meta.is_file(), "the pipe is replaced by a regular file");
     assert_eq!(std::fs::read(&fifo).unwrap(), b"{\"a\": 1}\n".repeat(2000));
 }
+
+/// An output folder that appears while the new one is written is not replaced or merged
+/// into: the extraction fails, and its hidden temporary folder is removed.
+#[test]
+fn an_output_that_appears_meanwhile_is_left_alone_and_the_temporary_removed() {
+    let reader = collection();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut made = false;
+    let mut race = |_: u64, _: u64| {
+        if !made {
+            made = true;
+            std::fs::create_dir(&out).unwrap();
+            std::fs::write(out.join("theirs.txt"), b"keep").unwrap();
+        }
+    };
+    let e = elv::decompress_to_folder(&reader, &out, &FolderOptions::default(), Some(&mut race))
+        .unwrap_err();
+    assert!(
+        matches!(&e, elv::Error::Io(io) if io.kind() == std::io::ErrorKind::AlreadyExists),
+        "{e}"
+    );
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["theirs.txt"]);
+    assert!(std::fs::read_dir(dir.path()).unwrap().all(|e| !e
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .starts_with(".elv-tmp.")));
+}
