@@ -432,6 +432,35 @@ impl Reader {
         PyList::new(py, rows)
     }
 
+    /// `len` bytes of tensor `name` from byte `offset` (in a collection, of `member` if
+    /// given), decoding only the chunks that hold them: what `get_slice` reads.
+    #[pyo3(signature = (name, offset, len, member=None))]
+    fn read_range<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        offset: u64,
+        len: u64,
+        member: Option<String>,
+    ) -> PyResult<Bound<'py, PyArray1<u8>>> {
+        let max = self.max_load_bytes;
+        with_reader!(self, r => {
+            let t = match &member {
+                Some(p) => {
+                    let m = r.member_index(p).ok_or_else(|| {
+                        pyo3::exceptions::PyKeyError::new_err(format!("member {p:?}"))
+                    })?;
+                    r.get_in(m, name)
+                }
+                None => r.get(name),
+            }
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(name.to_string()))?;
+            check_load(py, len, 1, max)?;
+            let bytes = py.detach(|| t.read_range(offset, len)).map_err(|e| to_py(py, e))?;
+            Ok(PyArray1::from_vec(py, bytes))
+        })
+    }
+
     /// Checks every CRC and padding, and that every tensor decodes.
     fn verify(&self, py: Python<'_>) -> PyResult<()> {
         with_reader!(self, r => py.detach(|| r.verify()).map_err(|e| to_py(py, e)))

@@ -29,3 +29,19 @@ def test_torch_round_trip_including_bf16(tmp_path):
     assert torch.max(torch.abs(back["w"] - ts["w"])) <= 2**-24
     with elves.safe_open(p, framework="pt") as f:
         assert torch.equal(f.get_tensor("h"), ts["h"])
+
+
+def test_torch_slices_equal_the_whole_tensors_rows(tmp_path):
+    torch = pytest.importorskip("torch")
+    import elves
+    import elves.torch as et
+    t = {"w": torch.arange(60, dtype=torch.bfloat16).reshape(10, 6),
+         "v": torch.arange(7, dtype=torch.float32)}
+    z = tmp_path / "m.elv"
+    et.save_file(t, z)
+    with elves.safe_open(z, framework="pt") as f:
+        for index in [slice(2, 5), 3, (slice(None), slice(1, 3)), slice(None, None, 3), ...]:
+            got = f.get_slice("w")[index]
+            assert isinstance(got, torch.Tensor) and got.dtype == torch.bfloat16
+            assert torch.equal(got, t["w"][index]), index
+        assert torch.equal(f.get_slice("v")[2:5], t["v"][2:5])

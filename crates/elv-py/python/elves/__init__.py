@@ -65,7 +65,11 @@ class safe_open:
     only that tensor's sections), `metadata()`, and `info(name)` (dtype, shape, encoding,
     error bound, stored size). Use it as a context manager. `base` is the base model a
     file of deltas was written against (`elv compress --base`): a safetensors file, an
-    `.elv`, or a folder; a wrong base is an ElvError of kind BaseMismatch. `limits` bounds what the file may declare: a dict of any of `elv::Limits`' fields
+    `.elv`, or a folder; a wrong base is an ElvError of kind BaseMismatch. `get_slice(name)`
+    reads part of a tensor, decoding only the chunks that hold the rows asked for (a rank's
+    shard in tensor-parallel loading).
+
+    `limits` bounds what the file may declare: a dict of any of `elv::Limits`' fields
     (`max_decoded_bytes`, `max_tensors`, `max_tensor_bytes`, ...), `verify_checksums`, and
     `max_load_bytes`: the most one load may decode into memory (default: the memory available
     at the time; more is an ElvError of kind LimitExceeded, not an out-of-memory kill).
@@ -83,6 +87,7 @@ class safe_open:
             self._to_torch = _t._from_numpy
         self._reader = _elves.Reader.open(str(filename), None if base is None else str(base),
                                           limits)
+        self._info_cache = {}
 
     def __enter__(self):
         return self
@@ -108,6 +113,15 @@ class safe_open:
         """dtype, shape, encoding, duplicate_of, error_bound (0.0 = exact), sizes."""
         return self._reader.info(name)
 
+    def _to_torch_view(self, a, dtype: str):
+        """`a` (a NumPy array of `dtype`, a safetensors name) in the framework the file was
+        opened for."""
+        if not self._pt:
+            return a
+        import numpy as np
+        a = np.ascontiguousarray(a)
+        return self._to_torch(a.reshape(-1).view(np.uint8), dtype, list(a.shape))
+
     def get_tensor(self, name: str, member: Optional[str] = None):
         """Decodes tensor `name` (in a collection, of the member at path `member` if given:
         names may repeat across members)."""
@@ -116,6 +130,68 @@ class safe_open:
         if self._pt:
             return self._to_torch(flat, dtype, shape)
         return _as_array(name, dtype, shape, flat)
+
+
+    def get_slice(self, name: str, member: Optional[str] = None) -> "_Slice":
+        """Tensor `name` to be read in part, as `safetensors`' `get_slice`: `get_shape()`,
+        `get_dtype()`, and indexing (`[rows]`, `[a:b, :]`, `[:, c:d]`, `[i]`, `[...]`) that
+        decodes only the chunks holding the rows of the first dimension asked for."""
+        if name not in self._info_cache:
+            self._info_cache[name] = self._reader.info(name)
+        return _Slice(self, name, member, self._info_cache[name])
+
+
+class _Slice:
+    """A tensor of an open file, read in part (`safe_open.get_slice`)."""
+
+    def __init__(self, f: "safe_open", name: str, member: Optional[str], info: dict):
+        self._f, self._name, self._member = f, name, member
+        self._dtype, self._shape = info["dtype"], list(info["shape"])
+
+    def get_shape(self) -> List[int]:
+        return list(self._shape)
+
+    def get_dtype(self) -> str:
+        return self._dtype
+
+    def __len__(self) -> int:
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __getitem__(self, index):
+        import numpy as np
+        key = index if isinstance(index, tuple) else (index,)
+        rows = self._shape[0] if self._shape else 0
+        first = key[0] if key else slice(None)
+        if not self._shape or first is Ellipsis or first is None:
+            # No first-dimension rows to narrow to: the whole tensor, then the index.
+            whole = self._f._reader.decode([self._name], None, self._member)[0][3]
+            out = _as_array(self._name, self._dtype, self._shape, whole)[index]
+            return self._f._to_torch_view(out, self._dtype)
+        if isinstance(first, slice):
+            start, stop, step = first.indices(rows)
+            picked = range(start, stop, step)
+            lo, hi = (min(picked), max(picked) + 1) if len(picked) else (0, 0)
+            # Step 1 stays a view; another step picks its rows from those read.
+            at = slice(0, hi - lo) if step == 1 else [r - lo for r in picked]
+            rest = (at,) + key[1:]
+        else:
+            i = int(first)
+            i = i + rows if i < 0 else i
+            if not 0 <= i < rows:
+                raise IndexError(f"index {first} is out of bounds for dimension 0 of size {rows}")
+            lo, hi = i, i + 1
+            rest = (0,) + key[1:]
+        row_values = 1
+        for d in self._shape[1:]:
+            row_values *= d
+        itemsize = np.dtype(to_numpy(self._dtype)).itemsize
+        row_bytes = row_values * itemsize
+        flat = self._f._reader.read_range(self._name, lo * row_bytes, (hi - lo) * row_bytes,
+                                          self._member)
+        part = _as_array(self._name, self._dtype, [hi - lo] + self._shape[1:], flat)
+        return self._f._to_torch_view(part[rest], self._dtype)
 
 
 def _path(p):

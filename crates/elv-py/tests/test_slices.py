@@ -1,0 +1,61 @@
+"""safe_open(...).get_slice(name)[index], as safetensors has it: the same arrays as
+safetensors' own get_slice on the original file, reading only the rows asked for."""
+import pathlib
+
+import numpy as np
+import pytest
+from safetensors import safe_open as st_open
+
+import elves
+
+SAMPLE = pathlib.Path(__file__).resolve().parents[3] / "testdata" / "sample" / "minilm_sample.safetensors"
+
+INDEXES = [
+    slice(2, 5), (slice(None), slice(1, 3)), 3, -1, slice(None, None, 2), slice(5, 1, -1),
+    Ellipsis, (slice(2, 5), slice(None, None, 2)), (slice(0, 0),), (slice(1, 4), 7),
+    slice(-3, None), (slice(None), Ellipsis),
+]
+
+
+@pytest.fixture(scope="module")
+def elv_file(tmp_path_factory):
+    z = tmp_path_factory.mktemp("slices") / "m.elv"
+    elves.compress_file(SAMPLE, z)  # lossless: every slice must equal the original's
+    return z
+
+
+def test_slices_equal_safetensors_slices(elv_file):
+    with st_open(SAMPLE, framework="np") as ref, elves.safe_open(elv_file) as f:
+        names = ref.keys()
+        assert sorted(names) == sorted(f.keys())
+        checked = 0
+        for name in names:
+            want, got = ref.get_slice(name), f.get_slice(name)
+            assert got.get_shape() == want.get_shape()
+            assert got.get_dtype() == want.get_dtype()
+            rank = len(want.get_shape())
+            for index in INDEXES:
+                key = index if isinstance(index, tuple) else (index,)
+                if rank == 0 or len([k for k in key if k is not Ellipsis]) > rank:
+                    continue
+                if rank == 1 and isinstance(index, tuple) and len(index) > 1 and index[1] is not Ellipsis:
+                    continue
+                try:
+                    expected = ref.get_tensor(name)[index]
+                except IndexError:
+                    with pytest.raises(IndexError):
+                        got[index]
+                    continue
+                sliced = got[index]
+                assert sliced.dtype == expected.dtype and sliced.shape == expected.shape, (name, index)
+                assert np.array_equal(sliced, expected), (name, index)
+                checked += 1
+        assert checked > 50
+
+
+def test_a_row_out_of_range_is_an_index_error(elv_file):
+    with elves.safe_open(elv_file) as f:
+        name = f.keys()[0]
+        s = f.get_slice(name)
+        with pytest.raises(IndexError):
+            s[s.get_shape()[0]]
