@@ -59,3 +59,21 @@ def test_a_row_out_of_range_is_an_index_error(elv_file):
         s = f.get_slice(name)
         with pytest.raises(IndexError):
             s[s.get_shape()[0]]
+
+
+def test_the_rest_of_safe_opens_surface_matches_safetensors(elv_file, tmp_path):
+    with st_open(SAMPLE, framework="np") as ref, elves.safe_open(elv_file) as f:
+        assert f.keys() == ref.keys()
+        assert f.offset_keys() == ref.offset_keys()
+        got, want = f.get_tensors(), ref.get_tensors()
+        assert got.keys() == want.keys()
+        assert all(np.array_equal(got[k], want[k]) for k in want)
+    with pytest.raises(ValueError, match="closed"):
+        f.keys()
+
+
+def test_save_does_not_depend_on_dict_order():
+    import elves.numpy as en
+    a = {"b": np.arange(6, dtype=np.float32), "a": np.ones((2, 2), np.int64)}
+    b = dict(reversed(list(a.items())))
+    assert en.save(a) == en.save(b)

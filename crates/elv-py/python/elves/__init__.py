@@ -85,7 +85,7 @@ class safe_open:
         if self._pt:
             from . import torch as _t  # raises ImportError naming torch if it is missing
             self._to_torch = _t._from_numpy
-        self._reader = _elves.Reader.open(str(filename), None if base is None else str(base),
+        self._handle = _elves.Reader.open(str(filename), None if base is None else str(base),
                                           limits)
         self._info_cache = {}
 
@@ -93,11 +93,29 @@ class safe_open:
         return self
 
     def __exit__(self, *exc):
-        self._reader = None
+        self._handle = None
         return False
 
+    @property
+    def _reader(self):
+        if self._handle is None:
+            raise ValueError("this safe_open is closed (used after its with block)")
+        return self._handle
+
     def keys(self) -> List[str]:
+        """The tensor names, sorted, as safetensors gives them."""
+        return sorted(self._reader.keys())
+
+    def offset_keys(self) -> List[str]:
+        """The tensor names in the order they are stored."""
         return self._reader.keys()
+
+    def get_tensors(self) -> Dict[str, "object"]:
+        """Every tensor, decoded in parallel, keyed by name (as safetensors' `get_tensors`)."""
+        rows = self._reader.decode()
+        if self._pt:
+            return {name: self._to_torch(flat, dtype, shape) for name, dtype, shape, flat in rows}
+        return _arrays(rows)
 
     def members(self) -> List[tuple]:
         """For a collection (a model folder in one file): (path, kind, tensor names) per

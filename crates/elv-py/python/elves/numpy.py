@@ -9,7 +9,8 @@ from ._dtypes import from_numpy
 
 def _tensors(tensors: Dict[str, np.ndarray]):
     out = []
-    for name, a in tensors.items():
+    # Sorted by name, as safetensors does: the output does not depend on the dict's order.
+    for name, a in sorted(tensors.items(), key=lambda kv: kv[0]):
         if not isinstance(a, np.ndarray):
             raise TypeError(f"{name!r}: expected a numpy.ndarray, got {type(a).__name__}")
         # Big-endian arrays are converted to the little-endian bytes the format stores;

@@ -32,7 +32,8 @@ def _from_numpy(flat, dtype: str, shape):
 
 def _tensors(tensors: Dict[str, "torch.Tensor"]):
     out = []
-    for name, t in tensors.items():
+    # Sorted by name, as safetensors does: the output does not depend on the dict's order.
+    for name, t in sorted(tensors.items(), key=lambda kv: kv[0]):
         if not isinstance(t, torch.Tensor):
             raise TypeError(f"{name!r}: expected a torch.Tensor, got {type(t).__name__}")
         if t.dtype not in _NAMES:
