@@ -2,9 +2,8 @@
 //! API (no second implementation). The GIL is released while coding; decoded tensors are
 //! handed to NumPy without a copy.
 
-use elv::atomic::OutputOptions;
 use elv::sniff::{self, InputFormat};
-use elv::{DType, ReadOptions, Source, WriteOptions};
+use elv::{DType, Source, WriteOptions};
 use numpy::PyArray1;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -12,6 +11,11 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use rayon::prelude::*;
 use std::fs::File;
 use std::path::PathBuf;
+
+mod files;
+mod limits;
+
+use limits::{check_load, read_options};
 
 /// Turns an `elv` error into the Python one: `elves.ElvError` (a `ValueError`) with `kind`
 /// (SPEC.md §2.3 name) and `offset`, or an `OSError` for I/O.
@@ -147,104 +151,6 @@ struct Reader {
     inner: Inner,
     /// The most one call may decode into memory; `None`: the memory available at the time.
     max_load_bytes: Option<u64>,
-}
-
-/// The reader's limits from a Python dict: any field of `elv::Limits` by name,
-/// `verify_checksums`, and `max_load_bytes` (the binding's own: the most one load may decode
-/// into memory). An unknown key is an error naming the known ones.
-fn read_options(limits: Option<&Bound<'_, PyDict>>) -> PyResult<(ReadOptions, Option<u64>)> {
-    let mut o = ReadOptions::default();
-    let mut max_load = None;
-    let Some(d) = limits else {
-        return Ok((o, max_load));
-    };
-    for (k, v) in d.iter() {
-        let key: String = k.extract()?;
-        let l = &mut o.limits;
-        match key.as_str() {
-            "max_sections" => l.max_sections = v.extract()?,
-            "max_tensors" => l.max_tensors = v.extract()?,
-            "max_rank" => l.max_rank = v.extract()?,
-            "max_name_len" => l.max_name_len = v.extract()?,
-            "max_metadata_entries" => l.max_metadata_entries = v.extract()?,
-            "max_section_bytes" => l.max_section_bytes = v.extract()?,
-            "max_tensor_bytes" => l.max_tensor_bytes = v.extract()?,
-            "max_chunk_bytes" => l.max_chunk_bytes = v.extract()?,
-            "max_table_bytes" => l.max_table_bytes = v.extract()?,
-            "max_decoded_bytes" => l.max_decoded_bytes = v.extract()?,
-            "verify_checksums" => o.verify_checksums = v.extract()?,
-            "max_load_bytes" => max_load = Some(v.extract()?),
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "unknown limit {other:?}; known: max_sections, max_tensors, max_rank, \
-                     max_name_len, max_metadata_entries, max_section_bytes, max_tensor_bytes, \
-                     max_chunk_bytes, max_table_bytes, max_decoded_bytes, verify_checksums, \
-                     max_load_bytes"
-                )))
-            }
-        }
-    }
-    Ok((o, max_load))
-}
-
-/// Bytes of memory this process may still use: the smaller of the system's available
-/// memory and what its cgroup (v2) leaves; `None` where neither is known.
-fn available_memory() -> Option<u64> {
-    let read = |p: &str| std::fs::read_to_string(p).ok();
-    let meminfo = read("/proc/meminfo").and_then(|m| {
-        let line = m.lines().find(|l| l.starts_with("MemAvailable:"))?;
-        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        kib.checked_mul(1024)
-    });
-    let cgroup = read("/sys/fs/cgroup/memory.max").and_then(|max| {
-        let max: u64 = max.trim().parse().ok()?; // "max": no limit
-        let used: u64 = read("/sys/fs/cgroup/memory.current")?.trim().parse().ok()?;
-        Some(max.saturating_sub(used))
-    });
-    match (meminfo, cgroup) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// An `elves.ElvError` of `kind` saying `message`.
-fn elv_error(py: Python<'_>, message: String, kind: &str) -> PyErr {
-    let made = py
-        .import("elves._error")
-        .and_then(|m| m.getattr("ElvError"))
-        .and_then(|cls| cls.call1((message.clone(), kind, Option::<u64>::None)));
-    match made {
-        Ok(inst) => PyErr::from_value(inst),
-        Err(_) => PyValueError::new_err(message),
-    }
-}
-
-/// Refuses to decode `bytes` into memory when that is more than `max` (or, by default, than
-/// the memory available): an `ElvError(LimitExceeded)` naming both, instead of the
-/// interpreter killed by the out-of-memory killer.
-fn check_load(py: Python<'_>, bytes: u64, count: usize, max: Option<u64>) -> PyResult<()> {
-    let (limit, what) = match max {
-        Some(m) => (m, "max_load_bytes"),
-        None => match available_memory() {
-            Some(m) => (m, "the memory available"),
-            None => return Ok(()),
-        },
-    };
-    if bytes <= limit {
-        return Ok(());
-    }
-    let gb = |b: u64| b as f64 / 1e9;
-    Err(elv_error(
-        py,
-        format!(
-            "loading {count} tensor(s) decodes {:.2} GB, more than {what} ({:.2} GB); read \
-             fewer tensors at a time (safe_open(...).get_tensor), or raise \
-             limits={{\"max_load_bytes\": ...}}",
-            gb(bytes),
-            gb(limit)
-        ),
-        "LimitExceeded",
-    ))
 }
 
 /// What Python needs of one tensor.
@@ -467,162 +373,13 @@ impl Reader {
     }
 }
 
-/// The CLI's guarantees for a file conversion: never over the input (the library's rule),
-/// an existing output only with `force`, written atomically, with the input's permissions
-/// and mtime.
-fn output_for(src: &std::path::Path, force: bool) -> OutputOptions {
-    let input = std::fs::metadata(src).ok();
-    OutputOptions {
-        overwrite: force,
-        sync: false,
-        like: input.clone(),
-        modified: None,
-        inputs: input.into_iter().collect(),
-    }
-}
-
-/// The base model at `path`, if one is given.
-fn open_base(path: Option<PathBuf>) -> elv::Result<Option<std::sync::Arc<dyn elv::Base>>> {
-    Ok(match path {
-        Some(p) => Some(std::sync::Arc::new(elv::BaseModel::open(p)?)),
-        None => None,
-    })
-}
-
-/// `compress_file(src, dst, lossy, elf_half, threads, force, base) -> dict`: safetensors to
-/// `.elv`, against the base model `base` if given; says what it did: input and output
-/// bytes, and the largest error bound of any tensor (0.0: every value bit-exact).
-#[pyfunction]
-#[pyo3(signature = (src, dst, lossy=false, elf_half=false, threads=None, force=false, base=None))]
-#[allow(clippy::too_many_arguments)]
-fn compress_file(
-    py: Python<'_>,
-    src: PathBuf,
-    dst: PathBuf,
-    lossy: bool,
-    elf_half: bool,
-    threads: Option<usize>,
-    force: bool,
-    base: Option<PathBuf>,
-) -> PyResult<Py<PyDict>> {
-    let opts = options(lossy, elf_half)?;
-    let input = sniff::open_input(&src, InputFormat::Safetensors).map_err(|e| to_py(py, e))?;
-    let out = output_for(&src, force);
-    let report = without_gil(py, threads, || {
-        let base = open_base(base)?;
-        let input = std::io::BufReader::new(input);
-        elv::atomic::write_atomic_with(&dst, &out, |w| {
-            elv::compress_safetensors_with(input, w, &opts, base, None).map(|(_, r)| r)
-        })
-    })?;
-    report_dict(py, &report)
-}
-
-/// What a compression did, for Python: sizes, tensor count, the largest error bound of any
-/// tensor (0.0: every value bit-exact) and whether the output is lossless.
-fn report_dict(py: Python<'_>, report: &elv::Report) -> PyResult<Py<PyDict>> {
-    let bound = report
-        .tensors
-        .iter()
-        .map(|t| t.error_bound_log2)
-        .filter(|&k| k > 0)
-        .min()
-        .map_or(0.0, |k| 2f64.powi(-i32::from(k)));
-    let d = PyDict::new(py);
-    d.set_item("input_bytes", report.input_bytes)?;
-    d.set_item("output_bytes", report.output_bytes)?;
-    d.set_item("tensors", report.tensors.len())?;
-    d.set_item("error_bound", bound)?;
-    d.set_item("lossless", bound == 0.0)?;
-    Ok(d.unbind())
-}
-
-/// `compress_folder(src, dst, lossy, elf_half, threads, force, base) -> dict`: a model folder
-/// (shards, index, configs, tokenizer) into one collection `.elv`, as `elv compress DIR`;
-/// never over one of its files, an existing `dst` only with `force`.
-#[pyfunction]
-#[pyo3(signature = (src, dst, lossy=false, elf_half=false, threads=None, force=false, base=None))]
-#[allow(clippy::too_many_arguments)]
-fn compress_folder(
-    py: Python<'_>,
-    src: PathBuf,
-    dst: PathBuf,
-    lossy: bool,
-    elf_half: bool,
-    threads: Option<usize>,
-    force: bool,
-    base: Option<PathBuf>,
-) -> PyResult<Py<PyDict>> {
-    let opts = options(lossy, elf_half)?;
-    let members = elv::gather_members(std::slice::from_ref(&src)).map_err(|e| to_py(py, e))?;
-    let out = OutputOptions {
-        overwrite: force,
-        inputs: members
-            .iter()
-            .filter_map(|m| m.file.as_ref()?.metadata().ok())
-            .collect(),
-        ..OutputOptions::default()
-    };
-    let report = without_gil(py, threads, || {
-        let base = open_base(base)?;
-        elv::atomic::write_atomic_with(&dst, &out, |w| {
-            elv::compress_collection(members, w, &opts, base, None).map(|(_, r)| r)
-        })
-    })?;
-    report_dict(py, &report)
-}
-
-/// `decompress_file(src, dst, threads, force, base)`: `.elv` to safetensors, or a
-/// collection to the folder `dst`.
-#[pyfunction]
-#[pyo3(signature = (src, dst, threads=None, force=false, base=None, limits=None))]
-fn decompress_file(
-    py: Python<'_>,
-    src: PathBuf,
-    dst: PathBuf,
-    threads: Option<usize>,
-    force: bool,
-    base: Option<PathBuf>,
-    limits: Option<&Bound<'_, PyDict>>,
-) -> PyResult<()> {
-    // Decompressing streams (memory stays bounded): only the reader's limits apply.
-    let (options, _) = read_options(limits)?;
-    let input = sniff::open_input(&src, InputFormat::Elv).map_err(|e| to_py(py, e))?;
-    let out = output_for(&src, force);
-    without_gil(py, threads, || {
-        let mut reader = elv::Reader::new(input, options)?;
-        if let Some(b) = open_base(base)? {
-            reader = reader.with_shared_base(b);
-        }
-        if !reader.members().is_empty() {
-            // A collection is a model folder: written back as one, never flattened.
-            let folder = elv::FolderOptions {
-                overwrite: force,
-                sync: false,
-                inputs: out.inputs.clone(),
-            };
-            return elv::decompress_to_folder(&reader, &dst, &folder, None);
-        }
-        if std::fs::metadata(&dst).map_or(true, |m| m.is_file()) {
-            let need = reader
-                .iter()
-                .map(|t| t.byte_len())
-                .fold(0u64, u64::saturating_add);
-            elv::atomic::check_free_space(&elv::atomic::folder_of(&dst), need)?;
-        }
-        elv::atomic::write_atomic_with(&dst, &out, |w| {
-            elv::decompress_to_safetensors(&reader, w).map(drop)
-        })
-    })
-}
-
 #[pymodule]
 fn _elves(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(serialize, m)?)?;
     m.add_function(wrap_pyfunction!(serialize_to_file, m)?)?;
-    m.add_function(wrap_pyfunction!(compress_file, m)?)?;
-    m.add_function(wrap_pyfunction!(compress_folder, m)?)?;
-    m.add_function(wrap_pyfunction!(decompress_file, m)?)?;
+    m.add_function(wrap_pyfunction!(files::compress_file, m)?)?;
+    m.add_function(wrap_pyfunction!(files::compress_folder, m)?)?;
+    m.add_function(wrap_pyfunction!(files::decompress_file, m)?)?;
     m.add_class::<Reader>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
