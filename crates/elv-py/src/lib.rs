@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 mod files;
 mod limits;
+mod pyfile;
 
 use limits::{check_load, read_options};
 
@@ -143,6 +144,7 @@ fn serialize_to_file<'py>(
 enum Inner {
     File(elv::Reader<File>),
     Bytes(elv::Reader<Vec<u8>>),
+    Object(elv::Reader<pyfile::PyFile>),
 }
 
 /// An open `.elv` file: the tables are read, tensors decode on request.
@@ -176,6 +178,7 @@ macro_rules! with_reader {
         match &$self.inner {
             Inner::File($r) => $body,
             Inner::Bytes($r) => $body,
+            Inner::Object($r) => $body,
         }
     };
 }
@@ -262,6 +265,33 @@ impl Reader {
             .map_err(|e| to_py(py, e))?;
         Ok(Reader {
             inner: Inner::File(r),
+            max_load_bytes,
+        })
+    }
+
+    /// Opens the `.elv` file the Python file-like object `obj` holds (it needs `seek` and
+    /// `read`); only the ranges the tables and the tensors asked for are read.
+    #[staticmethod]
+    #[pyo3(signature = (obj, base=None, limits=None))]
+    fn from_file(
+        py: Python<'_>,
+        obj: &Bound<'_, PyAny>,
+        base: Option<PathBuf>,
+        limits: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let (options, max_load_bytes) = read_options(limits)?;
+        let source = pyfile::PyFile::new(obj)?;
+        let r = py
+            .detach(|| -> elv::Result<_> {
+                let r = elv::Reader::new(source, options)?;
+                Ok(match base {
+                    Some(b) => r.with_base(elv::BaseModel::open(b)?),
+                    None => r,
+                })
+            })
+            .map_err(|e| to_py(py, e))?;
+        Ok(Reader {
+            inner: Inner::Object(r),
             max_load_bytes,
         })
     }

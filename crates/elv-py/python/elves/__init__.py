@@ -38,6 +38,29 @@ def _metadata_pairs(metadata: Optional[Dict[str, str]]) -> List[tuple]:
     return list(metadata.items())
 
 
+def _open_reader(source, base=None, limits=None):
+    """The native reader of `source`: a path, `bytes`, a binary file-like object (`seek` and
+    `read`: `io.BytesIO`, an open file, an fsspec file), or a URL (`https://`, `s3://`,
+    `hf://`, ... through fsspec, read by range, never downloaded whole)."""
+    b = None if base is None else str(base)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if b is None:
+            return _elves.Reader.from_bytes(bytes(source), limits)
+        import io
+        source = io.BytesIO(bytes(source))
+    if hasattr(source, "read") and hasattr(source, "seek"):
+        return _elves.Reader.from_file(source, b, limits)
+    import os
+    path = os.fspath(source)
+    if isinstance(path, str) and "://" in path:
+        try:
+            import fsspec
+        except ImportError as e:
+            raise ImportError(f"reading {path!r} needs fsspec (pip install fsspec)") from e
+        return _elves.Reader.from_file(fsspec.open(path, "rb").open(), b, limits)
+    return _elves.Reader.open(str(path), b, limits)
+
+
 def _as_array(name, dtype, shape, flat):
     """The flat uint8 buffer of a decoded tensor viewed as its dtype and shape (no copy)."""
     try:
@@ -61,7 +84,8 @@ def _arrays(rows) -> Dict[str, "object"]:
 
 
 class safe_open:
-    """An open `.elv` file, as `safetensors.safe_open`: `keys()`, `get_tensor(name)` (decodes
+    """An open `.elv` file (a path, `bytes`, a binary file-like object, or a URL read by range
+    through fsspec), as `safetensors.safe_open`: `keys()`, `get_tensor(name)` (decodes
     only that tensor's sections), `metadata()`, and `info(name)` (dtype, shape, encoding,
     error bound, stored size). Use it as a context manager. `base` is the base model a
     file of deltas was written against (`elv compress --base`): a safetensors file, an
@@ -85,8 +109,7 @@ class safe_open:
         if self._pt:
             from . import torch as _t  # raises ImportError naming torch if it is missing
             self._to_torch = _t._from_numpy
-        self._handle = _elves.Reader.open(str(filename), None if base is None else str(base),
-                                          limits)
+        self._handle = _open_reader(filename, base, limits)
         self._info_cache = {}
 
     def __enter__(self):

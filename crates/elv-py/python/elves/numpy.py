@@ -3,7 +3,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from . import _arrays, _elves, _metadata_pairs
+from . import _arrays, _elves, _metadata_pairs, _open_reader
 from ._dtypes import from_numpy
 
 
@@ -48,5 +48,5 @@ def load_file(filename, base=None, *,
     """Every tensor of the `.elv` file `filename`, decoded in parallel; `base` is the base
     model a file of deltas was written against; `limits` as for `elves.safe_open` (by
     default a load larger than the memory available is refused)."""
-    reader = _elves.Reader.open(str(filename), None if base is None else str(base), limits)
+    reader = _open_reader(filename, base, limits)
     return _arrays(reader.decode())
