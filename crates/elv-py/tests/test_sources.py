@@ -74,3 +74,59 @@ def test_a_url_without_fsspec_names_what_is_missing(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_fsspec)
     with pytest.raises(ImportError, match="fsspec"):
         elves.safe_open("https://example.invalid/m.elv")
+
+
+def test_a_tensor_over_http_costs_its_stored_bytes_and_the_tables(elv_bytes):
+    """Against a local HTTP server that honours Range requests, counting bytes sent."""
+    pytest.importorskip("fsspec")
+    pytest.importorskip("aiohttp")
+    import http.server
+    import threading
+
+    sent = {"bytes": 0, "requests": 0}
+
+    class Ranged(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_HEAD(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(elv_bytes)))
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+
+        def do_GET(self):
+            rng = self.headers.get("Range")
+            start, end = 0, len(elv_bytes) - 1
+            if rng and rng.startswith("bytes="):
+                a, b = rng[6:].split("-")
+                start, end = int(a), min(int(b) if b else end, end)
+                self.send_response(206)
+                self.send_header("Content-Range", f"bytes {start}-{end}/{len(elv_bytes)}")
+            else:
+                self.send_response(200)
+            body = elv_bytes[start:end + 1]
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Accept-Ranges", "bytes")
+            self.end_headers()
+            self.wfile.write(body)
+            sent["bytes"] += len(body)
+            sent["requests"] += 1
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ranged)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/m.elv"
+        with elves.safe_open(url) as f:
+            opened = sent["bytes"]
+            name = max(f.keys(), key=lambda k: f.info(k)["stored_bytes"])
+            before = sent["bytes"]
+            t = f.get_tensor(name)
+            one = sent["bytes"] - before
+            stored = f.info(name)["stored_bytes"]
+        want = en.load(elv_bytes)[name]
+        assert np.array_equal(t, want)
+        assert one <= stored + 64 * 1024, (one, stored)
+        assert opened < len(elv_bytes) // 4, (opened, len(elv_bytes))
+    finally:
+        server.shutdown()

@@ -57,7 +57,9 @@ def _open_reader(source, base=None, limits=None):
             import fsspec
         except ImportError as e:
             raise ImportError(f"reading {path!r} needs fsspec (pip install fsspec)") from e
-        return _elves.Reader.from_file(fsspec.open(path, "rb").open(), b, limits)
+        # No read-ahead cache: each read the reader makes is one range request.
+        return _elves.Reader.from_file(fsspec.open(path, "rb", cache_type="none").open(), b,
+                                       limits)
     return _elves.Reader.open(str(path), b, limits)
 
 
