@@ -155,6 +155,15 @@ struct Reader {
     max_load_bytes: Option<u64>,
 }
 
+/// Whether `t` is one of the model's tensors: any tensor of a single file, or a tensor of a
+/// collection's safetensors member (not the bytes of a file member).
+fn is_weight<S: Source>(r: &elv::Reader<S>, t: &elv::Tensor<'_, S>) -> bool {
+    match t.member().and_then(|m| r.members().get(m)) {
+        Some(m) => m.kind == elv::MemberKind::Safetensors,
+        None => true,
+    }
+}
+
 /// What Python needs of one tensor.
 fn describe<S: Source>(py: Python<'_>, t: elv::Tensor<'_, S>) -> PyResult<Py<PyDict>> {
     let d = PyDict::new(py);
@@ -202,7 +211,15 @@ fn decode_many<'py, S: Source>(
         None => None,
     };
     let chosen: Vec<elv::Tensor<'_, S>> = match names {
-        None => r.iter().collect(),
+        // All of a member's tensors, or the model's: a collection's file members (configs,
+        // tokenizers) are files, read with read_member, never U8 "tensors".
+        None => r
+            .iter()
+            .filter(|t| match m {
+                Some(m) => t.member() == Some(m),
+                None => is_weight(r, t),
+            })
+            .collect(),
         Some(names) => names
             .iter()
             .map(|n| {
@@ -332,7 +349,25 @@ impl Reader {
 
     /// Tensor names, in file order.
     fn keys(&self) -> Vec<String> {
-        with_reader!(self, r => r.iter().map(|t| t.name().to_string()).collect())
+        with_reader!(self, r => r
+            .iter()
+            .filter(|t| is_weight(r, t))
+            .map(|t| t.name().to_string())
+            .collect())
+    }
+
+    /// The bytes of member `path` of a collection as its file (a config, a tokenizer, or a
+    /// safetensors shard as safetensors bytes).
+    fn read_member<'py>(&self, py: Python<'py>, path: &str) -> PyResult<Bound<'py, PyBytes>> {
+        with_reader!(self, r => {
+            let m = r
+                .member_index(path)
+                .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(format!("member {path:?}")))?;
+            let bytes = py
+                .detach(|| elv::decompress_member(r, m, Vec::new(), None))
+                .map_err(|e| to_py(py, e))?;
+            Ok(PyBytes::new(py, &bytes))
+        })
     }
 
     /// The safetensors `__metadata__` pairs, in file order (`elv::Reader::metadata`).

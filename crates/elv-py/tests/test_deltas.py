@@ -46,6 +46,10 @@ def test_members_of_a_collection_are_listed_and_read_each_on_its_own():
         assert first.shape == (4,) and second.shape == (2,)
         config = f.get_tensor("config.json", member="config.json")
         assert bytes(config) == b'{"hidden_size": 8}\n'
+        # The model's weights are the safetensors members' tensors; files are read as files.
+        assert "config.json" not in f.keys() and "w" in f.keys()
+        assert f.read_file("config.json") == b'{"hidden_size": 8}\n'
+        assert f.read_file("tokenizer/vocab.txt") == b"a\nb\nc\n"
         with pytest.raises(KeyError):
             f.get_tensor("w", member="no/such/member")
 

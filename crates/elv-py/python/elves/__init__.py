@@ -142,6 +142,11 @@ class safe_open:
             return {name: self._to_torch(flat, dtype, shape) for name, dtype, shape, flat in rows}
         return _arrays(rows)
 
+    def read_file(self, path: str) -> bytes:
+        """The bytes of member `path` of a collection, as the file it was (`config.json`, a
+        tokenizer file; a safetensors shard as safetensors bytes)."""
+        return self._reader.read_member(path)
+
     def members(self) -> List[tuple]:
         """For a collection (a model folder in one file): (path, kind, tensor names) per
         member, kind "safetensors" or "file"; empty for a single file."""
