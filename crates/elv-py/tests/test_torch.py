@@ -45,3 +45,43 @@ def test_torch_slices_equal_the_whole_tensors_rows(tmp_path):
             assert isinstance(got, torch.Tensor) and got.dtype == torch.bfloat16
             assert torch.equal(got, t["w"][index]), index
         assert torch.equal(f.get_slice("v")[2:5], t["v"][2:5])
+
+
+def test_refusals_are_safetensors_own(tmp_path):
+    torch = pytest.importorskip("torch")
+    import elves.torch as et
+    st = pytest.importorskip("safetensors.torch")
+    base = torch.arange(12.0).reshape(3, 4)
+    cases = [
+        ({"t": base.t()}, ValueError),                                  # not contiguous
+        ({"a": base, "b": base[0]}, RuntimeError),                      # shared memory
+        ({"s": torch.eye(3).to_sparse()}, ValueError),                  # sparse
+        ({"x": [1, 2]}, ValueError),                                    # not a tensor
+    ]
+    for tensors, kind in cases:
+        with pytest.raises(kind):
+            st.save_file(tensors, str(tmp_path / "ref.safetensors"))
+        with pytest.raises(kind):
+            et.save_file(tensors, tmp_path / "m.elv")
+
+
+def test_save_model_keeps_tied_weights_and_load_model_reports_keys(tmp_path):
+    torch = pytest.importorskip("torch")
+    import elves.torch as et
+
+    class Tied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(10, 4)
+            self.head = torch.nn.Linear(4, 10, bias=False)
+            self.head.weight = self.emb.weight
+
+    torch.manual_seed(0)
+    m = Tied()
+    p = tmp_path / "m.elv"
+    et.save_model(m, p)
+    fresh = Tied()
+    missing, unexpected = et.load_model(fresh, p)
+    assert (missing, unexpected) == ([], [])
+    assert torch.equal(fresh.emb.weight, m.emb.weight)
+    assert fresh.head.weight.data_ptr() == fresh.emb.weight.data_ptr()

@@ -1,5 +1,5 @@
 from os import PathLike
-from typing import Dict, Optional, Union
+from typing import List, Tuple, Dict, Optional, Union
 
 import torch
 
@@ -12,3 +12,8 @@ def load(data: bytes, *, limits: Optional[Dict[str, int]] = ...) -> Dict[str, to
 def load_file(filename: Union[str, PathLike], device: str = ...,
               base: Optional[Union[str, PathLike]] = ..., *,
               limits: Optional[Dict[str, int]] = ...) -> Dict[str, torch.Tensor]: ...
+def save_model(model: torch.nn.Module, filename: Union[str, PathLike],
+               metadata: Optional[Dict[str, str]] = ..., *, force_contiguous: bool = ...,
+               lossy: bool = ...) -> None: ...
+def load_model(model: torch.nn.Module, filename: Union[str, PathLike], strict: bool = ...,
+               device: str = ...) -> Tuple[List[str], List[str]]: ...
