@@ -85,3 +85,16 @@ def test_save_model_keeps_tied_weights_and_load_model_reports_keys(tmp_path):
     assert (missing, unexpected) == ([], [])
     assert torch.equal(fresh.emb.weight, m.emb.weight)
     assert fresh.head.weight.data_ptr() == fresh.emb.weight.data_ptr()
+
+
+def test_safe_open_moves_tensors_to_the_device_asked_for(tmp_path):
+    torch = pytest.importorskip("torch")
+    import elves
+    import elves.torch as et
+    p = tmp_path / "m.elv"
+    et.save_file({"w": torch.arange(6.0).reshape(2, 3)}, p)
+    with elves.safe_open(p, framework="pt", device="meta") as f:
+        assert f.get_tensor("w").device.type == "meta"
+        assert f.get_slice("w")[0:1].device.type == "meta"
+    with pytest.raises(ValueError, match="framework='pt'"):
+        elves.safe_open(p, framework="np", device="cuda")

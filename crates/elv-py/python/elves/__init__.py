@@ -105,12 +105,15 @@ class safe_open:
                  limits: Optional[Dict[str, int]] = None):
         if framework not in ("np", "numpy", "pt", "torch"):
             raise ValueError(f"framework must be 'np' or 'pt', not {framework!r}")
-        if device != "cpu":
-            raise ValueError("elves decodes on the CPU; move tensors afterwards")
         self._pt = framework in ("pt", "torch")
+        if device != "cpu" and not self._pt:
+            raise ValueError("NumPy arrays live on the CPU; device= is for framework='pt'")
         if self._pt:
             from . import torch as _t  # raises ImportError naming torch if it is missing
-            self._to_torch = _t._from_numpy
+            # Decoded on the CPU, then moved to `device` (as safetensors' "cuda:0", ...).
+            self._to_torch = (_t._from_numpy if device == "cpu" else
+                              lambda flat, dtype, shape: _t._from_numpy(flat, dtype, shape)
+                              .to(device))
         self._handle = _open_reader(filename, base, limits)
         self._info_cache = {}
 
