@@ -77,3 +77,13 @@ def test_save_does_not_depend_on_dict_order():
     a = {"b": np.arange(6, dtype=np.float32), "a": np.ones((2, 2), np.int64)}
     b = dict(reversed(list(a.items())))
     assert en.save(a) == en.save(b)
+
+
+def test_safetensors_backend_argument_is_accepted(elv_file):
+    import elves.numpy as en
+    for backend in ("mmap", "pread"):
+        assert en.load_file(elv_file, backend=backend).keys()
+        with elves.safe_open(elv_file, backend=backend) as f:
+            assert f.keys()
+    with pytest.raises(ValueError, match="backend"):
+        en.load_file(elv_file, backend="gds")

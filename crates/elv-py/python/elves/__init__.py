@@ -38,6 +38,13 @@ def _metadata_pairs(metadata: Optional[Dict[str, str]]) -> List[tuple]:
     return list(metadata.items())
 
 
+def _check_backend(backend: str) -> None:
+    """safetensors' `backend=`: "mmap" or "pread". elves always reads by positioned reads
+    (what "pread" names; a compressed file has nothing to map), so both are accepted."""
+    if backend not in ("mmap", "pread"):
+        raise ValueError(f"backend must be 'mmap' or 'pread', not {backend!r}")
+
+
 def _open_reader(source, base=None, limits=None):
     """The native reader of `source`: a path, `bytes`, a binary file-like object (`seek` and
     `read`: `io.BytesIO`, an open file, an fsspec file), or a URL (`https://`, `s3://`,
@@ -102,7 +109,8 @@ class safe_open:
     """
 
     def __init__(self, filename, framework: str = "np", device: str = "cpu", base=None,
-                 limits: Optional[Dict[str, int]] = None):
+                 limits: Optional[Dict[str, int]] = None, backend: str = "mmap"):
+        _check_backend(backend)
         if framework not in ("np", "numpy", "pt", "torch"):
             raise ValueError(f"framework must be 'np' or 'pt', not {framework!r}")
         self._pt = framework in ("pt", "torch")

@@ -3,7 +3,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from . import _arrays, _elves, _metadata_pairs, _open_reader
+from . import _arrays, _elves, _check_backend, _metadata_pairs, _open_reader
 from ._dtypes import from_numpy
 
 
@@ -44,9 +44,11 @@ def load(data: bytes, *, limits: Optional[Dict[str, int]] = None) -> Dict[str, n
 
 
 def load_file(filename, base=None, *,
-              limits: Optional[Dict[str, int]] = None) -> Dict[str, np.ndarray]:
+              limits: Optional[Dict[str, int]] = None,
+              backend: str = "mmap") -> Dict[str, np.ndarray]:
     """Every tensor of the `.elv` file `filename`, decoded in parallel; `base` is the base
     model a file of deltas was written against; `limits` as for `elves.safe_open` (by
     default a load larger than the memory available is refused)."""
+    _check_backend(backend)
     reader = _open_reader(filename, base, limits)
     return _arrays(reader.decode())

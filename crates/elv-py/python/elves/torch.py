@@ -9,7 +9,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "elves.torch needs PyTorch: pip install torch (elves.numpy works without it)"
     ) from e
 
-from . import _elves, _metadata_pairs, _open_reader
+from . import _elves, _check_backend, _metadata_pairs, _open_reader
 
 _NAMES = {
     torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16",
@@ -123,7 +123,9 @@ def load(data: bytes, *, limits: Optional[Dict[str, int]] = None) -> Dict[str, "
 
 
 def load_file(filename, device: str = "cpu", base=None, *,
-              limits: Optional[Dict[str, int]] = None) -> Dict[str, "torch.Tensor"]:
+              limits: Optional[Dict[str, int]] = None,
+              backend: str = "mmap") -> Dict[str, "torch.Tensor"]:
+    _check_backend(backend)
     reader = _open_reader(filename, base, limits)
     out = _rows_to_torch(reader.decode())
     return out if device == "cpu" else {k: v.to(device) for k, v in out.items()}
