@@ -221,6 +221,40 @@ impl<'r, S: Source> Tensor<'r, S> {
         Ok(out)
     }
 
+    /// Rows `rows` of the tensor's first axis (each row the product of the other axes'
+    /// lengths, in values), decoding only the chunks that hold them: a rank's shard in
+    /// tensor-parallel loading. As [`read_range`](Self::read_range) over those rows' bytes; a
+    /// row range beyond the first axis, or a scalar, is `InvalidInput`.
+    ///
+    /// ```
+    /// use elv::{Choice, DType, Reader, WriteOptions, Writer};
+    /// let values: Vec<u8> = (0..12i32).flat_map(|v| v.to_le_bytes()).collect();
+    /// let mut w = Writer::new(Vec::new(), WriteOptions::lossless())?;
+    /// w.add_tensor("w", DType::I32, &[4, 3], &values, Choice::Auto)?;
+    /// let reader = Reader::from_bytes(w.finish()?)?;
+    /// let rows = reader.get("w").unwrap().read_rows(1..3)?;
+    /// assert_eq!(rows, values[12..36]); // rows 1 and 2: values 3..9
+    /// # Ok::<(), elv::Error>(())
+    /// ```
+    pub fn read_rows(&self, rows: std::ops::Range<u64>) -> Result<Vec<u8>> {
+        let shape = self.shape();
+        let Some((&first, rest)) = shape.split_first() else {
+            return Err(Error::input(Some(self.name()), "a scalar has no rows"));
+        };
+        if rows.start > rows.end || rows.end > first {
+            let why = format!(
+                "rows {}..{} of a first axis of {first}",
+                rows.start, rows.end
+            );
+            return Err(Error::input(Some(self.name()), why));
+        }
+        let row_bytes = rest
+            .iter()
+            .try_fold(self.dtype().size() as u64, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| Error::input(Some(self.name()), "row size overflows 64 bits"))?;
+        self.read_range(rows.start * row_bytes, (rows.end - rows.start) * row_bytes)
+    }
+
     /// For a tensor stored as `base` (the same bytes as its base twin, SPEC.md §7.9): the
     /// twin, checked against the base table.
     fn base_ref(&self) -> Result<Option<Twin>> {

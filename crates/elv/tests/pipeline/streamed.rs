@@ -322,6 +322,20 @@ fn a_byte_range_decodes_only_its_chunks_and_matches_the_whole() {
             }
             let e = t.read_range(n, 1).unwrap_err();
             assert!(matches!(e, elv::Error::InvalidInput(_)), "{e}");
+            // Rows of the first axis are the same bytes.
+            if let [rows, ..] = *t.shape() {
+                let row = n / rows.max(1);
+                let (a, b) = (rows / 3, rows - rows / 4);
+                let got = t.read_rows(a..b).unwrap();
+                assert_eq!(
+                    got,
+                    whole[(a * row) as usize..(b * row) as usize],
+                    "{}",
+                    t.name()
+                );
+                let e = t.read_rows(0..rows + 1).unwrap_err();
+                assert!(matches!(e, elv::Error::InvalidInput(_)), "{e}");
+            }
         }
     }
 }
