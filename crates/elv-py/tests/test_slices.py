@@ -7,6 +7,7 @@ import pytest
 from safetensors import safe_open as st_open
 
 import elves
+import elves.numpy
 
 SAMPLE = pathlib.Path(__file__).resolve().parents[3] / "testdata" / "sample" / "minilm_sample.safetensors"
 
@@ -87,3 +88,24 @@ def test_safetensors_backend_argument_is_accepted(elv_file):
             assert f.keys()
     with pytest.raises(ValueError, match="backend"):
         en.load_file(elv_file, backend="gds")
+
+
+def test_raw_serialize_and_deserialize_match_safetensors(tmp_path):
+    import safetensors
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    b = np.array([1, -2, 3], dtype=np.int64)
+    def specs(mod):
+        return {"b": mod.TensorSpec(dtype="int64", shape=[3], data_ptr=b.ctypes.data,
+                                     data_len=b.nbytes),
+                "a": mod.TensorSpec(dtype="float32", shape=[3, 4], data_ptr=a.ctypes.data,
+                                    data_len=a.nbytes)}
+    want = dict(safetensors.deserialize(safetensors.serialize(specs(safetensors))))
+    got = dict(elves.deserialize(elves.serialize(specs(elves), {"k": "v"})))
+    assert got == want
+    # safetensors' own specs are accepted too.
+    assert dict(elves.deserialize(elves.serialize(specs(safetensors)))) == want
+    elves.serialize_file(specs(elves), tmp_path / "raw.elv")
+    back = elves.numpy.load_file(tmp_path / "raw.elv")
+    assert np.array_equal(back["a"], a) and np.array_equal(back["b"], b)
+    with pytest.raises(ValueError, match="Unknown dtype"):
+        elves.TensorSpec(dtype="F32", shape=[1], data_ptr=a.ctypes.data, data_len=4)

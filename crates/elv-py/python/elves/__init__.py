@@ -21,7 +21,7 @@ from ._dtypes import to_numpy
 from ._error import ElvError
 
 __all__ = ["ElvError", "safe_open", "compress_file", "compress_folder", "decompress_file",
-           "__version__"]
+           "TensorSpec", "serialize", "serialize_file", "deserialize", "__version__"]
 __version__ = _elves.__version__
 
 
@@ -292,3 +292,6 @@ def decompress_file(src, dst, *, threads: Optional[int] = None, force: bool = Fa
     written into only with `force`. `limits` as for `safe_open` (decompressing streams, so
     `max_load_bytes` does not apply)."""
     _elves.decompress_file(str(src), str(dst), threads, force, _path(base), limits)
+
+
+from ._raw import TensorSpec, deserialize, serialize, serialize_file  # noqa: E402
