@@ -192,10 +192,7 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
             }
             // Room for the output (not for /dev/null or another device named as output).
             if !is_stdio(out) && std::fs::metadata(out).map_or(true, |m| m.is_file()) {
-                let need = reader
-                    .iter()
-                    .map(|t| t.byte_len())
-                    .fold(0u64, u64::saturating_add);
+                let need = reader.decoded_len();
                 elv::atomic::check_free_space(&elv::atomic::folder_of(out), need)?;
             }
             write_output(out, &options, flags.force, |w| {
@@ -371,7 +368,7 @@ fn decompress_summary<S: elv::Source>(reader: &Reader<S>, input: &Path, out: &Pa
             );
         }
     }
-    let tensors: u64 = reader.iter().map(|t| t.byte_len()).sum();
+    let tensors = reader.decoded_len();
     eprintln!(
         "elv: {} ({}) -> {}: {}, {} of tensor data",
         where_from(input),

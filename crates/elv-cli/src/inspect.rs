@@ -195,7 +195,7 @@ fn info_summary(reader: &Reader<File>, out: &mut dyn Write) -> Fallible<()> {
             bound(k)
         )?;
     }
-    let decoded: u64 = reader.iter().map(|t| t.byte_len()).sum();
+    let decoded = reader.decoded_len();
     let stored: u64 = reader.iter().map(|t| t.stored_len()).sum();
     writeln!(
         out,

@@ -44,6 +44,9 @@ pub struct Catalog {
     metadata: Vec<(String, String)>,
     members: Vec<Member>,
     base: Option<BaseTable>,
+    /// Decoded bytes of all tensors (a dedup tensor counting its original again), as checked
+    /// against `max_decoded_bytes` at open.
+    decoded_len: u64,
 }
 
 impl Catalog {
@@ -145,7 +148,13 @@ impl Catalog {
             metadata,
             members,
             base,
+            decoded_len: decoded,
         })
+    }
+
+    /// Decoded bytes of all tensors: what decoding the whole file writes (SPEC.md §11).
+    pub fn decoded_len(&self) -> u64 {
+        self.decoded_len
     }
 
     /// The members of a collection, in file order (SPEC.md §10.1); empty for a file without

@@ -146,11 +146,7 @@ pub(crate) fn decompress_file(
             return elv::decompress_to_folder(&reader, &dst, &folder, None);
         }
         if std::fs::metadata(&dst).map_or(true, |m| m.is_file()) {
-            let need = reader
-                .iter()
-                .map(|t| t.byte_len())
-                .fold(0u64, u64::saturating_add);
-            elv::atomic::check_free_space(&elv::atomic::folder_of(&dst), need)?;
+            elv::atomic::check_free_space(&elv::atomic::folder_of(&dst), reader.decoded_len())?;
         }
         elv::atomic::write_atomic_with(&dst, &out, |w| {
             elv::decompress_to_safetensors(&reader, w).map(drop)

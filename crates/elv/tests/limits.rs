@@ -144,6 +144,7 @@ fn a_small_file_may_declare_64_gib_and_the_decoded_limit_refuses_it() {
     let r = Reader::from_bytes(bytes.clone()).unwrap();
     let total: u64 = r.iter().map(|t| t.byte_len()).sum();
     assert_eq!(total, 64 << 30);
+    assert_eq!(r.decoded_len(), total, "known from the tables at open");
     let mut options = ReadOptions::default();
     options.limits.max_decoded_bytes = 1 << 30;
     let e = Reader::new(bytes, options).err().expect("refused");

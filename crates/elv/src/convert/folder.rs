@@ -198,11 +198,7 @@ pub fn decompress_to_folder<S: Source>(
             "not a collection: it holds one safetensors file (decompress_to_safetensors)",
         ));
     }
-    let total = reader
-        .iter()
-        .map(|t| t.byte_len())
-        .fold(0u64, u64::saturating_add);
-    check_free_space(&atomic::folder_of(out), total)?;
+    check_free_space(&atomic::folder_of(out), reader.decoded_len())?;
     let folder = OutputFolder::create(out, options.overwrite)?;
     write_members(reader, &folder, options, progress)?;
     folder.finish(options.sync)
@@ -214,7 +210,7 @@ fn write_members<S: Source>(
     options: &FolderOptions,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<()> {
-    let total: u64 = reader.iter().map(|t| t.byte_len()).sum();
+    let total = reader.decoded_len();
     let mtimes = reader.member_mtimes();
     let mut done = 0u64;
     for (m, member) in reader.members().iter().enumerate() {

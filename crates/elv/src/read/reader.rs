@@ -187,6 +187,12 @@ impl<S: Source> Reader<S> {
         self.engine.into_source()
     }
 
+    /// Decoded bytes of all its tensors (a duplicate counting its original's size again):
+    /// what decoding the whole file writes, known from the tables (SPEC.md §11).
+    pub fn decoded_len(&self) -> u64 {
+        self.engine.catalog().decoded_len()
+    }
+
     /// Checks the whole file: zero padding, every section's CRC (ancillary ones too, whose
     /// codec need not be known), and that every tensor decodes and matches its CRC. Memory
     /// stays near 16 MiB of decoded tensor data at a time, whatever the tensor sizes.
