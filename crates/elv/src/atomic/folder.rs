@@ -5,7 +5,7 @@
 //! writes elsewhere. A new folder is filled under a hidden temporary name, owned by us and
 //! private (mode 0700) until it is renamed into place.
 
-use super::{track, OutputOptions, SyncingFile};
+use super::{input_refused, refused, track, OutputOptions, SyncingFile};
 use crate::error::{Error, Result};
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -47,14 +47,6 @@ fn temp_name() -> OsString {
 /// An I/O error `e` at `path`, naming it.
 fn at(path: &Path, e: impl Into<io::Error>) -> Error {
     Error::io_at(path, e.into())
-}
-
-/// What is refused at `path`, and why.
-fn refused(path: &Path, why: &str) -> Error {
-    Error::Io(io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{}: {why}", path.display()),
-    ))
 }
 
 /// Opens folder `name` in `dir` (at `path`, for messages): a link or anything but a folder
@@ -236,7 +228,7 @@ impl OutputFolder {
                 .and_then(|()| unlinkat(&dir, temp.as_os_str(), AtFlags::empty())),
             };
             placed.map_err(|e| match e {
-                Errno::EXIST => exists(&path),
+                Errno::EXIST => super::exists(&path, "exists").into(),
                 e => at(&path, e),
             })?;
             if options.sync {
@@ -266,7 +258,7 @@ impl OutputFolder {
             Err(e) => return Err(at(path, e)),
         };
         if !options.overwrite {
-            return Err(exists(path));
+            return Err(super::exists(path, "exists").into());
         }
         if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
             return Err(refused(path, "is a folder; a file is not written over it"));
@@ -276,13 +268,7 @@ impl OutputFolder {
             .iter()
             .any(|i| i.dev() == st.st_dev as u64 && i.ino() == st.st_ino as u64);
         if is_input {
-            return Err(Error::input(
-                None,
-                format!(
-                    "{}: is the input; an input is never written over, even when overwriting",
-                    path.display()
-                ),
-            ));
+            return Err(input_refused(path));
         }
         Ok(())
     }
@@ -325,7 +311,7 @@ impl OutputFolder {
             RenameFlags::NOREPLACE,
         )
         .map_err(|e| match e {
-            Errno::EXIST | Errno::NOTEMPTY => exists(&self.path),
+            Errno::EXIST | Errno::NOTEMPTY => super::exists(&self.path, "exists").into(),
             e => at(&self.path, e),
         })?;
         if sync {
@@ -344,11 +330,4 @@ impl Drop for OutputFolder {
             track(&temp_path, false);
         }
     }
-}
-
-fn exists(path: &Path) -> Error {
-    Error::Io(io::Error::new(
-        io::ErrorKind::AlreadyExists,
-        format!("{} exists", path.display()),
-    ))
 }

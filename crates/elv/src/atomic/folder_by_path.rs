@@ -2,7 +2,7 @@
 //! made by path, each folder on the way checked not to be a link first. The same interface as
 //! on Linux, with a window between check and use that the handle-based writer closes.
 
-use super::{track, write_atomic_with, OutputOptions, SyncingFile};
+use super::{refused, track, write_atomic_with, OutputOptions, SyncingFile};
 use crate::error::{Error, Result};
 use std::fs;
 use std::io::{self, BufWriter};
@@ -13,13 +13,6 @@ pub struct OutputFolder {
     path: PathBuf,
     root: PathBuf,
     temp: bool,
-}
-
-fn refused(path: &Path, why: &str) -> Error {
-    Error::Io(io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{}: {why}", path.display()),
-    ))
 }
 
 impl OutputFolder {
@@ -98,12 +91,7 @@ impl OutputFolder {
         };
         let target = dir.join(name);
         match fs::symlink_metadata(&target) {
-            Ok(_) if !options.overwrite => {
-                return Err(Error::Io(io::Error::new(
-                    io::ErrorKind::AlreadyExists,
-                    format!("{} exists", target.display()),
-                )))
-            }
+            Ok(_) if !options.overwrite => return Err(super::exists(&target, "exists").into()),
             Ok(m) if !m.is_file() => {
                 fs::remove_file(&target).map_err(|e| Error::io_at(&target, e))?
             }

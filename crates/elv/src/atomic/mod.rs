@@ -91,15 +91,28 @@ fn refuse_input(
     inputs: &[fs::Metadata],
 ) -> crate::error::Result<()> {
     match existing {
-        Some(out) if inputs.iter().any(|i| same_file(i, out)) => Err(crate::error::Error::input(
-            None,
-            format!(
-                "{}: is the input; an input is never written over, even when overwriting",
-                path.display()
-            ),
-        )),
+        Some(out) if inputs.iter().any(|i| same_file(i, out)) => Err(input_refused(path)),
         _ => Ok(()),
     }
+}
+
+/// The refusal to write over one of the inputs at `path`.
+fn input_refused(path: &Path) -> crate::error::Error {
+    crate::error::Error::input(
+        None,
+        format!(
+            "{}: is the input; an input is never written over, even when overwriting",
+            path.display()
+        ),
+    )
+}
+
+/// An output path that will not be written: what is there, and why.
+fn refused(path: &Path, why: &str) -> crate::error::Error {
+    crate::error::Error::Io(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{}: {why}", path.display()),
+    ))
 }
 
 /// Writes `path` through `fill` atomically: [`write_atomic_with`] without syncing and
