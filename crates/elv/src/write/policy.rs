@@ -94,6 +94,22 @@ pub(crate) fn trial_sample(len: u64, size: u64, chunk_len: u64) -> Vec<core::ops
     vec![0..slice, middle..middle + slice]
 }
 
+/// The base twin's bytes at the sample's `ranges` (of tensor `name`), read by range, when the
+/// tensor has a twin in `base`: what the deltas are tried against.
+pub(crate) fn twin_sample(
+    base: Option<&dyn crate::base::Base>,
+    name: &str,
+    ranges: &[core::ops::Range<u64>],
+) -> Result<Option<Vec<Vec<u8>>>> {
+    base.map(|b| {
+        ranges
+            .iter()
+            .map(|r| b.read_range(name, r.start, r.end - r.start))
+            .collect()
+    })
+    .transpose()
+}
+
 /// Values per trial slice in the first, screening round of choosing an encoding.
 const SCREEN_VALUES: usize = 1 << 13;
 

@@ -107,15 +107,7 @@ impl<W: Write> Writer<W> {
             .map(|r| src.read(r.start, r.end - r.start))
             .collect::<Result<Vec<_>>>()?;
         let sample: Vec<&[u8]> = sample.iter().map(Vec::as_slice).collect();
-        let twin_sample = match &twin {
-            Some(b) => Some(
-                ranges
-                    .iter()
-                    .map(|r| b.read_range(name, r.start, r.end - r.start))
-                    .collect::<Result<Vec<_>>>()?,
-            ),
-            None => None,
-        };
+        let twin_sample = policy::twin_sample(twin.as_deref(), name, &ranges)?;
         let twin_sample: Option<Vec<&[u8]>> = twin_sample
             .as_ref()
             .map(|t| t.iter().map(Vec::as_slice).collect());

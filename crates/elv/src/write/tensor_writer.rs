@@ -213,15 +213,7 @@ impl<'w, W: Write> TensorWriter<'w, W> {
             .iter()
             .filter_map(|r| sample.get(r.start as usize..r.end as usize))
             .collect();
-        let twin_slices = match twin {
-            Some(b) => Some(
-                ranges
-                    .iter()
-                    .map(|r| b.read_range(&self.name, r.start, r.end - r.start))
-                    .collect::<Result<Vec<_>>>()?,
-            ),
-            None => None,
-        };
+        let twin_slices = policy::twin_sample(twin, &self.name, &ranges)?;
         let twin_slices: Option<Vec<&[u8]>> = twin_slices
             .as_ref()
             .map(|t| t.iter().map(Vec::as_slice).collect());
