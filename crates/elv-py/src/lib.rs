@@ -192,6 +192,30 @@ macro_rules! with_reader {
     };
 }
 
+/// The index of the member at path `member`, if one is given; a path no member has is a
+/// `KeyError`.
+fn member_index<S: Source>(r: &elv::Reader<S>, member: Option<&str>) -> PyResult<Option<usize>> {
+    member
+        .map(|p| {
+            r.member_index(p)
+                .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(format!("member {p:?}")))
+        })
+        .transpose()
+}
+
+/// Tensor `name` (of member `m` if given); a name it lacks is a `KeyError`.
+fn tensor_in<'r, S: Source>(
+    r: &'r elv::Reader<S>,
+    name: &str,
+    m: Option<usize>,
+) -> PyResult<elv::Tensor<'r, S>> {
+    match m {
+        Some(m) => r.get_in(m, name),
+        None => r.get(name),
+    }
+    .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(name.to_string()))
+}
+
 /// Decodes `names` (all tensors when `None`) in parallel without the GIL; gives
 /// (name, dtype, shape, flat uint8 array) per tensor, the arrays owning the decoded buffers.
 fn decode_many<'py, S: Source>(
@@ -203,13 +227,7 @@ fn decode_many<'py, S: Source>(
     max_load: Option<u64>,
 ) -> PyResult<Vec<Decoded<'py>>> {
     let whole_file = names.is_none() && member.is_none();
-    let m = match &member {
-        Some(p) => Some(
-            r.member_index(p)
-                .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(format!("member {p:?}")))?,
-        ),
-        None => None,
-    };
+    let m = member_index(r, member.as_deref())?;
     let chosen: Vec<elv::Tensor<'_, S>> = match names {
         // All of a member's tensors, or the model's: a collection's file members (configs,
         // tokenizers) are files, read with read_member, never U8 "tensors".
@@ -222,13 +240,7 @@ fn decode_many<'py, S: Source>(
             .collect(),
         Some(names) => names
             .iter()
-            .map(|n| {
-                match m {
-                    Some(m) => r.get_in(m, n),
-                    None => r.get(n),
-                }
-                .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(n.clone()))
-            })
+            .map(|n| tensor_in(r, n, m))
             .collect::<PyResult<_>>()?,
     };
     let bytes = chosen
@@ -403,31 +415,28 @@ impl Reader {
         PyList::new(py, rows)
     }
 
-    /// `len` bytes of tensor `name` from byte `offset` (in a collection, of `member` if
-    /// given), decoding only the chunks that hold them: what `get_slice` reads.
-    #[pyo3(signature = (name, offset, len, member=None))]
-    fn read_range<'py>(
+    /// Rows `start..stop` of the first axis of tensor `name` (in a collection, of `member`
+    /// if given), decoding only the chunks that hold them (`Tensor::read_rows`): what
+    /// `get_slice` reads.
+    #[pyo3(signature = (name, start, stop, member=None))]
+    fn read_rows<'py>(
         &self,
         py: Python<'py>,
         name: &str,
-        offset: u64,
-        len: u64,
+        start: u64,
+        stop: u64,
         member: Option<String>,
     ) -> PyResult<Bound<'py, PyArray1<u8>>> {
         let max = self.max_load_bytes;
         with_reader!(self, r => {
-            let t = match &member {
-                Some(p) => {
-                    let m = r.member_index(p).ok_or_else(|| {
-                        pyo3::exceptions::PyKeyError::new_err(format!("member {p:?}"))
-                    })?;
-                    r.get_in(m, name)
-                }
-                None => r.get(name),
-            }
-            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(name.to_string()))?;
+            let t = tensor_in(r, name, member_index(r, member.as_deref())?)?;
+            let rows = t.shape().first().copied().unwrap_or(0);
+            let len = match rows {
+                0 => 0,
+                rows => (t.byte_len() / rows).saturating_mul(stop.saturating_sub(start)),
+            };
             check_load(py, len, 1, max)?;
-            let bytes = py.detach(|| t.read_range(offset, len)).map_err(|e| to_py(py, e))?;
+            let bytes = py.detach(|| t.read_rows(start..stop)).map_err(|e| to_py(py, e))?;
             Ok(PyArray1::from_vec(py, bytes))
         })
     }

@@ -219,7 +219,6 @@ class _Slice:
         return self._shape[0]
 
     def __getitem__(self, index):
-        import numpy as np
         key = index if isinstance(index, tuple) else (index,)
         rows = self._shape[0] if self._shape else 0
         first = key[0] if key else slice(None)
@@ -242,13 +241,7 @@ class _Slice:
                 raise IndexError(f"index {first} is out of bounds for dimension 0 of size {rows}")
             lo, hi = i, i + 1
             rest = (0,) + key[1:]
-        row_values = 1
-        for d in self._shape[1:]:
-            row_values *= d
-        itemsize = np.dtype(to_numpy(self._dtype)).itemsize
-        row_bytes = row_values * itemsize
-        flat = self._f._reader.read_range(self._name, lo * row_bytes, (hi - lo) * row_bytes,
-                                          self._member)
+        flat = self._f._reader.read_rows(self._name, lo, hi, self._member)
         part = _as_array(self._name, self._dtype, [hi - lo] + self._shape[1:], flat)
         return self._f._to_torch_view(part[rest], self._dtype)
 
