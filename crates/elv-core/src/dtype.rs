@@ -204,6 +204,13 @@ pub(crate) fn store_le(v: u64, out: &mut [u8]) {
     }
 }
 
+/// Bytes of a `dtype` tensor of `shape`, or `None` past 64 bits.
+pub fn tensor_bytes(dtype: DType, shape: &[u64]) -> Option<u64> {
+    shape
+        .iter()
+        .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d))
+}
+
 /// Largest absolute difference between two float tensors of `dtype`, as f64, and how many
 /// values are bit-identical. NaNs compare equal when their bits are. Gives `None` for
 /// non-float dtypes or mismatched lengths.

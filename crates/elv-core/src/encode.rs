@@ -2,7 +2,7 @@
 //! lossy chunks decoded back for their CRC, and the shape, size and chunk checks a writer runs
 //! before anything is written.
 
-use crate::dtype::DType;
+use crate::dtype::{tensor_bytes, DType};
 use crate::encoding::{self, Encoding};
 use crate::limits::Limits;
 use crate::tensor::MAX_CHUNK_LEN;
@@ -126,10 +126,7 @@ pub fn check_layout(dtype: DType, shape: &[u64], limits: &Limits) -> Result<()> 
         )
         .got_expected(shape.len() as u64, limits.max_rank.into()));
     }
-    let bytes = shape
-        .iter()
-        .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d))
-        .unwrap_or(u64::MAX);
+    let bytes = tensor_bytes(dtype, shape).unwrap_or(u64::MAX);
     if bytes > limits.max_tensor_bytes {
         return Err(Error::bare(
             ErrorKind::InvalidInput,
@@ -142,9 +139,7 @@ pub fn check_layout(dtype: DType, shape: &[u64], limits: &Limits) -> Result<()> 
 
 /// Checks that `byte_len` is exactly the size of a `dtype` tensor of `shape`.
 pub fn check_shape(dtype: DType, shape: &[u64], byte_len: usize) -> Result<()> {
-    let want = shape
-        .iter()
-        .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d));
+    let want = tensor_bytes(dtype, shape);
     if want != Some(byte_len as u64) {
         return Err(Error::bare(
             ErrorKind::InvalidInput,

@@ -121,7 +121,7 @@ pub mod engine {
     }
     /// §6.2 float layouts, and comparing decoded floats with their originals.
     pub mod dtype {
-        pub use crate::dtype::{compare_floats, FloatFormat};
+        pub use crate::dtype::{compare_floats, tensor_bytes, FloatFormat};
     }
     /// §7.2 ELF.
     pub mod elf {

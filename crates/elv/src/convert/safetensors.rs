@@ -220,9 +220,7 @@ fn parse_entry(name: String, v: &Value) -> Result<Entry> {
             format!("{name:?}: data_offsets must have two entries"),
         ));
     };
-    let want = shape
-        .iter()
-        .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d));
+    let want = elv_core::engine::dtype::tensor_bytes(dtype, &shape);
     if end < begin || want != Some(end - begin) {
         return Err(bad(
             SafetensorsErrorKind::BadOffsets,

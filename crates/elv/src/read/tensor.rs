@@ -238,7 +238,7 @@ impl<'r, S: Source> Tensor<'r, S> {
     /// ```
     pub fn read_rows(&self, rows: std::ops::Range<u64>) -> Result<Vec<u8>> {
         let shape = self.shape();
-        let Some((&first, rest)) = shape.split_first() else {
+        let Some(&first) = shape.first() else {
             return Err(Error::input(Some(self.name()), "a scalar has no rows"));
         };
         if rows.start > rows.end || rows.end > first {
@@ -248,10 +248,8 @@ impl<'r, S: Source> Tensor<'r, S> {
             );
             return Err(Error::input(Some(self.name()), why));
         }
-        let row_bytes = rest
-            .iter()
-            .try_fold(self.dtype().size() as u64, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| Error::input(Some(self.name()), "row size overflows 64 bits"))?;
+        // The byte length was checked at open, so a row is an exact part of it.
+        let row_bytes = self.byte_len().checked_div(first).unwrap_or(0);
         self.read_range(rows.start * row_bytes, (rows.end - rows.start) * row_bytes)
     }
 

@@ -135,9 +135,7 @@ impl<W: Write> Writer<W> {
 
 /// Bytes of a tensor of `dtype` and `shape`.
 pub(crate) fn tensor_bytes(name: &str, dtype: DType, shape: &[u64]) -> Result<u64> {
-    shape
-        .iter()
-        .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d))
+    elv_core::engine::dtype::tensor_bytes(dtype, shape)
         .ok_or_else(|| Error::input(Some(name), "tensor size overflows 64 bits"))
 }
 
