@@ -44,6 +44,7 @@ pub const TARGETS: &[&str] = &[
     "delta",
     "member_table",
     "base_table",
+    "pytorch",
 ];
 
 /// Runs target `name` on `data`.
@@ -80,6 +81,7 @@ pub fn run(name: &str, data: &[u8]) {
         }
         "member_table" => member_table(data),
         "base_table" => base_table(data),
+        "pytorch" => pytorch(data),
         other => panic!("unknown fuzz target {other}"),
     }
 }
@@ -452,5 +454,42 @@ pub fn safetensors(data: &[u8]) {
             back, data,
             "lossless round trip differs (batch {batch_bytes})"
         );
+    }
+}
+
+/// PyTorch checkpoints: `data` as a whole archive, and as the `data.pkl` of an archive with
+/// four storages of 256 bytes (keys `0`..`3`). Never a panic or a hang; what opens reads
+/// as a safetensors stream of exactly the length its header gives, which parses back to
+/// that header.
+pub fn pytorch(data: &[u8]) {
+    use crate::pytorch::Checkpoint;
+    use std::io::{Read, Write};
+    let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let stored =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut archive = || -> zip::result::ZipResult<Vec<u8>> {
+        z.start_file("archive/data.pkl", stored)?;
+        z.write_all(data)?;
+        for key in 0..4u8 {
+            z.start_file(format!("archive/data/{key}"), stored)?;
+            z.write_all(&[key.wrapping_mul(37); 256])?;
+        }
+        Ok(
+            std::mem::replace(&mut z, zip::ZipWriter::new(Cursor::new(Vec::new())))
+                .finish()?
+                .into_inner(),
+        )
+    };
+    let wrapped = archive().unwrap();
+    for bytes in [data, &wrapped[..]] {
+        let Ok(mut c) = Checkpoint::open(Cursor::new(bytes)) else {
+            continue;
+        };
+        let header = c.header().clone();
+        let mut stream = Vec::new();
+        c.read_to_end(&mut stream).unwrap();
+        assert_eq!(stream.len() as u64, header.file_len());
+        let back = crate::safetensors::read_header(&mut &stream[..], Some(header.file_len()));
+        assert_eq!(back.unwrap(), header);
     }
 }

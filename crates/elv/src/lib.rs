@@ -58,13 +58,17 @@ pub use ans_simd::encode as encode_ans;
 pub use base::{twin_hash, Base};
 pub use codec::StdCodecs;
 pub use convert::base_model::BaseModel;
-pub use convert::compress::{compress_collection, compress_safetensors, compress_safetensors_with};
+pub use convert::compress::{
+    compress_collection, compress_pytorch_with, compress_safetensors, compress_safetensors_with,
+    compress_weights_with,
+};
 pub use convert::decompress::{
     decompress_member, decompress_to_safetensors, decompress_to_safetensors_with,
 };
 pub use convert::folder::{
     decompress_to_folder, gather_members, links_leaving, FolderOptions, MemberInput,
 };
+pub use convert::pytorch;
 pub use convert::verify::{verify_against, Comparison, TensorCheck};
 pub use convert::{safetensors, sniff};
 pub use element::Element;

@@ -70,6 +70,19 @@ fn every_target_survives_seeds_regressions_and_random_inputs() {
             let s = &seeds[r.below(seeds.len())];
             run(target, &mutate(&mut r, s));
         }
+        if *target == "pytorch" {
+            let pt = std::fs::read(testdata().join("pytorch/train.pt")).unwrap();
+            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&pt[..])).unwrap();
+            let mut pickle = Vec::new();
+            std::io::Read::read_to_end(&mut zip.by_name("train/data.pkl").unwrap(), &mut pickle)
+                .unwrap();
+            for seed in [&pt, &pickle] {
+                run(target, seed);
+                for _ in 0..300 {
+                    run(target, &mutate(&mut r, seed));
+                }
+            }
+        }
         if *target == "safetensors" {
             run(target, &sample);
             for _ in 0..40 {

@@ -3,6 +3,7 @@
 //! one while a batch encodes; a tensor larger than a batch is streamed in spans.
 
 use crate::convert::folder::MemberInput;
+use crate::convert::pytorch::{Checkpoint, Converted};
 use crate::convert::safetensors::{self, Entry};
 use crate::metadata::{member_mtimes_value, KEY_MEMBER_MTIMES};
 use crate::metadata::{stored_metadata, KEY_SAFETENSORS_HEADER};
@@ -92,6 +93,45 @@ pub fn compress_safetensors_with<R: Read + Seek + Send, W: Write + Send>(
     Ok((out, report))
 }
 
+/// [`compress_safetensors_with`] for a PyTorch checkpoint (`torch.save`'s zip format:
+/// `.bin`, `.pt`, `.pth`), read without torch and without running its pickle
+/// ([`Checkpoint`]): the output is what compressing the equivalent safetensors file gives,
+/// and decompresses to that file. The report's `input_bytes` is the checkpoint's size.
+pub fn compress_pytorch_with<R: Read + Seek + Send, W: Write + Send>(
+    mut input: R,
+    output: W,
+    opts: &WriteOptions,
+    base: Option<Arc<dyn Base>>,
+    progress: Progress<'_>,
+) -> Result<(W, Report)> {
+    let len = input.seek(SeekFrom::End(0))?;
+    input.seek(SeekFrom::Start(0))?;
+    let checkpoint = Checkpoint::open(input)?;
+    let (out, mut report) = compress_safetensors_with(checkpoint, output, opts, base, progress)?;
+    report.input_bytes = len;
+    Ok((out, report))
+}
+
+/// Compresses weights in either format `compress` reads, told apart by their first bytes:
+/// a PyTorch zip checkpoint ([`compress_pytorch_with`]) or safetensors
+/// ([`compress_safetensors_with`]).
+pub fn compress_weights_with<R: Read + Seek + Send, W: Write + Send>(
+    mut input: R,
+    output: W,
+    opts: &WriteOptions,
+    base: Option<Arc<dyn Base>>,
+    progress: Progress<'_>,
+) -> Result<(W, Report)> {
+    let mut head = Vec::with_capacity(4);
+    (&mut input).take(4).read_to_end(&mut head)?;
+    input.seek(SeekFrom::Start(0))?;
+    if crate::convert::pytorch::looks_like_zip(&head) {
+        compress_pytorch_with(input, output, opts, base, progress)
+    } else {
+        compress_safetensors_with(input, output, opts, base, progress)
+    }
+}
+
 /// Compresses several files into one `.elv` collection (a model folder: shards, index,
 /// configs; SPEC.md §10.1): safetensors files as members whose tensors are encoded as by
 /// [`compress_safetensors`], with dedup across all of them; other files byte for byte,
@@ -115,6 +155,8 @@ pub fn compress_collection<W: Write + Send>(
     {
         w.set_metadata(vec![(KEY_MEMBER_MTIMES.to_string(), mtimes)])?;
     }
+    let mut inputs = inputs;
+    let converted = crate::convert::pytorch::convert_in_folder(&mut inputs)?;
     let mut report = Report::default();
     let mut sizes = Vec::with_capacity(inputs.len());
     for m in &inputs {
@@ -133,7 +175,18 @@ pub fn compress_collection<W: Write + Send>(
             continue;
         };
         file.seek(SeekFrom::Start(0))?;
-        if m.path.ends_with(".safetensors") {
+        if let Some(how) = converted.get(&m.path) {
+            let mut checkpoint = how.open(file).map_err(|e| e.in_file(&m.path))?;
+            match &mut checkpoint {
+                Converted::Checkpoint(c) => {
+                    let header = c.header().clone();
+                    w.begin_safetensors_member(&m.path, &header.raw)?;
+                    add_safetensors(&mut w, c, &header, opts, &mut tick, &mut report)
+                        .map_err(|e| e.in_file(&m.path))?;
+                }
+                Converted::Index(bytes) => report.tensors.push(w.add_file(&m.path, bytes)?),
+            }
+        } else if m.path.ends_with(".safetensors") {
             let header =
                 safetensors::read_header(&mut file, Some(len)).map_err(|e| e.in_file(&m.path))?;
             w.begin_safetensors_member(&m.path, &header.raw)?;

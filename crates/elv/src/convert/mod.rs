@@ -7,6 +7,7 @@
 //! | `compress`, `decompress`, `verify` | safetensors files and collections in and out; a file against its original |
 //! | `safetensors` | safetensors headers: parse, check, build |
 //! | `folder` | model folders on disk as collection members |
+//! | `pytorch` | PyTorch zip checkpoints read as safetensors, without torch or running their pickle |
 //! | `base_model` | a base model opened from a safetensors file, an `.elv` or a folder (§9.1) |
 //! | `sniff` | what a wrong input is, in one line, for every entry point |
 
@@ -14,6 +15,7 @@ pub(crate) mod base_model;
 pub(crate) mod compress;
 pub(crate) mod decompress;
 pub(crate) mod folder;
+pub mod pytorch;
 pub mod safetensors;
 pub mod sniff;
 pub(crate) mod verify;

@@ -21,6 +21,8 @@ pub enum InputFormat {
     Elv,
     /// A safetensors file.
     Safetensors,
+    /// Weights `compress` reads: a safetensors file or a PyTorch zip checkpoint.
+    Weights,
 }
 
 /// What the file starting with `head` (and named `name`) is, if it is not `want`; `None`
@@ -32,7 +34,7 @@ pub fn wrong_format(head: &[u8], name: &str, want: InputFormat) -> Option<String
     let fallback = || match want {
         InputFormat::Elv if head.len() < 8 => format!("not .elv: only {} bytes", head.len()),
         InputFormat::Elv => "not an .elv file (its first bytes are not the .elv signature)".into(),
-        InputFormat::Safetensors => {
+        InputFormat::Safetensors | InputFormat::Weights => {
             "not a safetensors file (it does not start with a header length and a JSON header)"
                 .into()
         }
@@ -49,6 +51,9 @@ fn looks_like(head: &[u8], format: InputFormat) -> bool {
                 && u64::from_le_bytes(head[..8].try_into().unwrap_or([0; 8])) < 100_000_000
                 && head[8] == b'{'
         }
+        InputFormat::Weights => {
+            looks_like(head, InputFormat::Safetensors) || head.starts_with(b"PK\x03\x04")
+        }
     }
 }
 
@@ -60,12 +65,12 @@ fn recognized(head: &[u8], name: &str) -> Option<String> {
     } else if looks_like(head, InputFormat::Safetensors) {
         "a safetensors file, not .elv (compress turns it into .elv)".to_string()
     } else if head.starts_with(b"PK\x03\x04") {
-        "a zip archive, as PyTorch checkpoints (.bin, .pt, .pth) are: not safetensors (convert it \
-         in Python: safetensors.torch.save_file(torch.load(PATH), OUT))"
+        "a zip archive, as PyTorch checkpoints (.bin, .pt, .pth) are: not safetensors (elv \
+         compress reads PyTorch checkpoints)"
             .to_string()
     } else if head.first() == Some(&0x80) && head.get(1).is_some_and(|&p| (2..=5).contains(&p)) {
-        "a Python pickle, as legacy PyTorch checkpoints are: not safetensors (convert it in \
-         Python: safetensors.torch.save_file(torch.load(PATH), OUT))"
+        "a Python pickle, as legacy PyTorch checkpoints are: not read (re-save it in the zip \
+         format elv reads: torch.save(torch.load(PATH, weights_only=True), OUT))"
             .to_string()
     } else if head.starts_with(b"GGUF") {
         "a GGUF model (llama.cpp), not safetensors".to_string()
@@ -120,7 +125,7 @@ pub fn open_input(path: &Path, want: InputFormat) -> Result<File> {
     if file.metadata().map_err(|e| Error::io_at(path, e))?.is_dir() {
         let what = match want {
             InputFormat::Elv => "a folder, not an .elv file",
-            InputFormat::Safetensors => {
+            InputFormat::Safetensors | InputFormat::Weights => {
                 "a folder: compress it as one collection (compress_folder, or elv compress DIR)"
             }
         };

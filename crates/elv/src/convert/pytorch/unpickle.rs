@@ -1,0 +1,518 @@
+//! A restricted unpickler for PyTorch's `data.pkl`: it interprets the pickle opcodes a
+//! tensor checkpoint uses and builds plain values from them. Nothing is ever called or
+//! imported: a global is accepted only from a short list of names that mean "a tensor", "an
+//! ordered dict" or "a tuple" (the names `torch.load(weights_only=True)` allows for plain
+//! checkpoints), and those are interpreted here; any other global (`os.system`,
+//! `builtins.eval`, a model class) is refused when it is read, naming it.
+//!
+//! Memory stays bounded by the pickle's length: every value is made from bytes present in
+//! it, and a value fetched from the memo again is shared, not copied.
+
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used)]
+
+use crate::{Error, Result};
+use elv_core::DType;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::globals::allowed;
+pub(crate) use super::globals::Global;
+
+/// A value of the unpickled object graph.
+#[derive(Clone, Debug)]
+pub(crate) enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Rc<str>),
+    Bytes(Rc<[u8]>),
+    Tuple(Rc<Vec<Value>>),
+    List(Rc<RefCell<Vec<Value>>>),
+    /// A dict or an OrderedDict, in insertion order.
+    Dict(Rc<RefCell<Vec<(Value, Value)>>>),
+    /// One of the allowed globals, not yet applied.
+    Global(Global),
+    /// A storage named by a persistent id: the zip member `data/KEY`.
+    Storage(Rc<Storage>),
+    /// A tensor: a view into a storage.
+    Tensor(Rc<View>),
+}
+
+/// A storage: `numel` elements of `dtype` in the zip member `data/<key>` (an untyped
+/// storage counts bytes, as `U8`).
+#[derive(Debug)]
+pub(crate) struct Storage {
+    pub key: String,
+    pub dtype: DType,
+    pub numel: u64,
+}
+
+/// A tensor as `_rebuild_tensor_v2` describes it: its dtype (the storage's, or the one
+/// `_rebuild_tensor_v3` gives), offset, shape and strides in elements of that dtype.
+#[derive(Debug)]
+pub(crate) struct View {
+    pub storage: Rc<Storage>,
+    pub dtype: DType,
+    pub offset: u64,
+    pub shape: Vec<u64>,
+    pub stride: Vec<u64>,
+}
+
+/// Reads the pickle `bytes` (named `what` in errors) to its one value.
+pub(crate) fn unpickle(bytes: &[u8], what: &str) -> Result<Unpickled> {
+    Machine {
+        input: bytes,
+        at: 0,
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: HashMap::new(),
+        what,
+    }
+    .run()
+    .map(Unpickled)
+}
+
+/// The unpickled value; dropped without recursion (see [`dismantle`]).
+pub(crate) struct Unpickled(pub Value);
+
+impl Drop for Unpickled {
+    fn drop(&mut self) {
+        dismantle(vec![std::mem::replace(&mut self.0, Value::None)]);
+    }
+}
+
+/// Drops `values` with a work list instead of recursion: a pickle can nest containers a
+/// million deep, which a recursive drop would follow off the end of the stack. A container
+/// still shared is only released; its last owner takes it apart. (Containers in a cycle,
+/// made through the memo, stay allocated: at most the pickle's own size.)
+fn dismantle(mut work: Vec<Value>) {
+    while let Some(v) = work.pop() {
+        match v {
+            Value::List(l) => {
+                if let Ok(items) = Rc::try_unwrap(l) {
+                    work.extend(items.into_inner());
+                }
+            }
+            Value::Dict(d) => {
+                if let Ok(items) = Rc::try_unwrap(d) {
+                    for (k, v) in items.into_inner() {
+                        work.push(k);
+                        work.push(v);
+                    }
+                }
+            }
+            Value::Tuple(t) => {
+                if let Ok(items) = Rc::try_unwrap(t) {
+                    work.extend(items);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Drop for Machine<'_> {
+    fn drop(&mut self) {
+        let mut all = std::mem::take(&mut self.stack);
+        all.extend(self.memo.drain().map(|(_, v)| v));
+        dismantle(all);
+    }
+}
+
+struct Machine<'a> {
+    input: &'a [u8],
+    at: usize,
+    stack: Vec<Value>,
+    marks: Vec<usize>,
+    memo: HashMap<u64, Value>,
+    what: &'a str,
+}
+
+impl Machine<'_> {
+    fn fail(&self, why: impl std::fmt::Display) -> Error {
+        Error::input(None, format!("{} byte {}: {why}", self.what, self.at))
+    }
+
+    fn take(&mut self, n: u64) -> Result<&[u8]> {
+        let end = usize::try_from(n)
+            .ok()
+            .and_then(|n| self.at.checked_add(n))
+            .filter(|&e| e <= self.input.len())
+            .ok_or_else(|| self.fail("the pickle ends inside an opcode's argument"))?;
+        let got = self.input.get(self.at..end).unwrap_or_default();
+        self.at = end;
+        Ok(got)
+    }
+
+    fn le(&mut self, n: usize) -> Result<u64> {
+        let b = self.take(n as u64)?;
+        Ok(b.iter().rev().fold(0u64, |v, &x| v << 8 | u64::from(x)))
+    }
+
+    fn line(&mut self) -> Result<String> {
+        let rest = self.input.get(self.at..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| self.fail("a GLOBAL name without its newline"))?;
+        let s = String::from_utf8_lossy(self.take(n as u64)?).into_owned();
+        self.at += 1;
+        Ok(s)
+    }
+
+    fn pop(&mut self) -> Result<Value> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        if self.stack.len() <= floor {
+            return Err(self.fail("an opcode pops from an empty stack"));
+        }
+        self.stack.pop().ok_or_else(|| self.fail("empty stack"))
+    }
+
+    fn top(&self) -> Result<&Value> {
+        let floor = self.marks.last().copied().unwrap_or(0);
+        match self.stack.get(floor..).and_then(<[Value]>::last) {
+            Some(v) => Ok(v),
+            None => Err(self.fail("an opcode reads an empty stack")),
+        }
+    }
+
+    fn pop_mark(&mut self) -> Result<Vec<Value>> {
+        let m = self
+            .marks
+            .pop()
+            .ok_or_else(|| self.fail("no MARK for this opcode"))?;
+        Ok(self.stack.split_off(m.min(self.stack.len())))
+    }
+
+    fn text(&mut self, n: u64) -> Result<Value> {
+        let b = self.take(n)?;
+        match std::str::from_utf8(b) {
+            Ok(s) => Ok(Value::Str(s.into())),
+            Err(_) => Err(self.fail("a string that is not UTF-8")),
+        }
+    }
+
+    fn run(mut self) -> Result<Value> {
+        loop {
+            let op = *self
+                .input
+                .get(self.at)
+                .ok_or_else(|| self.fail("the pickle ends without STOP"))?;
+            self.at += 1;
+            let v = match op {
+                b'.' => return self.pop(),
+                0x80 => {
+                    self.take(1)?;
+                    continue;
+                }
+                0x95 => {
+                    self.take(8)?;
+                    continue;
+                }
+                b'(' => {
+                    self.marks.push(self.stack.len());
+                    continue;
+                }
+                b'0' => {
+                    self.pop()?;
+                    continue;
+                }
+                b'1' => {
+                    self.pop_mark()?;
+                    continue;
+                }
+                b'2' => self.top()?.clone(),
+                b'N' => Value::None,
+                0x88 => Value::Bool(true),
+                0x89 => Value::Bool(false),
+                b'J' => Value::Int(i64::from(self.le(4)? as u32 as i32)),
+                b'K' => Value::Int(self.le(1)? as i64),
+                b'M' => Value::Int(self.le(2)? as i64),
+                0x8a => {
+                    let n = self.le(1)?;
+                    self.long(n)?
+                }
+                0x8b => {
+                    let n = self.le(4)?;
+                    self.long(n)?
+                }
+                b'G' => Value::Float(f64::from_bits(self.le(8)?.swap_bytes())),
+                b'X' => {
+                    let n = self.le(4)?;
+                    self.text(n)?
+                }
+                0x8c => {
+                    let n = self.le(1)?;
+                    self.text(n)?
+                }
+                0x8d => {
+                    let n = self.le(8)?;
+                    self.text(n)?
+                }
+                b'T' | b'U' => {
+                    // Python 2 `str`: bytes read as Latin-1.
+                    let n = if op == b'T' { self.le(4)? } else { self.le(1)? };
+                    let s: String = self.take(n)?.iter().map(|&b| char::from(b)).collect();
+                    Value::Str(s.into())
+                }
+                b'B' | b'C' | 0x8e => {
+                    let n = match op {
+                        b'B' => self.le(4)?,
+                        b'C' => self.le(1)?,
+                        _ => self.le(8)?,
+                    };
+                    Value::Bytes(self.take(n)?.into())
+                }
+                b')' => Value::Tuple(Rc::default()),
+                b't' => Value::Tuple(Rc::new(self.pop_mark()?)),
+                0x85..=0x87 => {
+                    let n = usize::from(op - 0x84);
+                    let mut items = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        items.push(self.pop()?);
+                    }
+                    items.reverse();
+                    Value::Tuple(Rc::new(items))
+                }
+                b']' | 0x8f => Value::List(Rc::default()),
+                b'l' => Value::List(Rc::new(RefCell::new(self.pop_mark()?))),
+                0x91 => Value::List(Rc::new(RefCell::new(self.pop_mark()?))),
+                b'a' => {
+                    let v = self.pop()?;
+                    self.extend_list(vec![v])?;
+                    continue;
+                }
+                b'e' | 0x90 => {
+                    let items = self.pop_mark()?;
+                    self.extend_list(items)?;
+                    continue;
+                }
+                b'}' => Value::Dict(Rc::default()),
+                b'd' => {
+                    let items = self.pop_mark()?;
+                    let d = Value::Dict(Rc::default());
+                    self.stack.push(d);
+                    self.set_items(items)?;
+                    continue;
+                }
+                b's' => {
+                    let v = self.pop()?;
+                    let k = self.pop()?;
+                    self.set_items(vec![k, v])?;
+                    continue;
+                }
+                b'u' => {
+                    let items = self.pop_mark()?;
+                    self.set_items(items)?;
+                    continue;
+                }
+                b'q' | b'r' | 0x94 => {
+                    let key = match op {
+                        b'q' => self.le(1)?,
+                        b'r' => self.le(4)?,
+                        _ => self.memo.len() as u64,
+                    };
+                    let v = self.top()?.clone();
+                    self.memo.insert(key, v);
+                    continue;
+                }
+                b'h' | b'j' => {
+                    let key = if op == b'h' { self.le(1)? } else { self.le(4)? };
+                    self.memo
+                        .get(&key)
+                        .cloned()
+                        .ok_or_else(|| self.fail(format!("memo {key} was never stored")))?
+                }
+                b'c' => {
+                    let module = self.line()?;
+                    let name = self.line()?;
+                    self.global(&module, &name)?
+                }
+                0x93 => {
+                    let name = self.pop()?;
+                    let module = self.pop()?;
+                    match (module, name) {
+                        (Value::Str(m), Value::Str(n)) => self.global(&m, &n)?,
+                        _ => return Err(self.fail("STACK_GLOBAL without two strings")),
+                    }
+                }
+                b'R' => {
+                    let args = self.pop()?;
+                    let f = self.pop()?;
+                    self.reduce(f, args)?
+                }
+                b'Q' => {
+                    let pid = self.pop()?;
+                    self.persistent(pid)?
+                }
+                b'b' => {
+                    // An object's state: for an OrderedDict, the module's `_metadata`
+                    // (versions), which a flat list of tensors has no place for.
+                    let _state = self.pop()?;
+                    match self.top()? {
+                        Value::Dict(_) => continue,
+                        _ => return Err(self.fail("BUILD on something other than a dict")),
+                    }
+                }
+                other => {
+                    return Err(self.fail(format!(
+                        "pickle opcode 0x{other:02x} is not one a tensor checkpoint uses"
+                    )))
+                }
+            };
+            self.stack.push(v);
+        }
+    }
+
+    fn long(&mut self, n: u64) -> Result<Value> {
+        if n > 8 {
+            return Err(self.fail(format!("an integer of {n} bytes")));
+        }
+        let raw = self.le(n as usize)?;
+        let shift = 64 - 8 * n as u32;
+        Ok(Value::Int(if n == 0 {
+            0
+        } else {
+            ((raw << shift) as i64) >> shift
+        }))
+    }
+
+    fn global(&self, module: &str, name: &str) -> Result<Value> {
+        let a_type = name.ends_with("Storage")
+            || [
+                "complex", "float8", "qint", "quint", "uint1", "int1", "float4", "bits",
+            ]
+            .iter()
+            .any(|p| name.starts_with(p));
+        match allowed(module, name) {
+            Some(g) => Ok(Value::Global(g)),
+            None if module == "torch" && a_type => Err(self.fail(format!(
+                "a tensor of type torch.{name}, which .elv does not store"
+            ))),
+            None => Err(self.fail(format!(
+                "refused global {module}.{name}: a tensor checkpoint does not need it, and \
+                 nothing in the file was run (load it with torch only if you trust it)"
+            ))),
+        }
+    }
+
+    fn extend_list(&mut self, items: Vec<Value>) -> Result<()> {
+        match self.top()? {
+            Value::List(l) => {
+                l.borrow_mut().extend(items);
+                Ok(())
+            }
+            _ => Err(self.fail("APPEND to something other than a list")),
+        }
+    }
+
+    fn set_items(&mut self, items: Vec<Value>) -> Result<()> {
+        if items.len() % 2 != 0 {
+            return Err(self.fail("SETITEMS with a key and no value"));
+        }
+        let Value::Dict(d) = self.top()? else {
+            return Err(self.fail("SETITEM on something other than a dict"));
+        };
+        let mut d = d.borrow_mut();
+        let mut it = items.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            d.push((k, v));
+        }
+        Ok(())
+    }
+
+    fn reduce(&self, f: Value, args: Value) -> Result<Value> {
+        let Value::Tuple(args) = args else {
+            return Err(self.fail("REDUCE with arguments that are not a tuple"));
+        };
+        let Value::Global(g) = f else {
+            return Err(self.fail("REDUCE of something that is not an allowed global"));
+        };
+        let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::None);
+        Ok(match (g, args.len()) {
+            (Global::OrderedDict, 0) => Value::Dict(Rc::default()),
+            (Global::RebuildTensor, 6..=7) => self.rebuild_tensor(&args, None)?,
+            (Global::RebuildTensorV3, 7..=8) => match arg(6) {
+                Value::Global(Global::DType(d)) => self.rebuild_tensor(&args, Some(d))?,
+                _ => return Err(self.fail("_rebuild_tensor_v3 without a dtype")),
+            },
+            (Global::RebuildParameter, 2..=4) => match arg(0) {
+                t @ Value::Tensor(_) => t,
+                _ => return Err(self.fail("_rebuild_parameter of something not a tensor")),
+            },
+            (Global::Size, 1) => match arg(0) {
+                t @ Value::Tuple(_) => t,
+                _ => return Err(self.fail("torch.Size of something not a tuple")),
+            },
+            (Global::Device, 1 | 2) => arg(0),
+            (Global::Encode, 1 | 2) => match arg(0) {
+                Value::Str(s) => Value::Bytes(s.chars().map(|c| c as u32 as u8).collect()),
+                _ => return Err(self.fail("_codecs.encode of something not a string")),
+            },
+            (Global::Set, 0) => Value::List(Rc::default()),
+            (Global::Set, 1) => match arg(0) {
+                l @ Value::List(_) => l,
+                _ => return Err(self.fail("a set of something not a list")),
+            },
+            (g, n) => return Err(self.fail(format!("{g:?} applied to {n} arguments"))),
+        })
+    }
+
+    fn rebuild_tensor(&self, args: &[Value], dtype: Option<DType>) -> Result<Value> {
+        let ints = |v: Option<&Value>| -> Option<Vec<u64>> {
+            match v? {
+                Value::Tuple(t) => t
+                    .iter()
+                    .map(|x| match x {
+                        Value::Int(i) => u64::try_from(*i).ok(),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => None,
+            }
+        };
+        let (Some(Value::Storage(storage)), Some(Value::Int(offset)), Some(shape), Some(stride)) = (
+            args.first(),
+            args.get(1),
+            ints(args.get(2)),
+            ints(args.get(3)),
+        ) else {
+            return Err(self.fail("_rebuild_tensor_v2 without storage, offset, size and stride"));
+        };
+        if shape.len() != stride.len() {
+            return Err(self.fail("a tensor whose size and stride differ in length"));
+        }
+        let offset = u64::try_from(*offset).map_err(|_| self.fail("a negative storage offset"))?;
+        Ok(Value::Tensor(Rc::new(View {
+            storage: storage.clone(),
+            dtype: dtype.unwrap_or(storage.dtype),
+            offset,
+            shape,
+            stride,
+        })))
+    }
+
+    fn persistent(&self, pid: Value) -> Result<Value> {
+        let Value::Tuple(t) = pid else {
+            return Err(self.fail("a persistent id that is not a tuple"));
+        };
+        match &t[..] {
+            [Value::Str(tag), Value::Global(Global::StorageType(dtype)), Value::Str(key), _, Value::Int(numel), ..]
+                if &**tag == "storage" =>
+            {
+                let numel =
+                    u64::try_from(*numel).map_err(|_| self.fail("a negative storage size"))?;
+                Ok(Value::Storage(Rc::new(Storage {
+                    key: key.to_string(),
+                    dtype: *dtype,
+                    numel,
+                })))
+            }
+            _ => {
+                Err(self.fail("a persistent id that is not ('storage', type, key, location, size)"))
+            }
+        }
+    }
+}
