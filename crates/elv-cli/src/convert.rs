@@ -2,12 +2,12 @@
 //! An input is never written over, an existing output only with `-f`, and the output keeps
 //! the input's permission bits and modification time.
 
-use crate::input::{open_reader, open_safetensors, with_base};
+use crate::input::{open_reader, open_weights, with_base};
 use crate::output::{is_stdio, write_output, Fallible};
 use crate::text::{bound, count, escape, human, shape};
 use elv::atomic::OutputOptions;
 use elv::{
-    compress_collection, compress_safetensors_with, decompress_to_safetensors_with, Base, Encoding,
+    compress_collection, compress_weights_with, decompress_to_safetensors_with, Base, Encoding,
     Reader, Report, WriteOptions, DEFAULT_DECODE_BATCH_BYTES,
 };
 use elv::{decompress_to_folder, FolderOptions};
@@ -174,9 +174,9 @@ fn convert(input: &Path, out: &Path, direction: &Direction, flags: &Flags) -> Fa
             )?;
         }
         Direction::Compress(opts, base) => {
-            let src = BufReader::new(open_safetensors(input)?);
+            let src = BufReader::new(open_weights(input)?);
             let report = write_output(out, &options, flags.force, |w| {
-                Ok(compress_safetensors_with(src, w, opts, base.clone(), Some(&mut tick))?.1)
+                Ok(compress_weights_with(src, w, opts, base.clone(), Some(&mut tick))?.1)
             })
             .map_err(|e| with_input(&name, e))?;
             bar.finish_and_clear();

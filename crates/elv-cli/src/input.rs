@@ -26,9 +26,10 @@ fn open_checked(p: &Path, want: InputFormat) -> Fallible<File> {
     })
 }
 
-/// Opens a safetensors input, saying in one line what it is if it is not one.
-pub fn open_safetensors(p: &Path) -> Fallible<File> {
-    open_checked(p, InputFormat::Safetensors)
+/// Opens weights to compress (safetensors or a PyTorch zip checkpoint), saying in one line
+/// what it is if it is neither.
+pub fn open_weights(p: &Path) -> Fallible<File> {
+    open_checked(p, InputFormat::Weights)
 }
 
 /// Opens an `.elv` input, saying in one line what it is if it is not one.

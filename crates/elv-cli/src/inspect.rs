@@ -1,6 +1,6 @@
 //! `elv info`, `elv verify` and `elv extract`: reading an `.elv` without converting it.
 
-use crate::input::{open_reader, open_safetensors, with_base};
+use crate::input::{open_reader, open_weights, with_base};
 use crate::npy;
 use crate::output::{write_output, Fallible};
 use crate::text::{bound, count, escape, human, shape};
@@ -253,7 +253,12 @@ pub fn verify(
         "{:<50} {:>7} {:>8} {:>14} {:>12} {:>9}  result",
         "name", "dtype", "bound", "max abs err", "bit-exact", "of"
     )?;
-    let original = io::BufReader::new(open_safetensors(orig)?);
+    let mut original = io::BufReader::new(open_weights(orig)?);
+    let pytorch = elv::pytorch::looks_like_zip(io::BufRead::fill_buf(&mut original)?);
+    let original: Box<dyn ReadSeek> = match pytorch {
+        true => Box::new(elv::pytorch::Checkpoint::open(original)?),
+        false => Box::new(original),
+    };
     let mut written: io::Result<()> = Ok(());
     let cmp = elv::verify_against(&reader, original, &mut |t| {
         if written.is_err() || (quiet && t.ok) {
@@ -353,3 +358,7 @@ pub fn extract(
         Ok(())
     })
 }
+
+/// An original to verify against: safetensors, or a PyTorch checkpoint read as one.
+trait ReadSeek: io::Read + io::Seek {}
+impl<T: io::Read + io::Seek> ReadSeek for T {}

@@ -31,8 +31,8 @@ fn open_base(path: Option<PathBuf>) -> elv::Result<Option<std::sync::Arc<dyn elv
     })
 }
 
-/// `compress_file(src, dst, lossy, elf_half, threads, force, base) -> dict`: safetensors to
-/// `.elv`, against the base model `base` if given; says what it did: input and output
+/// `compress_file(src, dst, lossy, elf_half, threads, force, base) -> dict`: safetensors or a
+/// PyTorch zip checkpoint (read without torch, its pickle never run) to `.elv`, against the base model `base` if given; says what it did: input and output
 /// bytes, and the largest error bound of any tensor (0.0: every value bit-exact).
 #[pyfunction]
 #[pyo3(signature = (src, dst, lossy=false, elf_half=false, threads=None, force=false, base=None))]
@@ -48,13 +48,13 @@ pub(crate) fn compress_file(
     base: Option<PathBuf>,
 ) -> PyResult<Py<PyDict>> {
     let opts = options(lossy, elf_half)?;
-    let input = sniff::open_input(&src, InputFormat::Safetensors).map_err(|e| to_py(py, e))?;
+    let input = sniff::open_input(&src, InputFormat::Weights).map_err(|e| to_py(py, e))?;
     let out = output_for(&src, force);
     let report = without_gil(py, threads, || {
         let base = open_base(base)?;
         let input = std::io::BufReader::new(input);
         elv::atomic::write_atomic_with(&dst, &out, |w| {
-            elv::compress_safetensors_with(input, w, &opts, base, None).map(|(_, r)| r)
+            elv::compress_weights_with(input, w, &opts, base, None).map(|(_, r)| r)
         })
     })?;
     report_dict(py, &report)

@@ -252,7 +252,9 @@ def _path(p):
 
 def compress_file(src, dst, *, lossy: bool = False, elf_half: bool = False,
                   threads: Optional[int] = None, force: bool = False, base=None) -> dict:
-    """Compresses the safetensors file `src` into the `.elv` file `dst`: written atomically,
+    """Compresses the safetensors file or PyTorch checkpoint `src` (`torch.save`'s zip format:
+    `.bin`, `.pt`, `.pth`; read without torch, its pickle never run: any global other than
+    the few a tensor checkpoint names is refused) into the `.elv` file `dst`: written atomically,
     never over `src`, an existing `dst` only with `force`. Every bit is kept unless
     `lossy=True` (then as `elv compress`: ELF where smaller, |error| <= 2^-24 for f32 values
     in (-1, 1), every other value exact). With `base` (a base model), tensors are stored as
