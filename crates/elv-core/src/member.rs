@@ -81,22 +81,58 @@ pub fn table_to_bytes(members: &[Member]) -> Vec<u8> {
     out
 }
 
-/// Checks that `path` names a file inside the collection's folder: not empty, `/`-separated
-/// components none of which is empty, `.` or `..`, and no backslash, colon or control
-/// character (U+0000–U+001F, U+007F) anywhere (`BadPath`). So no absolute path, no path
-/// leaving the folder, and nothing a Windows or POSIX file system reads differently.
+/// Checks that `path` names a file inside the collection's folder and reads the same on
+/// POSIX and Windows (SPEC.md §10.1): not empty; `/`-separated components, none empty, `.`
+/// or `..`, none ending in `.` or a space, none a Windows device name (`CON`, `PRN`, `AUX`,
+/// `NUL`, `COM1`–`COM9`, `LPT1`–`LPT9`, in any case, alone or before a `.`); and no `\`,
+/// `:`, `<`, `>`, `|`, `?`, `*`, `"` or control character (U+0000–U+001F, U+007F–U+009F)
+/// anywhere (`BadPath`).
 pub fn check_path(path: &str) -> Result<()> {
     let bad = path.is_empty()
-        || path
-            .split('/')
-            .any(|c| c.is_empty() || c == "." || c == "..")
-        || path
-            .chars()
-            .any(|ch| ch == '\\' || ch == ':' || ch.is_ascii_control());
+        || path.split('/').any(bad_component)
+        || path.chars().any(|ch| {
+            matches!(ch, '\\' | ':' | '<' | '>' | '|' | '?' | '*' | '"') || ch.is_control()
+        });
     if bad {
         return Err(Error::bare(ErrorKind::BadPath, "member path"));
     }
     Ok(())
+}
+
+/// Whether one component of a path is refused: empty, `.`, `..`, ending in a dot or a space,
+/// or a Windows device name.
+fn bad_component(c: &str) -> bool {
+    const DEVICES: [&str; 4] = ["CON", "PRN", "AUX", "NUL"];
+    let stem = c.split('.').next().unwrap_or(c).trim_end_matches(' ');
+    let numbered = |prefix: &str| {
+        stem.len() == 4
+            && stem
+                .get(..3)
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+            && stem
+                .as_bytes()
+                .get(3)
+                .is_some_and(|d| (b'1'..=b'9').contains(d))
+    };
+    c.is_empty()
+        || c.ends_with('.')
+        || c.ends_with(' ')
+        || DEVICES.iter().any(|d| stem.eq_ignore_ascii_case(d))
+        || numbered("COM")
+        || numbered("LPT")
+}
+
+/// The paths as a case-insensitive file system compares them (Unicode lowercase).
+fn folded(members: &[Member]) -> Vec<Member> {
+    members
+        .iter()
+        .map(|m| Member {
+            path: m.path.to_lowercase(),
+            kind: m.kind,
+            tensors: m.tensors.clone(),
+            header: String::new(),
+        })
+        .collect()
 }
 
 /// The folders `path` lies in, outermost first (`a` and `a/b` for `a/b/c`): no member may
@@ -136,7 +172,8 @@ fn has_nested(members: &[Member]) -> bool {
 /// (`InvalidUtf8`) and valid ([`check_path`], `BadPath`), header present and UTF-8
 /// (`Truncated`, `InvalidUtf8`), a file member one U8 tensor of rank 1 with no header and a
 /// folder member no tensors and no header (`Malformed`); the table ends there (`Malformed`); the runs cover every tensor
-/// (`Malformed`); paths unique (`DuplicateName`) and none a folder of another (`BadPath`);
+/// (`Malformed`); paths unique (`DuplicateName`) and none a folder of another (`BadPath`),
+/// then the same after Unicode lowercasing (`BadPath`: one file on a case-insensitive system);
 /// tensor names unique within each member (`DuplicateName`).
 pub fn parse_table(bytes: &[u8], tensors: &[TensorInfo], limits: &Limits) -> Result<Vec<Member>> {
     let mut c = Cursor::new(bytes);
@@ -172,6 +209,15 @@ pub fn parse_table(bytes: &[u8], tensors: &[TensorInfo], limits: &Limits) -> Res
         return Err(Error::bare(
             ErrorKind::BadPath,
             "member path inside another member",
+        ));
+    }
+    // Paths that differ only in case are one file on a case-insensitive file system.
+    let folded = folded(&members);
+    let unique: BTreeSet<&str> = folded.iter().map(|m| m.path.as_str()).collect();
+    if unique.len() != members.len() || has_nested(&folded) {
+        return Err(Error::bare(
+            ErrorKind::BadPath,
+            "member paths that differ only in case",
         ));
     }
     for m in &members {

@@ -54,7 +54,8 @@ impl BaseModel {
             tensors: HashMap::new(),
         };
         for f in files {
-            base.add_file(&f, meta.is_dir())?;
+            base.add_file(&f, meta.is_dir())
+                .map_err(|e| unreadable(path, e))?;
         }
         Ok(base)
     }
@@ -189,4 +190,18 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A base whose files cannot be read as a base (corrupt, not a format read here, itself
+/// needing a base) serves no twin: `BaseMissing` (SPEC.md §9.1), naming the base's own
+/// error. An I/O error stays one.
+fn unreadable(path: &Path, e: Error) -> Error {
+    match e {
+        Error::Io(_) => e,
+        e => Error::base(
+            ErrorKind::BaseMissing,
+            "",
+            format!("the base {} cannot be read: {e}", path.display()),
+        ),
+    }
 }
