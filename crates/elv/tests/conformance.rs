@@ -33,7 +33,8 @@ fn describe_stream(bytes: &[u8], base: Option<&str>) -> Described {
     let kind = |e: elv::Error| e.kind().expect("a format error, not I/O");
     let mut r = Reader::new(bytes, ReadOptions::default()).map_err(kind)?;
     if let Some(b) = base {
-        r = r.with_base(elv::BaseModel::open(testdata().join(b)).unwrap());
+        // A base that cannot be read is BaseMissing (SPEC.md §9.1), from BaseModel::open.
+        r = r.with_base(elv::BaseModel::open(testdata().join(b)).map_err(kind)?);
     }
     let mut rows = Vec::new();
     for t in r.iter() {

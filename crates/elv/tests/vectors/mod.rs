@@ -47,6 +47,7 @@ mod invalid_framing;
 mod invalid_streams;
 mod invalid_tables;
 mod v12;
+mod v13;
 mod valid_plain;
 mod valid_sections;
 use invalid_framing::invalid_framing;
@@ -343,6 +344,7 @@ pub fn all() -> Vec<Vector> {
     invalid_tables(&mut v);
     invalid_streams(&mut v);
     v.extend(v12::all());
+    v.extend(v13::all());
     let _ = Header::new(0);
     v
 }
@@ -357,8 +359,8 @@ pub fn manifest(vectors: &[Vector]) -> String {
          # file      valid/NAME.elv  TENSOR_COUNT  METADATA_COUNT  note\n\
          # tensor    valid/NAME.elv  NAME  DTYPE  SHAPE(dims joined by x; - for a scalar)  ENCODING  DECODED_BYTES  FNV1A64(decoded, hex)\n\
          # metadata  valid/NAME.elv  KEY  VALUE\n\
-         # NAME, KEY and VALUE escape backslash, TAB, LF, CR as \\\\, \\t, \\n, \\r, other control characters as \\u{HEX}.\n\
-         # member    valid/NAME.elv  PATH  KIND(safetensors or file)  TENSOR_COUNT   (collections, after the tensors)\n\
+         # NAME, PATH, KEY and VALUE escape backslash, TAB, LF, CR as \\\\, \\t, \\n, \\r, other control characters as \\u{HEX}.\n\
+         # member    valid/NAME.elv  PATH  KIND(safetensors, file or folder)  TENSOR_COUNT   (collections, after the tensors)\n\
          # invalid   invalid/NAME.elv  ERROR_KIND  note\n\
          # base      FILE  BASE_FILE   (decode FILE against the base model BASE_FILE, a valid vector)\n",
     );

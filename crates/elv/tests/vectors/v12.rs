@@ -75,7 +75,7 @@ fn blake3(b: &[u8]) -> [u8; 32] {
 }
 
 /// The delta file against `base_tensors`, with `w` in `shape_w` (the base's is 8x8).
-fn delta_file(shape_w: &[u64]) -> (Vec<u8>, Vec<super::ExpectedTensor>) {
+pub(super) fn delta_file(shape_w: &[u64]) -> (Vec<u8>, Vec<super::ExpectedTensor>) {
     let mut w = ContainerWriter::with_features(Vec::new(), 3, feature::BASE).unwrap();
     w.set_base_name("base_model.elv");
     let mut expected = Vec::new();
@@ -216,7 +216,7 @@ fn section_of_kind(f: &[u8], kind: u8) -> usize {
 }
 
 /// `file` with `from` replaced by `to` (same length) inside section `kind`, resealed.
-fn patch(file: &[u8], kind: u8, from: &[u8], to: &[u8]) -> Vec<u8> {
+pub(super) fn patch(file: &[u8], kind: u8, from: &[u8], to: &[u8]) -> Vec<u8> {
     let mut f = file.to_vec();
     let s = section_of_kind(&f, kind);
     let off = super::section_offset(&f, s);
@@ -255,6 +255,11 @@ fn member_lines(m: &[MemberSpec]) -> Vec<(String, &'static str, usize)> {
         .collect()
 }
 
+/// The bytes of `valid/collection.elv`.
+pub(super) fn collection_file() -> Vec<u8> {
+    collection(&folder_members()).0
+}
+
 /// The 1.2 vectors.
 pub fn all() -> Vec<Vector> {
     let mut v = Vec::new();
@@ -284,6 +289,7 @@ pub fn all() -> Vec<Vector> {
     ));
     let members = folder_members();
     let (folder, expected) = collection(&members);
+    debug_assert!(folder == collection_file());
     v.push(valid_with(
         "collection.elv",
         "a model folder: two safetensors shards (tensor w in both), config.json, tokenizer/vocab.txt, an empty folder unused (§10.1)",
