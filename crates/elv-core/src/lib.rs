@@ -92,8 +92,9 @@ pub mod engine {
     /// §4.4 the `ans` entropy coder.
     pub mod ans {
         pub use crate::ans::{
-            code_block, decode, encode, encode_with, estimated_len, histogram, normalize,
-            BlockCoder, EncSym, BLOCK_LEN, LANES, SCALE_BITS,
+            code_block, decode, decode_from, decode_rans, decode_with, encode, encode_with,
+            estimated_len, histogram, normalize, BlockCoder, BlockDecoder, EncSym, RansBlock,
+            BLOCK_LEN, GROUP_BYTES, INTERLEAVE, LANES, SCALE_BITS, STATE_LOW,
         };
     }
     /// §13 reading: buffers for decoded tensors.

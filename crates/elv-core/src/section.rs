@@ -211,6 +211,13 @@ pub trait SectionDecompressor {
         decoded_len: usize,
         out: &mut Vec<u8>,
     ) -> Result<()>;
+
+    /// The loop that decodes `ans` blocks (the core's reference unless overridden: the std
+    /// crate gives a vector one). Not API: it may change in any release.
+    #[doc(hidden)]
+    fn ans_decoder(&self) -> crate::ans::BlockDecoder {
+        crate::ans::decode_rans
+    }
 }
 
 /// A [`SectionDecompressor`] that adds no codec to the core's own (`none` and `ans`): a
@@ -298,7 +305,8 @@ pub fn decode_section_within<'a>(
                 Error::bare(ErrorKind::LimitExceeded, "section decoded length").in_section(index)
             })?;
             let mut out = Vec::new();
-            crate::ans::decode(stored, len, &mut out).map_err(|e| e.in_section(index))?;
+            crate::ans::decode_with(stored, len, &mut out, codecs.ans_decoder())
+                .map_err(|e| e.in_section(index))?;
             Ok(Cow::Owned(out))
         }
         other => {

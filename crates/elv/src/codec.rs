@@ -61,6 +61,10 @@ impl SectionDecompressor for StdCodecs {
             )),
         }
     }
+
+    fn ans_decoder(&self) -> elv_core::engine::ans::BlockDecoder {
+        crate::ans_simd::decode::block_decoder()
+    }
 }
 
 thread_local! {

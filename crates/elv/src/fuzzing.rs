@@ -245,9 +245,11 @@ pub fn ans(data: &[u8]) {
     assert_eq!(back, rest);
 }
 
-/// The vector `ans` coding loop against the scalar reference: the same section, byte for
-/// byte, on the bytes after the first, shaped by it (as is, masked to its low bits, or as
-/// the trailing zeros of each byte's mix with its neighbour: skewed like weight planes).
+/// The vector `ans` coding and decoding loops against the scalar references, on the bytes
+/// after the first, shaped by it (as is, masked to its low bits, or as the trailing zeros of
+/// each byte's mix with its neighbour: skewed like weight planes): the encoders give the same
+/// section byte for byte, and the decoders the same bytes, or the same error, on what was
+/// encoded and on the raw input taken as stored bytes.
 pub fn ans_simd(data: &[u8]) {
     let [how, rest @ ..] = data else { return };
     let shaped: Vec<u8> = match how % 3 {
@@ -259,11 +261,25 @@ pub fn ans_simd(data: &[u8]) {
             .map(|(a, b)| ((u16::from(*a) << 8 | u16::from(*b)) | 1 << 15).trailing_zeros() as u8)
             .collect(),
     };
+    let stored = crate::ans_simd::encode(&shaped);
     assert_eq!(
-        crate::ans_simd::encode(&shaped),
+        stored,
         elv_core::engine::ans::encode(&shaped),
         "vector and scalar ans differ"
     );
+    // The decoders: on what was encoded, and on the raw input as stored bytes (damaged
+    // streams), the same bytes or the same error.
+    for (bytes, n) in [(&stored[..], shaped.len()), (rest, usize::from(*how) * 300)] {
+        let mut want = Vec::new();
+        let want = elv_core::engine::ans::decode(bytes, n, &mut want).map(|_| want);
+        let mut got = Vec::new();
+        let got = crate::ans_simd::decode::decode(bytes, n, &mut got).map(|_| got);
+        assert_eq!(
+            got.map_err(|e| e.to_string()),
+            want.map_err(|e| e.to_string()),
+            "vector and scalar ans decoders differ"
+        );
+    }
 }
 
 /// The dedup table parser against a fixed set of tensors.

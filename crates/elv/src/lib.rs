@@ -27,7 +27,7 @@
 //!
 //! | module | what | SPEC.md |
 //! |---|---|---|
-//! | root: `error`, `base`, `codec`, `ans_simd`, `element`, `metadata`, `atomic`, `overlap` | errors; the `Base` trait; the entropy stage (`ans`, zstd; the AVX2 coding loop, the crate's only `unsafe`); dtypes as Rust types; what metadata keys mean; atomic output files; read-ahead and write-behind | §2.3, §4.3, §4.4, §9.1, §10 |
+//! | root: `error`, `base`, `codec`, `ans_simd`, `element`, `metadata`, `atomic`, `overlap` | errors; the `Base` trait; the entropy stage (`ans`, zstd; the AVX2 coding and decoding loops, the crate's only `unsafe`); dtypes as Rust types; what metadata keys mean; atomic output files; read-ahead and write-behind | §2.3, §4.3, §4.4, §9.1, §10 |
 //! | `read`: `reader`, `tensor`, `in_order`, `engine`, `fetch`, `twin`, `source` | the public read API (one tensor, or many in order) over one engine per open file | §13, §9.1 |
 //! | `write`: `writer`, `tensor_writer`, `seekable`, `serialize`, `add_all`, `ordered`, `policy`, `pack`, `dedup`, `options`, `report` | the public write API (whole tensors, streamed ones, ones read from a seekable input, many at once in order), the encoding choice, chunk encoding, dedup | §7, §9, §12 |
 //! | `convert`: `compress`, `decompress`, `verify`, `safetensors`, `folder`, `base_model`, `sniff` | safetensors files, model folders and base models in and out, built on the two wings' public API only (checked by `.ci/convert-is-a-client`) | §9.1, §10, §10.1 |
@@ -54,6 +54,7 @@ mod overlap;
 mod read;
 mod write;
 
+pub use ans_simd::decode::decode as decode_ans;
 pub use ans_simd::encode as encode_ans;
 pub use base::{twin_hash, Base};
 pub use codec::StdCodecs;

@@ -5,6 +5,8 @@
 //! comparing them. Everything else of a block (tables, modes, layout) is the core's.
 #![allow(unsafe_code)]
 
+pub(crate) mod decode;
+
 use elv_core::engine::ans::{self, BlockCoder};
 
 /// Encodes `data` as the stored bytes of an `ans` section (SPEC.md §4.4) with the fastest
