@@ -56,10 +56,10 @@ mod avx2 {
     /// The [`ans::BlockDecoder`] on AVX2. Checks for AVX2 itself (a cached load), so it is
     /// sound to call anywhere; without AVX2 it runs the reference.
     pub(super) fn decode_blocks(blocks: &mut [RansBlock<'_>]) {
-        if std::is_x86_feature_detected!("avx2") {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt") {
             for group in blocks.chunks_mut(INTERLEAVE) {
-                // SAFETY: the CPU has AVX2 (checked just above), the one requirement of the
-                // `target_feature` function.
+                // SAFETY: the CPU has AVX2 and POPCNT (checked just above), the one
+                // requirement of the `target_feature` function.
                 unsafe { steps_avx2(group) };
             }
         }
@@ -82,7 +82,7 @@ mod avx2 {
 
     /// Decodes whole steps of up to [`INTERLEAVE`] blocks side by side while each has eight
     /// symbols and sixteen word bytes left; updates each block's states, `pos` and `done`.
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     fn steps_avx2(blocks: &mut [RansBlock<'_>]) {
         let mask12 = _mm256_set1_epi32(4095);
         let low = _mm256_set1_epi32(STATE_LOW as i32);
