@@ -18,9 +18,9 @@ from typing import Dict, List, Optional
 
 from . import _elves
 from ._dtypes import to_numpy
-from ._error import ElvError
+from ._error import BadArgument, BadIndex, ElvError, NoTensor, SafetensorError
 
-__all__ = ["ElvError", "safe_open", "compress_file", "compress_folder", "decompress_file",
+__all__ = ["ElvError", "SafetensorError", "safe_open", "compress_file", "compress_folder", "decompress_file",
            "TensorSpec", "serialize", "serialize_file", "deserialize", "__version__"]
 __version__ = _elves.__version__
 
@@ -92,6 +92,32 @@ def _arrays(rows) -> Dict[str, "object"]:
     return out
 
 
+def _framework(module: str, call: str):
+    """The converter from a NumPy array to `module`'s arrays (`module.call`), imported when
+    a file is opened for it; ImportError naming the module if it is missing."""
+    def load():
+        import importlib
+        try:
+            mod = importlib.import_module(module)
+        except ImportError as e:
+            raise ImportError(f"framework needs {module.split('.')[0]} installed") from e
+        return getattr(mod, call)
+    return load
+
+
+# safetensors' framework names; NumPy and torch arrays are made directly, the others from
+# the NumPy array as safetensors' own loaders for them do.
+_FRAMEWORKS = {
+    "np": lambda: None, "numpy": lambda: None,
+    "pt": lambda: None, "torch": lambda: None, "pytorch": lambda: None,
+    "tf": _framework("tensorflow", "convert_to_tensor"),
+    "tensorflow": _framework("tensorflow", "convert_to_tensor"),
+    "flax": _framework("jax.numpy", "asarray"), "jax": _framework("jax.numpy", "asarray"),
+    "mlx": _framework("mlx.core", "array"),
+    "paddle": _framework("paddle", "to_tensor"),
+}
+
+
 class safe_open:
     """An open `.elv` file (a path, `bytes`, a binary file-like object, or a URL read by range
     through fsspec), as `safetensors.safe_open`: `keys()`, `get_tensor(name)` (decodes
@@ -111,11 +137,15 @@ class safe_open:
     def __init__(self, filename, framework: str = "np", device: str = "cpu", base=None,
                  limits: Optional[Dict[str, int]] = None, backend: str = "mmap"):
         _check_backend(backend)
-        if framework not in ("np", "numpy", "pt", "torch"):
-            raise ValueError(f"framework must be 'np' or 'pt', not {framework!r}")
-        self._pt = framework in ("pt", "torch")
+        if framework not in _FRAMEWORKS:
+            raise BadArgument(f"framework {framework} is invalid: elves reads "
+                              + ", ".join(sorted(_FRAMEWORKS)))
+        self._pt = framework in ("pt", "torch", "pytorch")
+        # Other frameworks get the NumPy array converted as safetensors does for them.
+        self._convert = None if self._pt else _FRAMEWORKS[framework]()
         if device != "cpu" and not self._pt:
-            raise ValueError("NumPy arrays live on the CPU; device= is for framework='pt'")
+            raise BadArgument(f"Device {device} is not supported for framework numpy "
+                              "(NumPy arrays live on the CPU; device= is for framework='pt')")
         if self._pt:
             from . import torch as _t  # raises ImportError naming torch if it is missing
             # Decoded on the CPU, then moved to `device` (as safetensors' "cuda:0", ...).
@@ -151,7 +181,8 @@ class safe_open:
         rows = self._reader.decode()
         if self._pt:
             return {name: self._to_torch(flat, dtype, shape) for name, dtype, shape, flat in rows}
-        return _arrays(rows)
+        arrays = _arrays(rows)
+        return {k: self._convert(v) for k, v in arrays.items()} if self._convert else arrays
 
     def read_file(self, path: str) -> bytes:
         """The bytes of member `path` of a collection, as the file it was (`config.json`, a
@@ -176,7 +207,7 @@ class safe_open:
         """`a` (a NumPy array of `dtype`, a safetensors name) in the framework the file was
         opened for."""
         if not self._pt:
-            return a
+            return self._convert(a) if self._convert else a
         import numpy as np
         a = np.ascontiguousarray(a)
         return self._to_torch(a.reshape(-1).view(np.uint8), dtype, list(a.shape))
@@ -184,11 +215,15 @@ class safe_open:
     def get_tensor(self, name: str, member: Optional[str] = None):
         """Decodes tensor `name` (in a collection, of the member at path `member` if given:
         names may repeat across members)."""
-        rows = self._reader.decode([name], None, member)
+        try:
+            rows = self._reader.decode([name], None, member)
+        except KeyError:
+            raise NoTensor(f"File does not contain tensor {name}") from None
         _, dtype, shape, flat = rows[0]
         if self._pt:
             return self._to_torch(flat, dtype, shape)
-        return _as_array(name, dtype, shape, flat)
+        a = _as_array(name, dtype, shape, flat)
+        return self._convert(a) if self._convert else a
 
 
     def get_slice(self, name: str, member: Optional[str] = None) -> "_Slice":
@@ -196,7 +231,10 @@ class safe_open:
         `get_dtype()`, and indexing (`[rows]`, `[a:b, :]`, `[:, c:d]`, `[i]`, `[...]`) that
         decodes only the chunks holding the rows of the first dimension asked for."""
         if name not in self._info_cache:
-            self._info_cache[name] = self._reader.info(name)
+            try:
+                self._info_cache[name] = self._reader.info(name)
+            except KeyError:
+                raise NoTensor(f"File does not contain tensor {name}") from None
         return _Slice(self, name, member, self._info_cache[name])
 
 
@@ -219,6 +257,15 @@ class _Slice:
         return self._shape[0]
 
     def __getitem__(self, index):
+        try:
+            return self._get(index)
+        except BadIndex:
+            raise
+        except IndexError as e:
+            raise BadIndex(f"Error during slicing {index!r} with shape {self._shape}: {e}") \
+                from None
+
+    def _get(self, index):
         key = index if isinstance(index, tuple) else (index,)
         rows = self._shape[0] if self._shape else 0
         first = key[0] if key else slice(None)
@@ -238,7 +285,7 @@ class _Slice:
             i = int(first)
             i = i + rows if i < 0 else i
             if not 0 <= i < rows:
-                raise IndexError(f"index {first} is out of bounds for dimension 0 of size {rows}")
+                raise BadIndex(f"index {first} is out of bounds for dimension 0 of size {rows}")
             lo, hi = i, i + 1
             rest = (0,) + key[1:]
         flat = self._f._reader.read_rows(self._name, lo, hi, self._member)

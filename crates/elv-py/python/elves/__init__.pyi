@@ -3,7 +3,9 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 __version__: str
 
-class ElvError(ValueError):
+class SafetensorError(Exception): ...
+
+class ElvError(SafetensorError, ValueError):
     kind: Optional[str]
     offset: Optional[int]
     def __init__(self, message: str, kind: Optional[str] = ..., offset: Optional[int] = ...) -> None: ...

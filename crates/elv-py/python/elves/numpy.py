@@ -5,6 +5,7 @@ import numpy as np
 
 from . import _arrays, _elves, _check_backend, _metadata_pairs, _open_reader
 from ._dtypes import from_numpy
+from ._error import NotAnArray
 
 
 def _tensors(tensors: Dict[str, np.ndarray]):
@@ -12,7 +13,7 @@ def _tensors(tensors: Dict[str, np.ndarray]):
     # Sorted by name, as safetensors does: the output does not depend on the dict's order.
     for name, a in sorted(tensors.items(), key=lambda kv: kv[0]):
         if not isinstance(a, np.ndarray):
-            raise TypeError(f"{name!r}: expected a numpy.ndarray, got {type(a).__name__}")
+            raise NotAnArray(f"{name!r}: expected a numpy.ndarray, got {type(a).__name__}")
         # Big-endian arrays are converted to the little-endian bytes the format stores;
         # tobytes() is C order whatever the layout.
         little = a.astype(a.dtype.newbyteorder("<"), copy=False)
