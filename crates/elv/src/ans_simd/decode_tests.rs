@@ -2,8 +2,6 @@
 //! streams: the same bytes, or the same error at the same offset.
 
 use super::*;
-use elv_core::engine::encoding::encode_chunk;
-use elv_core::{DType, Encoding};
 use proptest::prelude::*;
 
 /// Both decoders on `stored`: the same result, bytes or error.
@@ -46,28 +44,12 @@ fn expand_table_gives_each_needing_lane_its_word() {
     }
 }
 
-/// Every plane of every f32 tensor of the real MiniLM slice, as ELF, float planes and byte
-/// planes give them: the streams a reader decodes.
+/// Every plane of every f32 tensor of the real MiniLM slice (the encoder tests' planes).
 #[test]
 fn matches_the_reference_on_real_weight_planes() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../testdata/sample/minilm_sample.safetensors"
-    );
-    let bytes = std::fs::read(path).expect("testdata sample");
-    let header = crate::convert::safetensors::read_header(&mut &bytes[..], None).expect("header");
-    let start = header.data_start() as usize;
-    let mut planes = 0;
-    for e in header.entries.iter().filter(|e| e.dtype == DType::F32) {
-        let data = &bytes[start + e.begin as usize..start + e.end as usize];
-        for enc in [Encoding::Elf, Encoding::FloatPlanes, Encoding::BytePlanes] {
-            for plane in encode_chunk(enc, DType::F32, data, None).expect("encodes") {
-                round_trip(&plane);
-                planes += 1;
-            }
-        }
+    for plane in crate::ans_simd::tests::real_planes() {
+        round_trip(&plane);
     }
-    assert!(planes > 20, "{planes} planes");
 }
 
 /// The coder's edges: one symbol, all one symbol (a constant block), stored blocks, the

@@ -164,7 +164,7 @@ mod avx2 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use elv_core::engine::encoding::encode_chunk;
     use elv_core::{DType, Encoding};
@@ -189,9 +189,8 @@ mod tests {
     }
 
     /// Every plane of every f32 tensor of the real MiniLM slice, as ELF, float planes and
-    /// byte planes give them: the streams the writer codes.
-    #[test]
-    fn matches_the_reference_on_real_weight_planes() {
+    /// byte planes give them: the streams a writer codes and a reader decodes.
+    pub(super) fn real_planes() -> Vec<Vec<u8>> {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../testdata/sample/minilm_sample.safetensors"
@@ -200,17 +199,22 @@ mod tests {
         let header =
             crate::convert::safetensors::read_header(&mut &bytes[..], None).expect("header");
         let start = header.data_start() as usize;
-        let mut planes = 0;
+        let mut planes = Vec::new();
         for e in header.entries.iter().filter(|e| e.dtype == DType::F32) {
             let data = &bytes[start + e.begin as usize..start + e.end as usize];
             for enc in [Encoding::Elf, Encoding::FloatPlanes, Encoding::BytePlanes] {
-                for plane in encode_chunk(enc, DType::F32, data, None).expect("encodes") {
-                    same(&plane);
-                    planes += 1;
-                }
+                planes.extend(encode_chunk(enc, DType::F32, data, None).expect("encodes"));
             }
         }
-        assert!(planes > 20, "{planes} planes");
+        assert!(planes.len() > 20, "{} planes", planes.len());
+        planes
+    }
+
+    #[test]
+    fn matches_the_reference_on_real_weight_planes() {
+        for plane in real_planes() {
+            same(&plane);
+        }
     }
 
     /// The edges of the coder: a state at its bound in every lane, the largest and smallest
