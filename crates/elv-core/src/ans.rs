@@ -303,7 +303,7 @@ pub fn decode(stored: &[u8], decoded_len: usize, out: &mut Vec<u8>) -> Result<()
 /// How many rANS blocks are handed to a [`BlockDecoder`] at once: every 64 KiB block is
 /// independent (its own table, states and words), so a decoder can run their dependency
 /// chains side by side.
-pub const INTERLEAVE: usize = 8;
+pub const INTERLEAVE: usize = 4;
 
 /// One rANS block being decoded (§4.4.2): its table (one u32 per slot: symbol in bits 0–7,
 /// `slot − c_s` in bits 8–19, `f_s` in bits 20–31), its eight lane states, its word stream
