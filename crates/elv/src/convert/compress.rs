@@ -156,7 +156,7 @@ pub fn compress_collection<W: Write + Send>(
         w.set_metadata(vec![(KEY_MEMBER_MTIMES.to_string(), mtimes)])?;
     }
     let mut inputs = inputs;
-    let converted = crate::convert::pytorch::convert_in_folder(&mut inputs)?;
+    let mut converted = crate::convert::pytorch::convert_in_folder(&mut inputs)?;
     let mut report = Report::default();
     let mut sizes = Vec::with_capacity(inputs.len());
     for m in &inputs {
@@ -175,16 +175,15 @@ pub fn compress_collection<W: Write + Send>(
             continue;
         };
         file.seek(SeekFrom::Start(0))?;
-        if let Some(how) = converted.get(&m.path) {
-            let mut checkpoint = how.open(file).map_err(|e| e.in_file(&m.path))?;
-            match &mut checkpoint {
-                Converted::Checkpoint(c) => {
+        if let Some(converted) = converted.remove(&m.path) {
+            match converted {
+                Converted::Checkpoint(mut c) => {
                     let header = c.header().clone();
                     w.begin_safetensors_member(&m.path, &header.raw)?;
-                    add_safetensors(&mut w, c, &header, opts, &mut tick, &mut report)
+                    add_safetensors(&mut w, &mut c, &header, opts, &mut tick, &mut report)
                         .map_err(|e| e.in_file(&m.path))?;
                 }
-                Converted::Index(bytes) => report.tensors.push(w.add_file(&m.path, bytes)?),
+                Converted::Index(bytes) => report.tensors.push(w.add_file(&m.path, &bytes)?),
             }
         } else if m.path.ends_with(".safetensors") {
             let header =

@@ -3,37 +3,15 @@
 
 use super::{bad, Checkpoint, MAX_PICKLE_BYTES};
 use crate::Result;
+use std::collections::{HashMap, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 
-/// How a file of a model folder is converted when the folder is compressed.
-#[derive(Debug)]
-pub enum Conversion {
-    /// A PyTorch checkpoint, stored as the safetensors member it is equivalent to.
-    Checkpoint,
-    /// `pytorch_model.bin.index.json`, its shard names rewritten as the shards were.
-    Index,
-}
-
-/// A converted file, opened.
+/// A file of a model folder converted when the folder is compressed.
 pub enum Converted {
-    /// A checkpoint read as safetensors.
+    /// A PyTorch checkpoint, read as the safetensors member it is equivalent to.
     Checkpoint(Checkpoint<std::fs::File>),
-    /// An index's new bytes.
+    /// `pytorch_model.bin.index.json`'s bytes, its shard names rewritten as the shards were.
     Index(Vec<u8>),
-}
-
-impl Conversion {
-    /// Opens `file` as this conversion says.
-    pub fn open(&self, mut file: std::fs::File) -> Result<Converted> {
-        Ok(match self {
-            Conversion::Checkpoint => Converted::Checkpoint(Checkpoint::open(file)?),
-            Conversion::Index => {
-                let mut text = Vec::new();
-                (&mut file).take(MAX_PICKLE_BYTES).read_to_end(&mut text)?;
-                Converted::Index(renamed_index(&text)?)
-            }
-        })
-    }
 }
 
 /// The name a checkpoint's safetensors member takes, as transformers names them:
@@ -71,20 +49,19 @@ fn renamed_index(text: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Decides which files of a model folder are converted (SPEC.md §10.1 members): each
-/// PyTorch zip checkpoint (`.bin`, `.pt`, `.pth` starting as a zip) becomes a safetensors
-/// member named by [`safetensors_name`], and `pytorch_model.bin.index.json` becomes
-/// `model.safetensors.index.json` naming them — unless a new name is taken by a file
-/// already there (a repository shipping both formats), in which case every file stays as
-/// it is. Renames `inputs` in place and keeps them sorted; returns the conversions by new
-/// member path.
+/// PyTorch zip checkpoint (`.bin`, `.pt`, `.pth` that reads as tensors) becomes a
+/// safetensors member named by [`safetensors_name`], and `pytorch_model.bin.index.json`
+/// becomes `model.safetensors.index.json` naming them — unless a new name is taken by a file
+/// already there (a repository shipping both formats), or a `pytorch_model*` shard does not
+/// read as tensors, in which case every file stays as it is. Renames `inputs` in place and
+/// keeps them sorted; returns the converted files, opened once here, by new member path.
 pub fn convert_in_folder(
     inputs: &mut [crate::convert::folder::MemberInput],
-) -> Result<std::collections::HashMap<String, Conversion>> {
-    let mut plan = std::collections::HashMap::new();
-    let taken: std::collections::HashSet<String> = inputs.iter().map(|m| m.path.clone()).collect();
+) -> Result<HashMap<String, Converted>> {
+    let taken: HashSet<&str> = inputs.iter().map(|m| m.path.as_str()).collect();
     let mut renames = Vec::new();
-    for (i, m) in inputs.iter_mut().enumerate() {
-        let Some(file) = m.file.as_mut() else {
+    for (i, m) in inputs.iter().enumerate() {
+        let Some(file) = m.file.as_ref() else {
             continue;
         };
         if m.path.ends_with("pytorch_model.bin.index.json") {
@@ -92,7 +69,8 @@ pub fn convert_in_folder(
                 "pytorch_model.bin.index.json",
                 "model.safetensors.index.json",
             );
-            renames.push((i, new, Conversion::Index));
+            // Read only once the folder is known to be converted.
+            renames.push((i, new, None));
             continue;
         }
         let Some(new) = safetensors_name(&m.path) else {
@@ -100,39 +78,46 @@ pub fn convert_in_folder(
         };
         // Only what reads as tensors is converted: a pickled object (transformers'
         // `training_args.bin`) stays a file.
-        let tensors = Checkpoint::open(&*file).is_ok();
-        file.seek(SeekFrom::Start(0))?;
-        if tensors {
-            renames.push((i, new, Conversion::Checkpoint));
-        } else if new
-            .rsplit('/')
-            .next()
-            .is_some_and(|f| f.starts_with("model"))
-            && m.path.contains("pytorch_model")
-        {
+        match Checkpoint::open(file.try_clone()?) {
+            Ok(c) => renames.push((i, new, Some(Converted::Checkpoint(c)))),
             // A shard that cannot be converted stays a file, and so must its index and
             // siblings.
-            return Ok(plan);
+            Err(_)
+                if m.path
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|f| f.starts_with("pytorch_model")) =>
+            {
+                return Ok(HashMap::new())
+            }
+            Err(_) => {}
         }
     }
-    let mut new_names = std::collections::HashSet::new();
-    if renames
+    let mut new_names = HashSet::new();
+    let clash = renames
         .iter()
-        .any(|(_, new, _)| taken.contains(new) || !new_names.insert(new.clone()))
-    {
-        return Ok(plan);
+        .any(|(_, new, _)| taken.contains(new.as_str()) || !new_names.insert(new.as_str()));
+    let any_checkpoint = renames.iter().any(|(_, _, c)| c.is_some());
+    if clash || !any_checkpoint {
+        return Ok(HashMap::new());
     }
-    if !renames
-        .iter()
-        .any(|(_, _, c)| matches!(c, Conversion::Checkpoint))
-    {
-        return Ok(plan);
-    }
-    for (i, new, how) in renames {
-        if let Some(m) = inputs.get_mut(i) {
-            m.path = new.clone();
-            plan.insert(new, how);
-        }
+    let mut plan = HashMap::new();
+    for (i, new, converted) in renames {
+        let Some(m) = inputs.get_mut(i) else {
+            continue;
+        };
+        let converted = match (converted, m.file.as_ref()) {
+            (Some(c), _) => c,
+            (None, Some(file)) => {
+                let mut text = Vec::new();
+                (&*file).seek(SeekFrom::Start(0))?;
+                file.take(MAX_PICKLE_BYTES).read_to_end(&mut text)?;
+                Converted::Index(renamed_index(&text).map_err(|e| e.in_file(&m.path))?)
+            }
+            (None, None) => continue,
+        };
+        m.path = new.clone();
+        plan.insert(new, converted);
     }
     inputs.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(plan)

@@ -16,7 +16,7 @@ mod folder;
 mod globals;
 mod unpickle;
 
-pub use folder::{convert_in_folder, safetensors_name, Conversion, Converted};
+pub use folder::{convert_in_folder, safetensors_name, Converted};
 
 use crate::convert::safetensors::{build_header, parse_header_json, Header};
 use crate::{Error, Result};
