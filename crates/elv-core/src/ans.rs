@@ -347,7 +347,9 @@ pub fn decode_with(
 ) -> Result<()> {
     let start = out.len();
     let mut pos = 0usize;
-    let mut tables = vec![0u32; M as usize * INTERLEAVE];
+    // A table per block decoded together, no more than the section has blocks: a small
+    // section (most chunk streams) allocates one.
+    let mut tables = vec![0u32; M as usize * decoded_len.div_ceil(BLOCK_LEN).min(INTERLEAVE)];
     let mut pending: Vec<Pending> = Vec::with_capacity(INTERLEAVE);
     while out.len() - start < decoded_len {
         let n = (decoded_len - (out.len() - start)).min(BLOCK_LEN);
