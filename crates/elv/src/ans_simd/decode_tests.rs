@@ -68,17 +68,7 @@ fn matches_the_reference_on_edge_blocks() {
         round_trip(&(0..n).map(|i| (i % 256) as u8).collect::<Vec<_>>());
         round_trip(&(0..n).map(|i| (i / 3 % 7) as u8 * 37).collect::<Vec<_>>());
     }
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
-    let geo: Vec<u8> = (0..300_000)
-        .map(|_| (next() | 1 << 40).trailing_zeros() as u8)
-        .collect();
-    let uni: Vec<u8> = (0..200_000).map(|_| next() as u8).collect();
+    let (geo, uni) = crate::ans_simd::tests::geometric_and_uniform();
     round_trip(&geo);
     round_trip(&uni); // near-uniform: stored blocks
     round_trip(&[&geo[..70_000], &vec![9; 70_000], &uni[..70_000], &geo[..5]].concat());

@@ -217,6 +217,23 @@ pub(super) mod tests {
         }
     }
 
+    /// 300,000 geometric bytes (the shape of a top ELF plane) and 200,000 near-uniform ones
+    /// (stored blocks), from a fixed xorshift.
+    pub(super) fn geometric_and_uniform() -> (Vec<u8>, Vec<u8>) {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let geo = (0..300_000)
+            .map(|_| (next() | 1 << 40).trailing_zeros() as u8)
+            .collect();
+        let uni = (0..200_000).map(|_| next() as u8).collect();
+        (geo, uni)
+    }
+
     /// The edges of the coder: a state at its bound in every lane, the largest and smallest
     /// frequencies, lengths around a step and a block, one symbol against all others.
     #[test]
@@ -232,18 +249,8 @@ pub(super) mod tests {
             same(&(0..n).map(|i| (i % 256) as u8).collect::<Vec<_>>());
             same(&(0..n).map(|i| (i / 3 % 7) as u8 * 37).collect::<Vec<_>>());
         }
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
         // Geometric (a top-plane shape), near-uniform, and blocks that switch between them.
-        let geo: Vec<u8> = (0..300_000)
-            .map(|_| (next() | 1 << 40).trailing_zeros() as u8)
-            .collect();
-        let uni: Vec<u8> = (0..200_000).map(|_| next() as u8).collect();
+        let (geo, uni) = geometric_and_uniform();
         same(&geo);
         same(&uni);
         same(&[&geo[..70_000], &uni[..70_000], &geo[..5]].concat());
