@@ -9,6 +9,7 @@
 //! assert!(what.unwrap().contains("PyTorch"));
 //! ```
 
+use crate::convert::pytorch::looks_like_zip;
 use crate::{Error, Result};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -51,9 +52,7 @@ fn looks_like(head: &[u8], format: InputFormat) -> bool {
                 && u64::from_le_bytes(head[..8].try_into().unwrap_or([0; 8])) < 100_000_000
                 && head[8] == b'{'
         }
-        InputFormat::Weights => {
-            looks_like(head, InputFormat::Safetensors) || head.starts_with(b"PK\x03\x04")
-        }
+        InputFormat::Weights => looks_like(head, InputFormat::Safetensors) || looks_like_zip(head),
     }
 }
 
@@ -64,7 +63,7 @@ fn recognized(head: &[u8], name: &str) -> Option<String> {
         "already .elv (decompress turns it back into safetensors)".to_string()
     } else if looks_like(head, InputFormat::Safetensors) {
         "a safetensors file, not .elv (compress turns it into .elv)".to_string()
-    } else if head.starts_with(b"PK\x03\x04") {
+    } else if looks_like_zip(head) {
         "a zip archive, as PyTorch checkpoints (.bin, .pt, .pth) are: not safetensors (elv \
          compress reads PyTorch checkpoints)"
             .to_string()
