@@ -179,6 +179,7 @@ fn describe<S: Source>(py: Python<'_>, t: elv::Tensor<'_, S>) -> PyResult<Py<PyD
     d.set_item("error_bound_log2", t.error_bound_log2())?;
     d.set_item("decoded_bytes", t.byte_len())?;
     d.set_item("stored_bytes", t.stored_len())?;
+    d.set_item("chunk_len", t.chunk_len())?;
     Ok(d.unbind())
 }
 

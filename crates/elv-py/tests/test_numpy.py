@@ -99,6 +99,7 @@ def test_metadata_round_trips_and_safe_open_reads_one_tensor(tmp_path):
         assert info["encoding"] in ("elf", "planes", "bytes", "raw", "de")
         assert info["decoded_bytes"] == 37 * 29 * 4 and info["stored_bytes"] > 0
         assert info["error_bound"] in (0.0, 2.0**-24)
+        assert 1 <= info["chunk_len"] <= 37 * 29
         with pytest.raises(KeyError):
             f.get_tensor("missing")
 

@@ -265,6 +265,13 @@ impl<'r, S: Source> Tensor<'r, S> {
         }
     }
 
+    /// Values per chunk as stored (SPEC.md §6.4), the unit [`read_rows`](Self::read_rows)
+    /// and [`read_range`](Self::read_range) decode in (the original's for a `dedup` tensor);
+    /// 0 for an empty tensor or one stored as `base`, which has no chunks of its own.
+    pub fn chunk_len(&self) -> u64 {
+        self.storage().map_or(0, |s| s.chunk_len)
+    }
+
     /// The file was written against a base model, and this tensor needs it to decode.
     pub fn needs_base(&self) -> bool {
         self.storage().is_ok_and(|s| s.encoding.needs_base())

@@ -308,6 +308,11 @@ fn a_byte_range_decodes_only_its_chunks_and_matches_the_whole() {
                 (n / 3, n / 3),
                 (n - 1, 1),
                 (n, 0),
+                // Whole chunks only, one whole chunk and a partial one, the whole tensor.
+                (chunk, 2 * chunk),
+                (chunk, chunk + 5),
+                (3, chunk - 3),
+                (0, n),
             ] {
                 if off + len > n {
                     continue;
