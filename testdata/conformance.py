@@ -2,7 +2,7 @@
 """elves conformance runner (SPEC.md §14.3): checks a third-party .elv decoder against
 testdata/manifest.txt.
 
-    python3 testdata/conformance.py [--reader-1.1] DECODER [ARG...]
+    python3 testdata/conformance.py [--reader-1.1 | --reader-1.3] DECODER [ARG...]
 
 For every vector it runs `DECODER [ARG...] FILE` with the vector's path (`DECODER [ARG...]
 --base BASE FILE` for a file written against a base model: the manifest's `base` lines name
@@ -21,7 +21,9 @@ BASE, another vector) and checks:
 With --reader-1.1 the decoder is held to a full reader 1.1 (§15): a vector whose header sets
 the MEMBERS or BASE bit must give UnknownRequiredFeature, and one holding a member or base
 table without its bit UnknownCriticalSection, and one using a 1.2 encoding without them
-UnknownEncoding; every other vector as the manifest says.
+UnknownEncoding; and as --reader-1.3 says. With --reader-1.3 it is held to a full reader 1.3:
+a vector using a dtype 1.4 adds (codes 15-21) must give UnknownDtype; every other vector as
+the manifest says.
 It prints one line per failing vector and a last line `N passed, N failed`; the exit status
 is 0 only if none failed. Needs Python 3.8+ and nothing else.
 """
@@ -60,6 +62,17 @@ MEMBER_TABLE, BASE_TABLE = 5, 6  # section kinds of 1.2 (§4.2)
 USES_1_2 = {'invalid/base_ref_without_base_table.elv': 'UnknownEncoding'}
 
 
+# Vectors using a dtype 1.4 adds (§6.2, codes 15-21): a 1.3 reader stops at its record.
+USES_1_4 = {'valid/raw_dtypes_1_4.elv', 'valid/dtypes_1_4_encoded.elv',
+            'invalid/f4_values_not_whole_bytes.elv', 'invalid/f6_values_not_whole_bytes.elv',
+            'invalid/elf_on_c64.elv'}
+
+
+def as_reader_1_3(path, want):
+    """What a full reader 1.3 gives for the vector at `path`."""
+    return 'UnknownDtype' if path in USES_1_4 else want
+
+
 def as_reader_1_1(path, want):
     """What a full reader 1.1 gives for the vector at `path`: `want` (the manifest's
     expectation: a list of lines, or an error kind) unless the file uses 1.2."""
@@ -67,6 +80,7 @@ def as_reader_1_1(path, want):
         data = f.read()
     if path in USES_1_2:
         return USES_1_2[path]
+    want = as_reader_1_3(path, want)
     if len(data) < 64 or data[:8] != b'\x89ELV\r\n\x1a\n':
         return want
     if int.from_bytes(data[12:16], 'little') & (MEMBERS | BASE):
@@ -91,18 +105,18 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     args = sys.argv[1:]
-    old = args[:1] == ['--reader-1.1']
-    decoder = args[1:] if old else args
+    older = {'--reader-1.1': as_reader_1_1, '--reader-1.3': as_reader_1_3}.get(args[0])
+    decoder = args[1:] if older else args
     if not decoder:
         sys.exit(__doc__)
     valid, invalid, bases = manifest()
-    if old:
+    if older:
         for path in list(valid):
-            kind = as_reader_1_1(path, None)
+            kind = older(path, None)
             if kind:
                 del valid[path]
                 invalid[path] = kind
-        invalid = {p: as_reader_1_1(p, k) for p, k in invalid.items()}
+        invalid = {p: older(p, k) for p, k in invalid.items()}
     passed = failed = 0
     for path, want in sorted(valid.items()):
         code, out = run(decoder, path, bases.get(path))

@@ -51,6 +51,12 @@ def checkpoint():
             "f8b": torch.randn(4).to(torch.float8_e5m2),
             "empty": torch.zeros(0, 3),
             "expanded": torch.randn(1, 4).expand(3, 4),
+            # Since .elv 1.4.
+            "c64": torch.randn(2, 3, dtype=torch.complex64),
+            "c64_t": torch.randn(2, 3, dtype=torch.complex64).t(),
+            "f8fnuz": torch.randn(4).to(torch.float8_e4m3fnuz),
+            "f8bfnuz": torch.randn(4).to(torch.float8_e5m2fnuz),
+            "e8m0": torch.tensor([1.0, 2.0, 0.5, 1024.0]).to(torch.float8_e8m0fnu),
         },
         "param": torch.nn.Parameter(torch.randn(3)),
     }

@@ -36,6 +36,25 @@ pub enum DType {
     F8E4M3,
     /// 8-bit float, 5 exponent and 2 mantissa bits (passes through raw).
     F8E5M2,
+    /// 8-bit float, 4 exponent and 3 mantissa bits, no negative zero or infinities (AMD's
+    /// FNUZ variant; passes through raw). Since 1.4.
+    F8E4M3Fnuz,
+    /// 8-bit float, 5 exponent and 2 mantissa bits, FNUZ variant (passes through raw).
+    /// Since 1.4.
+    F8E5M2Fnuz,
+    /// 8-bit power of two, 8 exponent bits and no sign or mantissa (the shared scale of MX
+    /// block formats; passes through raw). Since 1.4.
+    F8E8M0,
+    /// Complex number of two binary32 parts, real first, 8 bytes. Since 1.4.
+    C64,
+    /// 4-bit float (E2M1), two values per byte as the source packed them; a tensor's values
+    /// must fill whole bytes. Since 1.4.
+    F4,
+    /// 6-bit float (E2M3), four values in three bytes as the source packed them; a tensor's
+    /// values must fill whole bytes. Since 1.4.
+    F6E2M3,
+    /// 6-bit float (E3M2), packed as [`F6E2M3`](Self::F6E2M3). Since 1.4.
+    F6E3M2,
 }
 
 /// The bit layout of a binary floating-point type: sign, `exp_bits`, `man_bits`.
@@ -58,7 +77,7 @@ impl FloatFormat {
     }
 }
 
-const ALL: [DType; 15] = [
+const ALL: [DType; 22] = [
     DType::Bool,
     DType::U8,
     DType::I8,
@@ -74,6 +93,13 @@ const ALL: [DType; 15] = [
     DType::F64,
     DType::F8E4M3,
     DType::F8E5M2,
+    DType::F8E4M3Fnuz,
+    DType::F8E5M2Fnuz,
+    DType::F8E8M0,
+    DType::C64,
+    DType::F4,
+    DType::F6E2M3,
+    DType::F6E3M2,
 ];
 
 impl DType {
@@ -102,6 +128,13 @@ impl DType {
             DType::F64 => 12,
             DType::F8E4M3 => 13,
             DType::F8E5M2 => 14,
+            DType::F8E4M3Fnuz => 15,
+            DType::F8E5M2Fnuz => 16,
+            DType::F8E8M0 => 17,
+            DType::C64 => 18,
+            DType::F4 => 19,
+            DType::F6E2M3 => 20,
+            DType::F6E3M2 => 21,
         }
     }
 
@@ -113,17 +146,37 @@ impl DType {
             .find(|d| d.code() == code)
             .ok_or_else(|| {
                 Error::new(ErrorKind::UnknownDtype, "tensor dtype", offset)
-                    .got_expected(code.into(), 14)
+                    .got_expected(code.into(), 21)
             })
     }
 
-    /// Bytes per element.
+    /// Bytes per stored unit: per element, except for the sub-byte types (F4, F6), whose
+    /// tensors are stored, chunked and counted as bytes (1) (SPEC.md §6.2).
     pub fn size(self) -> usize {
         match self {
-            DType::Bool | DType::U8 | DType::I8 | DType::F8E4M3 | DType::F8E5M2 => 1,
+            DType::Bool
+            | DType::U8
+            | DType::I8
+            | DType::F8E4M3
+            | DType::F8E5M2
+            | DType::F8E4M3Fnuz
+            | DType::F8E5M2Fnuz
+            | DType::F8E8M0
+            | DType::F4
+            | DType::F6E2M3
+            | DType::F6E3M2 => 1,
             DType::U16 | DType::I16 | DType::F16 | DType::BF16 => 2,
             DType::U32 | DType::I32 | DType::F32 => 4,
-            DType::U64 | DType::I64 | DType::F64 => 8,
+            DType::U64 | DType::I64 | DType::F64 | DType::C64 => 8,
+        }
+    }
+
+    /// Bits per element: 4 for F4, 6 for the F6 types, 8 × [`size`](Self::size) otherwise.
+    pub fn bits(self) -> u32 {
+        match self {
+            DType::F4 => 4,
+            DType::F6E2M3 | DType::F6E3M2 => 6,
+            d => 8 * d.size() as u32,
         }
     }
 
@@ -145,6 +198,13 @@ impl DType {
             DType::F64 => "F64",
             DType::F8E4M3 => "F8_E4M3",
             DType::F8E5M2 => "F8_E5M2",
+            DType::F8E4M3Fnuz => "F8_E4M3FNUZ",
+            DType::F8E5M2Fnuz => "F8_E5M2FNUZ",
+            DType::F8E8M0 => "F8_E8M0",
+            DType::C64 => "C64",
+            DType::F4 => "F4",
+            DType::F6E2M3 => "F6_E2M3",
+            DType::F6E3M2 => "F6_E3M2",
         }
     }
 
@@ -204,11 +264,13 @@ pub(crate) fn store_le(v: u64, out: &mut [u8]) {
     }
 }
 
-/// Bytes of a `dtype` tensor of `shape`, or `None` past 64 bits.
+/// Bytes of a `dtype` tensor of `shape`, or `None` past 64 bits or when its values do not
+/// fill whole bytes (an odd number of F4 values, say).
 pub fn tensor_bytes(dtype: DType, shape: &[u64]) -> Option<u64> {
-    shape
+    let bits = shape
         .iter()
-        .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d))
+        .try_fold(u64::from(dtype.bits()), |a, &d| a.checked_mul(d))?;
+    (bits % 8 == 0).then_some(bits / 8)
 }
 
 /// Largest absolute difference between two float tensors of `dtype`, as f64, and how many

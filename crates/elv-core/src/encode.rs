@@ -126,7 +126,15 @@ pub fn check_layout(dtype: DType, shape: &[u64], limits: &Limits) -> Result<()> 
         )
         .got_expected(shape.len() as u64, limits.max_rank.into()));
     }
-    let bytes = tensor_bytes(dtype, shape).unwrap_or(u64::MAX);
+    let values = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+    let bytes = match values.map(|v| crate::tensor::whole_bytes(dtype, v, 0)) {
+        Some(Err(e)) if e.kind() == ErrorKind::Malformed => {
+            return Err(Error::bare(ErrorKind::InvalidInput, e.what())
+                .got_expected(e.got().unwrap_or(0), e.expected().unwrap_or(0)));
+        }
+        Some(Ok(bytes)) => bytes,
+        _ => u64::MAX,
+    };
     if bytes > limits.max_tensor_bytes {
         return Err(Error::bare(
             ErrorKind::InvalidInput,

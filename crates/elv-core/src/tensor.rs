@@ -32,6 +32,7 @@ pub struct TensorInfo {
     #[doc(hidden)]
     pub crc32: u32,
     /// Values per chunk (the last chunk may be shorter); 0 for empty and dedup tensors.
+    /// For the sub-byte dtypes (F4, F6) a chunk's "values" are bytes (SPEC.md §6.2).
     pub chunk_len: u64,
     #[doc(hidden)]
     /// Index of this tensor's first stream section.
@@ -51,7 +52,14 @@ impl TensorInfo {
 
     /// Decoded size in bytes.
     pub fn byte_len(&self) -> u64 {
-        self.num_values().saturating_mul(self.dtype.size() as u64)
+        crate::dtype::tensor_bytes(self.dtype, &self.shape).unwrap_or(u64::MAX)
+    }
+
+    #[doc(hidden)]
+    /// The values as chunks count them (SPEC.md §6.2): the elements, or for the sub-byte
+    /// dtypes the bytes they fill.
+    pub fn units(&self) -> u64 {
+        self.byte_len() / self.dtype.size() as u64
     }
 
     #[doc(hidden)]
@@ -60,7 +68,7 @@ impl TensorInfo {
         if self.chunk_len == 0 {
             0
         } else {
-            self.num_values().div_ceil(self.chunk_len)
+            self.units().div_ceil(self.chunk_len)
         }
     }
 
@@ -75,7 +83,7 @@ impl TensorInfo {
     /// The values in chunk `c` (all `chunk_len` but possibly the last).
     pub fn chunk_values(&self, c: u64) -> u64 {
         let start = c.saturating_mul(self.chunk_len);
-        self.num_values().saturating_sub(start).min(self.chunk_len)
+        self.units().saturating_sub(start).min(self.chunk_len)
     }
 }
 
@@ -252,8 +260,9 @@ fn parse_record(c: &mut Cursor<'_>, limits: &Limits) -> Result<(TensorInfo, u64)
         })?;
         shape.push(d);
     }
-    let bytes_len = values.saturating_mul(dtype.size() as u64);
+    let bytes_len = whole_bytes(dtype, values, rec)?;
     limits::check(bytes_len, limits.max_tensor_bytes, "tensor bytes", rec)?;
+    let units = bytes_len / dtype.size() as u64;
     let t = TensorInfo {
         name,
         dtype,
@@ -265,8 +274,31 @@ fn parse_record(c: &mut Cursor<'_>, limits: &Limits) -> Result<(TensorInfo, u64)
         first_stream,
         dedup_of: None,
     };
-    check_chunk_len(encoding, dtype, values, chunk_len, limits).map_err(|e| e.at(chunk_at))?;
+    check_chunk_len(encoding, dtype, units, chunk_len, limits).map_err(|e| e.at(chunk_at))?;
     Ok((t, first_at))
+}
+
+/// The bytes of `values` elements of `dtype` (SPEC.md §6.2, §6.4 step 6): past 64 bits is
+/// `LimitExceeded`; sub-byte values that do not fill whole bytes are `Malformed`. `at`
+/// locates the record. The one rule for readers and writers.
+pub fn whole_bytes(dtype: DType, values: u64, at: u64) -> Result<u64> {
+    let bits = values
+        .checked_mul(dtype.bits().into())
+        .ok_or_else(|| Error::new(ErrorKind::LimitExceeded, "tensor size overflows", at))?;
+    if bits % 8 != 0 {
+        return Err(Error::new(
+            ErrorKind::Malformed,
+            "sub-byte values that do not fill whole bytes",
+            at,
+        )
+        .got_expected(values, values.next_multiple_of(whole_multiple(dtype))));
+    }
+    Ok(bits / 8)
+}
+
+/// The smallest number of `dtype` values that fill whole bytes: 2 for F4, 4 for F6, else 1.
+fn whole_multiple(dtype: DType) -> u64 {
+    8 >> dtype.bits().trailing_zeros().min(3)
 }
 
 /// Checks that no two of `tensors` share a name (`DuplicateName`): across the file, or

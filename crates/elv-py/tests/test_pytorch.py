@@ -40,7 +40,7 @@ def test_a_checkpoint_compresses_to_what_torch_loads(tmp_path):
     assert done["lossless"] and done["input_bytes"] == (PT / "train.pt").stat().st_size
     got = _elv_tensors(out)
     want = _safetensors_tensors(PT / "train.safetensors")
-    assert got.keys() == want.keys() and len(got) == 43
+    assert got.keys() == want.keys() and len(got) == 48
     for k in want:
         assert got[k] == want[k], k
     with elves.safe_open(out, "np") as f:

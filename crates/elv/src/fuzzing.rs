@@ -197,7 +197,16 @@ pub fn structured(data: &[u8]) {
         return;
     }
     let n = u16::from_le_bytes([*n0, *n1]) as u64 % 2048;
-    let chunk_len = if n == 0 { 0 } else { (*c as u64 % n).max(1) };
+    // n values of a sub-byte dtype must fill whole bytes; chunks then count those bytes.
+    let Some(bytes) = elv_core::engine::dtype::tensor_bytes(dtype, &[n]) else {
+        return;
+    };
+    let units = bytes / dtype.size() as u64;
+    let chunk_len = if units == 0 {
+        0
+    } else {
+        (*c as u64 % units).max(1)
+    };
     let info = TensorInfo {
         name: "t".into(),
         dtype,
@@ -401,8 +410,13 @@ pub fn round_trip(data: &[u8]) {
     let [d, c, rest @ ..] = data else { return };
     let dtype = pick(DType::all(), *d);
     let size = dtype.size();
-    let values = &rest[..rest.len() / size * size];
-    let n = (values.len() / size) as u64;
+    let mut len = rest.len() / size * size;
+    // Sub-byte values fill whole bytes: three bytes hold four F6 values.
+    while len * 8 % dtype.bits() as usize != 0 {
+        len -= 1;
+    }
+    let values = &rest[..len];
+    let n = (len * 8 / dtype.bits() as usize) as u64;
     for enc in [
         Encoding::Raw,
         Encoding::De,

@@ -81,6 +81,10 @@ fn a_torch_checkpoint_reads_as_torch_loads_it() {
         "views.full",
         "views.tied",
         "views.expanded",
+        "views.c64_t",
+        "views.f8fnuz",
+        "views.f8bfnuz",
+        "views.e8m0",
     ] {
         assert!(reader.get(name).is_some(), "{name}");
     }

@@ -41,8 +41,9 @@ impl<S: Sink> ContainerWriter<S> {
         }
         self.check_new_name(name)?;
         check_layout(dtype, shape, &self.limits)?;
-        let values = shape.iter().product::<u64>();
-        crate::tensor::check_chunk_len(encoding, dtype, values, chunk_len, &self.limits).map_err(
+        // check_layout has checked that the values fill whole bytes within the limit.
+        let units = crate::dtype::tensor_bytes(dtype, shape).unwrap_or(0) / dtype.size() as u64;
+        crate::tensor::check_chunk_len(encoding, dtype, units, chunk_len, &self.limits).map_err(
             |e| {
                 Error::bare(ErrorKind::InvalidInput, e.what())
                     .got_expected(e.got().unwrap_or(chunk_len), e.expected().unwrap_or(0))

@@ -266,6 +266,10 @@ class _Slice:
                 from None
 
     def _get(self, index):
+        from ._dtypes import SUB_BYTE
+        if self._dtype in SUB_BYTE:
+            raise TypeError(f"{self._dtype} values are packed below a byte, so a slice of "
+                            "them is not a byte range: read the tensor with get_tensor")
         key = index if isinstance(index, tuple) else (index,)
         rows = self._shape[0] if self._shape else 0
         first = key[0] if key else slice(None)

@@ -4,9 +4,13 @@ import numpy as np
 _PLAIN = {
     "BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16, "I16": np.int16,
     "U32": np.uint32, "I32": np.int32, "U64": np.uint64, "I64": np.int64,
-    "F16": np.float16, "F32": np.float32, "F64": np.float64,
+    "F16": np.float16, "F32": np.float32, "F64": np.float64, "C64": np.complex64,
 }
-_ML = {"BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2"}
+_ML = {"BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
+       "F8_E4M3FNUZ": "float8_e4m3fnuz", "F8_E5M2FNUZ": "float8_e5m2fnuz",
+       "F8_E8M0": "float8_e8m0fnu"}
+# Values packed below a byte: NumPy has no such dtype (ml_dtypes' float4 takes a byte each).
+SUB_BYTE = {"F4": 4, "F6_E2M3": 6, "F6_E3M2": 6}
 
 
 def _ml_dtypes():
@@ -29,6 +33,11 @@ def to_numpy(name: str) -> np.dtype:
                 "(pip install ml_dtypes), or use elves.torch"
             )
         return np.dtype(getattr(ml, _ML[name]))
+    if name in SUB_BYTE:
+        raise TypeError(
+            f"{name} values are packed {SUB_BYTE[name]} bits each, and NumPy has no such "
+            "dtype: read them with framework=\"pt\" (F4 as torch.float4_e2m1fn_x2)"
+        )
     raise TypeError(f"unknown dtype {name!r}")
 
 

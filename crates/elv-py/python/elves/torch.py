@@ -17,16 +17,25 @@ _NAMES = {
     torch.float32: "F32", torch.float64: "F64",
 }
 for _n, _attr in [("U16", "uint16"), ("U32", "uint32"), ("U64", "uint64"),
-                  ("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2")]:
+                  ("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2"),
+                  ("F8_E4M3FNUZ", "float8_e4m3fnuz"), ("F8_E5M2FNUZ", "float8_e5m2fnuz"),
+                  ("F8_E8M0", "float8_e8m0fnu"), ("C64", "complex64"),
+                  ("F4", "float4_e2m1fn_x2")]:
     if hasattr(torch, _attr):
         _NAMES[getattr(torch, _attr)] = _n
 _DTYPES = {v: k for k, v in _NAMES.items()}
 
 
 def _from_numpy(flat, dtype: str, shape):
-    """A torch tensor over a decoded flat uint8 buffer (no copy)."""
+    """A torch tensor over a decoded flat uint8 buffer (no copy). F4 values come as torch's
+    float4_e2m1fn_x2, two to an element: the last axis halves, as safetensors stores it."""
     if dtype not in _DTYPES:
         raise TypeError(f"this torch has no dtype for {dtype}")
+    if dtype == "F4":
+        if not shape or shape[-1] % 2:
+            raise TypeError(f"an F4 tensor of shape {shape}: torch's float4_e2m1fn_x2 "
+                            "needs an even last axis")
+        shape = list(shape[:-1]) + [shape[-1] // 2]
     return torch.from_numpy(flat).view(_DTYPES[dtype]).reshape(shape)
 
 
@@ -71,7 +80,10 @@ def _tensors(tensors: Dict[str, "torch.Tensor"]):
             raise TypeError(f"{name!r}: dtype {t.dtype} has no safetensors equivalent")
         t = t.detach().cpu().contiguous()
         raw = t.reshape(-1).view(torch.uint8).numpy().tobytes()
-        out.append((name, _NAMES[t.dtype], list(t.shape), raw))
+        shape = list(t.shape)
+        if _NAMES[t.dtype] == "F4" and shape:
+            shape[-1] *= 2  # two float4 values per float4_e2m1fn_x2 element, as safetensors
+        out.append((name, _NAMES[t.dtype], shape, raw))
     return out
 
 

@@ -308,8 +308,17 @@ mod tests {
         assert!(parse_header_json(hole.into()).is_err());
         let size = r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#;
         assert!(parse_header_json(size.into()).is_err());
-        let dt = r#"{"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#;
+        let dt = r#"{"a":{"dtype":"C128","shape":[1],"data_offsets":[0,16]}}"#;
         assert!(parse_header_json(dt.into()).is_err());
+        // Since 1.4: C64 and the sub-byte dtypes, whose values must fill whole bytes.
+        let c64 = r#"{"a":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#;
+        assert!(parse_header_json(c64.into()).is_ok());
+        let f4 = r#"{"a":{"dtype":"F4","shape":[2,2],"data_offsets":[0,2]}}"#;
+        assert!(parse_header_json(f4.into()).is_ok());
+        let f4_odd = r#"{"a":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#;
+        assert!(parse_header_json(f4_odd.into()).is_err());
+        let f6 = r#"{"a":{"dtype":"F6_E3M2","shape":[4],"data_offsets":[0,3]}}"#;
+        assert!(parse_header_json(f6.into()).is_ok());
         let mut short = &b"\x10\x00\x00\x00\x00\x00\x00\x00{}"[..];
         assert!(read_header(&mut short, None).is_err());
     }

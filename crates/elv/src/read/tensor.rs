@@ -248,8 +248,16 @@ impl<'r, S: Source> Tensor<'r, S> {
             );
             return Err(Error::input(Some(self.name()), why));
         }
-        // The byte length was checked at open, so a row is an exact part of it.
+        // The byte length was checked at open, so a row is an exact part of it, except for
+        // sub-byte values (F4, F6), whose rows may not fill whole bytes.
         let row_bytes = self.byte_len().checked_div(first).unwrap_or(0);
+        if row_bytes.saturating_mul(first) != self.byte_len() {
+            let why = format!(
+                "a row of {} values does not fill whole bytes",
+                self.dtype().name()
+            );
+            return Err(Error::input(Some(self.name()), why));
+        }
         self.read_range(rows.start * row_bytes, (rows.end - rows.start) * row_bytes)
     }
 

@@ -48,6 +48,7 @@ mod invalid_streams;
 mod invalid_tables;
 mod v12;
 mod v13;
+mod v14;
 mod valid_plain;
 mod valid_sections;
 use invalid_framing::invalid_framing;
@@ -345,6 +346,7 @@ pub fn all() -> Vec<Vector> {
     invalid_streams(&mut v);
     v.extend(v12::all());
     v.extend(v13::all());
+    v.extend(v14::all());
     let _ = Header::new(0);
     v
 }

@@ -52,6 +52,7 @@ pub(crate) fn allowed(module: &str, name: &str) -> Option<Global> {
         ("torch", "UInt16Storage") => storage(DType::U16),
         ("torch", "UInt32Storage") => storage(DType::U32),
         ("torch", "UInt64Storage") => storage(DType::U64),
+        ("torch", "ComplexFloatStorage") => storage(DType::C64),
         ("torch", name) => dtype_named(name).map(Global::DType),
         _ => None,
     }
@@ -75,6 +76,10 @@ fn dtype_named(name: &str) -> Option<DType> {
         "bool" => DType::Bool,
         "float8_e4m3fn" => DType::F8E4M3,
         "float8_e5m2" => DType::F8E5M2,
+        "float8_e4m3fnuz" => DType::F8E4M3Fnuz,
+        "float8_e5m2fnuz" => DType::F8E5M2Fnuz,
+        "float8_e8m0fnu" => DType::F8E8M0,
+        "complex64" | "cfloat" => DType::C64,
         _ => return None,
     })
 }

@@ -388,6 +388,10 @@ impl Machine<'_> {
             .any(|p| name.starts_with(p));
         match allowed(module, name) {
             Some(g) => Ok(Value::Global(g)),
+            None if module == "torch" && name.starts_with("float4") => Err(self.fail(format!(
+                "a tensor of type torch.{name}: .elv stores F4 from safetensors files, but \
+                 checkpoints' packed float4 is not read yet (save it with safetensors)"
+            ))),
             None if module == "torch" && a_type => Err(self.fail(format!(
                 "a tensor of type torch.{name}, which .elv does not store"
             ))),
