@@ -8,10 +8,10 @@ use numpy::PyArray1;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
-use rayon::prelude::*;
 use std::fs::File;
 use std::path::PathBuf;
 
+mod buffer;
 mod files;
 mod limits;
 mod pyfile;
@@ -219,6 +219,9 @@ fn tensor_in<'r, S: Source>(
 
 /// Decodes `names` (all tensors when `None`) in parallel without the GIL; gives
 /// (name, dtype, shape, flat uint8 array) per tensor, the arrays owning the decoded buffers.
+/// Decoded bytes per piece of a load: what is read while the previous piece decodes.
+const LOAD_BATCH_BYTES: u64 = 8 << 20;
+
 fn decode_many<'py, S: Source>(
     py: Python<'py>,
     r: &elv::Reader<S>,
@@ -254,7 +257,16 @@ fn decode_many<'py, S: Source>(
         if whole_file {
             r.check_padding()?;
         }
-        chosen.par_iter().map(|t| t.to_vec()).collect()
+        let mut bufs = chosen
+            .iter()
+            .map(|t| buffer::zeroed(t.byte_len()))
+            .collect::<elv::Result<Vec<_>>>()?;
+        let which: Vec<usize> = chosen.iter().map(|t| t.index()).collect();
+        let mut outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+        // Each tensor decodes straight into the array it becomes, the next pieces read
+        // while these decode (SPEC.md §13).
+        r.decode_many_into(&which, &mut outs, LOAD_BATCH_BYTES)?;
+        Ok(bufs)
     })?;
     Ok(chosen
         .iter()

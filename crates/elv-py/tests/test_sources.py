@@ -40,6 +40,12 @@ def test_bytes_file_objects_and_paths_read_the_same(elv_bytes, tmp_path):
         got = en.load_file(source)
         assert got.keys() == want.keys()
         assert all(np.array_equal(got[k], want[k]) for k in want)
+    # load takes bytes or a file object too (never a path: that is load_file's).
+    for source in (elv_bytes, io.BytesIO(elv_bytes)):
+        got = en.load(source)
+        assert all(np.array_equal(got[k], want[k]) for k in want)
+    with pytest.raises(TypeError, match="load_file takes a path"):
+        en.load(str(p))
     with elves.safe_open(io.BytesIO(elv_bytes)) as f:
         name = f.keys()[0]
         assert np.array_equal(f.get_tensor(name), want[name])
@@ -130,3 +136,23 @@ def test_a_tensor_over_http_costs_its_stored_bytes_and_the_tables(elv_bytes):
         assert opened < len(elv_bytes) // 4, (opened, len(elv_bytes))
     finally:
         server.shutdown()
+
+
+def test_a_load_reads_small_tensors_and_padding_together_not_one_by_one():
+    # 300 small tensors lie one after another: loading them through a file object costs a
+    # handful of reads (each would be a request over HTTP), not one or two per tensor.
+    rng = np.random.default_rng(1)
+    ts = {f"t{i:03d}": rng.standard_normal(50).astype(np.float32) for i in range(300)}
+    data = en.save(ts)
+
+    class CountingReads(io.BytesIO):
+        reads = 0
+
+        def read(self, n=-1):
+            self.reads += 1
+            return super().read(n)
+
+    f = CountingReads(data)
+    got = en.load(f)
+    assert all(np.array_equal(got[k], ts[k]) for k in ts)
+    assert f.reads <= 30, f.reads

@@ -70,6 +70,15 @@ def _open_reader(source, base=None, limits=None):
     return _elves.Reader.open(str(path), b, limits)
 
 
+def _open_data(data, limits=None):
+    """The native reader of `load`'s argument: `.elv` bytes or a binary file object, never a
+    path (as safetensors' `load`, which takes bytes: a str is a TypeError)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)) and not hasattr(data, "read"):
+        raise TypeError(f"load takes the .elv bytes or a binary file object, not "
+                        f"{type(data).__name__} (load_file takes a path)")
+    return _open_reader(data, None, limits)
+
+
 def _as_array(name, dtype, shape, flat):
     """The flat uint8 buffer of a decoded tensor viewed as its dtype and shape (no copy)."""
     try:

@@ -3,7 +3,7 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from . import _arrays, _elves, _check_backend, _metadata_pairs, _open_reader
+from . import _arrays, _elves, _check_backend, _metadata_pairs, _open_data, _open_reader
 from ._dtypes import from_numpy
 from ._error import NotAnArray
 
@@ -39,9 +39,11 @@ def save_file(tensors: Dict[str, np.ndarray], filename, metadata: Optional[Dict[
                              elf_half, threads)
 
 
-def load(data: bytes, *, limits: Optional[Dict[str, int]] = None) -> Dict[str, np.ndarray]:
-    """Every tensor of the `.elv` bytes `data`; `limits` as for `elves.safe_open`."""
-    return _arrays(_elves.Reader.from_bytes(bytes(data), limits).decode())
+def load(data, *, limits: Optional[Dict[str, int]] = None) -> Dict[str, np.ndarray]:
+    """Every tensor of the `.elv` bytes `data`, or of a binary file object (`seek` and
+    `read`: an fsspec or HTTP file is read by the ranges the tensors need); `limits` as for
+    `elves.safe_open`."""
+    return _arrays(_open_data(data, limits).decode())
 
 
 def load_file(filename, base=None, *,

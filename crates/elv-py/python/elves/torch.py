@@ -9,7 +9,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "elves.torch needs PyTorch: pip install torch (elves.numpy works without it)"
     ) from e
 
-from . import _elves, _check_backend, _metadata_pairs, _open_reader
+from . import _elves, _check_backend, _metadata_pairs, _open_data, _open_reader
 
 _NAMES = {
     torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16",
@@ -130,8 +130,10 @@ def _rows_to_torch(rows):
     return {name: _from_numpy(flat, dtype, shape) for name, dtype, shape, flat in rows}
 
 
-def load(data: bytes, *, limits: Optional[Dict[str, int]] = None) -> Dict[str, "torch.Tensor"]:
-    return _rows_to_torch(_elves.Reader.from_bytes(bytes(data), limits).decode())
+def load(data, *, limits: Optional[Dict[str, int]] = None) -> Dict[str, "torch.Tensor"]:
+    """Every tensor of the `.elv` bytes `data`, or of a binary file object (as
+    `elves.numpy.load`)."""
+    return _rows_to_torch(_open_data(data, limits).decode())
 
 
 def load_file(filename, device: str = "cpu", base=None, *,

@@ -51,6 +51,9 @@ fn io_first<T>(slot: Option<Error>, r: elv_core::Result<T>) -> Result<T> {
     }
 }
 
+/// Bytes of the file read at a time while checking padding.
+const PADDING_WINDOW: u64 = 16 << 10;
+
 impl<S: Source> Engine<S> {
     /// Opens a `.elv` source: reads and checks the header, trailer, section index, tensor
     /// table, dedup table and metadata. Tensor data is not read.
@@ -150,15 +153,27 @@ impl<S: Source> Engine<S> {
     /// (SPEC.md §4.1). Reads only the padding.
     pub(crate) fn check_padding(&self) -> Result<()> {
         let mut io_err = None;
-        let checked = decode::check_padding(
-            self.catalog.index(),
-            self.catalog.index_offset(),
-            |at, n| {
-                self.read_at(at, n)
-                    .map(Cow::Owned)
-                    .map_err(|e| keep_io(&mut io_err, e, "padding", at))
-            },
-        );
+        // Gaps come in file order, most a few bytes after a small section: each read takes
+        // a window of the file, so the next gaps come from it, not from reads of their own
+        // (a remote file would otherwise cost a request per section).
+        let mut window: (u64, Vec<u8>) = (0, Vec::new());
+        let end = self.catalog.index_offset();
+        let checked = decode::check_padding(self.catalog.index(), end, |at, n| {
+            let (start, bytes) = &window;
+            let held = at >= *start && at + n <= start + bytes.len() as u64;
+            if !held {
+                let len = n.max(PADDING_WINDOW).min(end.saturating_sub(at)).max(n);
+                let bytes = self
+                    .read_at(at, len)
+                    .map_err(|e| keep_io(&mut io_err, e, "padding", at))?;
+                window = (at, bytes);
+            }
+            let (start, bytes) = &window;
+            let from = (at - start) as usize;
+            let gap = bytes.get(from..from + n as usize);
+            let gap = gap.ok_or_else(|| CoreError::new(ErrorKind::Truncated, "padding", at))?;
+            Ok(Cow::Owned(gap.to_vec()))
+        });
         io_first(io_err, checked)
     }
 
@@ -177,6 +192,27 @@ impl<S: Source> Engine<S> {
     /// Reads the stored streams of chunks `chunks` of the tensor whose streams hold tensor
     /// `i` (itself or its dedup original).
     pub(crate) fn span(&self, i: usize, chunks: std::ops::Range<u64>) -> Result<Span<'_>> {
+        self.span_from(i, chunks, None)
+    }
+
+    /// Where the stored streams of chunks `chunks` of tensor `i` lie in the file.
+    pub(crate) fn stored_range(
+        &self,
+        i: usize,
+        chunks: &std::ops::Range<u64>,
+    ) -> Result<std::ops::Range<u64>> {
+        let info = self.catalog.storage_of(i)?;
+        Span::stored_range(self.catalog.index(), info, chunks)
+    }
+
+    /// As [`span`](Self::span), with the stored streams given when the caller has read them
+    /// already (`(offset, bytes)` of exactly [`stored_range`](Self::stored_range)).
+    pub(crate) fn span_from(
+        &self,
+        i: usize,
+        chunks: std::ops::Range<u64>,
+        stored: Option<(u64, Vec<u8>)>,
+    ) -> Result<Span<'_>> {
         let info = self.catalog.storage_of(i)?;
         // The twin's bytes for just these chunks (a large twin is read by range).
         let size = info.dtype.size() as u64;
@@ -193,14 +229,11 @@ impl<S: Source> Engine<S> {
             Some(t) => Some(t.range(start, end.saturating_sub(start))?),
             None => None,
         };
-        Span::read(
-            &self.source,
-            self.len,
-            self.catalog.index(),
-            info,
-            chunks,
-            twin,
-        )
+        let index = self.catalog.index();
+        match stored {
+            Some((at, bytes)) => Span::from_bytes(info, chunks, at, bytes, twin),
+            None => Span::read(&self.source, self.len, index, info, chunks, twin),
+        }
     }
 
     /// Reads the stored streams of whole tensors `which`, to be decoded by [`Batch::decode`]

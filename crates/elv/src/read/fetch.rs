@@ -35,12 +35,24 @@ impl<'c> Span<'c> {
         chunks: Range<u64>,
         twin: Option<TwinBytes>,
     ) -> Result<Span<'c>> {
+        let range = Self::stored_range(index, info, &chunks)?;
+        let bytes = read_exact_at(source, range.start, range.end - range.start, file_len)?;
+        Self::from_bytes(info, chunks, range.start, bytes, twin)
+    }
+
+    /// Where the sections of chunks `chunks` of `info` lie in the file: one range, as they
+    /// lie back to back (SPEC.md §4.1).
+    pub(crate) fn stored_range(
+        index: &SectionIndex,
+        info: &TensorInfo,
+        chunks: &Range<u64>,
+    ) -> Result<Range<u64>> {
         if chunks.start > chunks.end || chunks.end > info.chunk_count() {
             return Err(CoreError::bare(ErrorKind::InvalidInput, "chunk range")
                 .got_expected(chunks.end, info.chunk_count())
                 .into());
         }
-        let sections = decode::chunk_range_sections(info, &chunks);
+        let sections = decode::chunk_range_sections(info, chunks);
         let (start, end) = match (sections.start..sections.end).next() {
             None => (0, 0),
             Some(first) => {
@@ -54,7 +66,18 @@ impl<'c> Span<'c> {
                 CoreError::new(ErrorKind::OutOfRange, "sections out of order", start).into(),
             );
         }
-        let bytes = read_exact_at(source, start, end - start, file_len)?;
+        Ok(start..end)
+    }
+
+    /// The span of chunks `chunks` of `info` whose stored range (see
+    /// [`stored_range`](Self::stored_range)) was read from `start` as `bytes`.
+    pub(crate) fn from_bytes(
+        info: &'c TensorInfo,
+        chunks: Range<u64>,
+        start: u64,
+        bytes: Vec<u8>,
+        twin: Option<TwinBytes>,
+    ) -> Result<Span<'c>> {
         Ok(Span {
             info,
             chunks,

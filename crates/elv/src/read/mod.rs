@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `reader`, `tensor` | the public read API: a file, and a tensor of it (typed and streamed reads) |
 //! | `in_order` | the pipelined reader: many tensors decoded in order, batches overlapping reads |
+//! | `into` | many tensors decoded straight into the caller's buffers, reads overlapping decoding |
 //! | `engine` | one open file: span and batch reads of stored streams, padding and section checks |
 //! | `fetch` | a run of whole chunks of one tensor (a span) read in one positioned read and decoded |
 //! | `twin` | a reader's base twins, each checked against the base table before use (§9.1) |
@@ -14,6 +15,7 @@
 pub(crate) mod engine;
 pub(crate) mod fetch;
 pub(crate) mod in_order;
+pub(crate) mod into;
 pub(crate) mod reader;
 pub(crate) mod source;
 pub(crate) mod tensor;

@@ -44,5 +44,6 @@ fn safetensors_file(tensors: &[(&str, DType, Vec<u64>, Vec<u8>)]) -> Vec<u8> {
     f
 }
 
+mod into;
 mod streamed;
 mod whole;
