@@ -5,6 +5,7 @@
 //! | module | what |
 //! |---|---|
 //! | `reader`, `tensor` | the public read API: a file, and a tensor of it (typed and streamed reads) |
+//! | `ranges` | part of a tensor: a byte range or rows, decoding only the chunks that hold it |
 //! | `in_order` | the pipelined reader: many tensors decoded in order, batches overlapping reads |
 //! | `into` | many tensors decoded straight into the caller's buffers, reads overlapping decoding |
 //! | `engine` | one open file: span and batch reads of stored streams, padding and section checks |
@@ -16,6 +17,7 @@ pub(crate) mod engine;
 pub(crate) mod fetch;
 pub(crate) mod in_order;
 pub(crate) mod into;
+pub(crate) mod ranges;
 pub(crate) mod reader;
 pub(crate) mod source;
 pub(crate) mod tensor;

@@ -3,16 +3,10 @@
 
 use super::*;
 
-/// The dtypes of codes 15–21, each with a shape of 8 values.
-const NEW: [DType; 7] = [
-    DType::F8E4M3Fnuz,
-    DType::F8E5M2Fnuz,
-    DType::F8E8M0,
-    DType::C64,
-    DType::F4,
-    DType::F6E2M3,
-    DType::F6E3M2,
-];
+/// The dtypes of codes 15–21 (1.4's).
+fn new_dtypes() -> &'static [DType] {
+    DType::all().get(15..).unwrap_or_default()
+}
 
 fn bytes_for(dtype: DType, shape: &[u64], seed: u64) -> Vec<u8> {
     let n = elv_core::engine::dtype::tensor_bytes(dtype, shape).unwrap();
@@ -23,7 +17,8 @@ fn bytes_for(dtype: DType, shape: &[u64], seed: u64) -> Vec<u8> {
 /// The 1.4 vectors.
 pub fn all() -> Vec<Vector> {
     let mut v = Vec::new();
-    let raw: Vec<Spec> = NEW
+    assert_eq!(new_dtypes().len(), 7, "codes 15-21");
+    let raw: Vec<Spec> = new_dtypes()
         .iter()
         .enumerate()
         .map(|(k, &d)| {

@@ -58,6 +58,27 @@ pub(crate) fn allowed(module: &str, name: &str) -> Option<Global> {
     }
 }
 
+/// Why the global `module.name`, which [`allowed`] does not know, is refused.
+pub(crate) fn refusal(module: &str, name: &str) -> String {
+    let a_type = name.ends_with("Storage")
+        || [
+            "complex", "float8", "qint", "quint", "uint1", "int1", "float4", "bits",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p));
+    match module {
+        "torch" if name.starts_with("float4") => format!(
+            "a tensor of type torch.{name}: .elv stores F4 from safetensors files, but \
+             checkpoints' packed float4 is not read yet (save it with safetensors)"
+        ),
+        "torch" if a_type => format!("a tensor of type torch.{name}, which .elv does not store"),
+        _ => format!(
+            "refused global {module}.{name}: a tensor checkpoint does not need it, and \
+             nothing in the file was run (load it with torch only if you trust it)"
+        ),
+    }
+}
+
 /// The dtype `torch.<name>` is, if `.elv` stores it.
 fn dtype_named(name: &str) -> Option<DType> {
     Some(match name {

@@ -15,6 +15,7 @@ mod flatten;
 mod folder;
 mod globals;
 mod unpickle;
+mod value;
 
 pub use folder::{convert_in_folder, safetensors_name, Converted};
 

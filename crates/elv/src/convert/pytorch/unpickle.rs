@@ -16,49 +16,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::globals::allowed;
-pub(crate) use super::globals::Global;
-
-/// A value of the unpickled object graph.
-#[derive(Clone, Debug)]
-pub(crate) enum Value {
-    None,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(Rc<str>),
-    Bytes(Rc<[u8]>),
-    Tuple(Rc<Vec<Value>>),
-    List(Rc<RefCell<Vec<Value>>>),
-    /// A dict or an OrderedDict, in insertion order.
-    Dict(Rc<RefCell<Vec<(Value, Value)>>>),
-    /// One of the allowed globals, not yet applied.
-    Global(Global),
-    /// A storage named by a persistent id: the zip member `data/KEY`.
-    Storage(Rc<Storage>),
-    /// A tensor: a view into a storage.
-    Tensor(Rc<View>),
-}
-
-/// A storage: `numel` elements of `dtype` in the zip member `data/<key>` (an untyped
-/// storage counts bytes, as `U8`).
-#[derive(Debug)]
-pub(crate) struct Storage {
-    pub key: String,
-    pub dtype: DType,
-    pub numel: u64,
-}
-
-/// A tensor as `_rebuild_tensor_v2` describes it: its dtype (the storage's, or the one
-/// `_rebuild_tensor_v3` gives), offset, shape and strides in elements of that dtype.
-#[derive(Debug)]
-pub(crate) struct View {
-    pub storage: Rc<Storage>,
-    pub dtype: DType,
-    pub offset: u64,
-    pub shape: Vec<u64>,
-    pub stride: Vec<u64>,
-}
+use super::globals::{allowed, refusal, Global};
+use super::value::dismantle;
+pub(crate) use super::value::{Storage, Unpickled, Value, View};
 
 /// Reads the pickle `bytes` (named `what` in errors) to its one value.
 pub(crate) fn unpickle(bytes: &[u8], what: &str) -> Result<Unpickled> {
@@ -72,45 +32,6 @@ pub(crate) fn unpickle(bytes: &[u8], what: &str) -> Result<Unpickled> {
     }
     .run()
     .map(Unpickled)
-}
-
-/// The unpickled value; dropped without recursion (see [`dismantle`]).
-pub(crate) struct Unpickled(pub Value);
-
-impl Drop for Unpickled {
-    fn drop(&mut self) {
-        dismantle(vec![std::mem::replace(&mut self.0, Value::None)]);
-    }
-}
-
-/// Drops `values` with a work list instead of recursion: a pickle can nest containers a
-/// million deep, which a recursive drop would follow off the end of the stack. A container
-/// still shared is only released; its last owner takes it apart. (Containers in a cycle,
-/// made through the memo, stay allocated: at most the pickle's own size.)
-fn dismantle(mut work: Vec<Value>) {
-    while let Some(v) = work.pop() {
-        match v {
-            Value::List(l) => {
-                if let Ok(items) = Rc::try_unwrap(l) {
-                    work.extend(items.into_inner());
-                }
-            }
-            Value::Dict(d) => {
-                if let Ok(items) = Rc::try_unwrap(d) {
-                    for (k, v) in items.into_inner() {
-                        work.push(k);
-                        work.push(v);
-                    }
-                }
-            }
-            Value::Tuple(t) => {
-                if let Ok(items) = Rc::try_unwrap(t) {
-                    work.extend(items);
-                }
-            }
-            _ => {}
-        }
-    }
 }
 
 impl Drop for Machine<'_> {
@@ -380,26 +301,9 @@ impl Machine<'_> {
     }
 
     fn global(&self, module: &str, name: &str) -> Result<Value> {
-        let a_type = name.ends_with("Storage")
-            || [
-                "complex", "float8", "qint", "quint", "uint1", "int1", "float4", "bits",
-            ]
-            .iter()
-            .any(|p| name.starts_with(p));
-        match allowed(module, name) {
-            Some(g) => Ok(Value::Global(g)),
-            None if module == "torch" && name.starts_with("float4") => Err(self.fail(format!(
-                "a tensor of type torch.{name}: .elv stores F4 from safetensors files, but \
-                 checkpoints' packed float4 is not read yet (save it with safetensors)"
-            ))),
-            None if module == "torch" && a_type => Err(self.fail(format!(
-                "a tensor of type torch.{name}, which .elv does not store"
-            ))),
-            None => Err(self.fail(format!(
-                "refused global {module}.{name}: a tensor checkpoint does not need it, and \
-                 nothing in the file was run (load it with torch only if you trust it)"
-            ))),
-        }
+        allowed(module, name)
+            .map(Value::Global)
+            .ok_or_else(|| self.fail(refusal(module, name)))
     }
 
     fn extend_list(&mut self, items: Vec<Value>) -> Result<()> {
