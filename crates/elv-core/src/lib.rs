@@ -23,7 +23,7 @@
 //!   bitstreams for tests, the conformance vectors and the fuzz targets.
 //!
 //! Inside, one module per spec section: `varint`, `bits` (§2.1–§2.2), `error` (§2.3),
-//! `header` (§3, §5), `section` and `ans` (§4), `tensor` and `dtype` (§6), `encoding` with
+//! `header` (§3, §5), `section`, `ans` and `ans_decode` (§4), `tensor` and `dtype` (§6), `encoding` with
 //! `planes`, `elf`, `float_planes`, `de`, `delta` (§7), `dedup`, `base`, `metadata`,
 //! `member` (§9–§10.1), `limits` (§11), `writer` and `encode` (§12), `catalog`, `decode`,
 //! `archive` (§13).
@@ -49,6 +49,7 @@
 extern crate alloc;
 
 mod ans;
+mod ans_decode;
 mod archive;
 mod base;
 mod bits;
