@@ -11,7 +11,6 @@ use pyo3::types::{PyBytes, PyDict, PyList};
 use std::fs::File;
 use std::path::PathBuf;
 
-mod buffer;
 mod files;
 mod limits;
 mod pyfile;
@@ -259,7 +258,7 @@ fn decode_many<'py, S: Source>(
         }
         let mut bufs = chosen
             .iter()
-            .map(|t| buffer::zeroed(t.byte_len()))
+            .map(|t| elv::zeroed_buffer(t.byte_len()))
             .collect::<elv::Result<Vec<_>>>()?;
         let which: Vec<usize> = chosen.iter().map(|t| t.index()).collect();
         let mut outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();

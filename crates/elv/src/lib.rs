@@ -42,6 +42,7 @@
 mod ans_simd;
 pub mod atomic;
 mod base;
+mod buffer;
 mod codec;
 pub mod conformance;
 mod convert;
@@ -57,6 +58,7 @@ mod write;
 pub use ans_simd::decode::decode as decode_ans;
 pub use ans_simd::encode as encode_ans;
 pub use base::{twin_hash, Base};
+pub use buffer::zeroed_buffer;
 pub use codec::StdCodecs;
 pub use convert::base_model::BaseModel;
 pub use convert::compress::{

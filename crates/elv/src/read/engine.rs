@@ -274,8 +274,8 @@ impl Batch<'_> {
         let spans: Vec<&Span<'_>> = self.spans.iter().map(|(s, _)| s).collect();
         let mut outs = spans
             .iter()
-            .map(|s| elv_core::engine::archive::zeroed(s.decoded_len()))
-            .collect::<elv_core::Result<Vec<_>>>()?;
+            .map(|s| crate::buffer::zeroed_buffer(s.decoded_len()))
+            .collect::<Result<Vec<_>>>()?;
         let mut views: Vec<&mut [u8]> = outs.iter_mut().map(|o| o.as_mut_slice()).collect();
         let crcs = decode_spans(self.reader_index, &spans, &mut views, self.verify)?;
         for (((span, whole), crc), out) in self.spans.iter().zip(crcs).zip(outs.iter_mut()) {

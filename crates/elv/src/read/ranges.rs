@@ -42,7 +42,7 @@ impl<S: Source> Tensor<'_, S> {
         let span = self
             .reader
             .span(self.index, first..end.div_ceil(chunk_bytes))?;
-        let mut out = elv_core::engine::archive::zeroed(span.decoded_len())?;
+        let mut out = crate::buffer::zeroed_buffer(span.decoded_len())?;
         let verify = self.reader.verify_checksums();
         decode_span(self.reader.catalog().index(), &span, &mut out, verify)?;
         let skip = usize::try_from(offset - first * chunk_bytes)

@@ -210,7 +210,7 @@ impl<'r, S: Source> Tensor<'r, S> {
     /// Decodes the tensor into a new vector; memory is reserved fallibly, so a tensor this
     /// machine cannot hold is an error (`LimitExceeded`), not an abort.
     pub fn to_vec(&self) -> Result<Vec<u8>> {
-        let mut out = elv_core::engine::archive::zeroed(self.byte_len())?;
+        let mut out = crate::buffer::zeroed_buffer(self.byte_len())?;
         self.decode_into(&mut out)?;
         Ok(out)
     }
@@ -333,7 +333,7 @@ pub(crate) fn for_each_span<S: Source>(
                     .transpose()
             },
             |span| -> Result<(Vec<u8>, u32)> {
-                let mut out = elv_core::engine::archive::zeroed(span.decoded_len())?;
+                let mut out = crate::buffer::zeroed_buffer(span.decoded_len())?;
                 let crc = decode_span(reader.catalog().index(), span, &mut out, verify)?;
                 Ok((out, crc))
             },
