@@ -121,6 +121,7 @@ pub fn container(data: &[u8]) {
                 Ok(whole)
             })
             .collect::<crate::Result<Vec<_>>>()
+            .inspect(|wholes| many_into_agrees(&r, wholes))
     });
     match (&from_slice, &from_stream) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "readers decode differently"),
@@ -241,6 +242,21 @@ pub fn structured(data: &[u8]) {
     }
     let file = w.finish().unwrap();
     container(&file);
+}
+
+/// `decode_many_into` gives every tensor as decoding it alone did (`wholes`), in small
+/// works (several per tensor) and in one.
+fn many_into_agrees<S: crate::Source>(r: &Reader<S>, wholes: &[Vec<u8>]) {
+    let which: Vec<usize> = (0..wholes.len()).rev().collect();
+    for batch in [64, 1 << 20] {
+        let mut bufs: Vec<Vec<u8>> = which.iter().map(|&i| vec![0; wholes[i].len()]).collect();
+        let mut outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
+        r.decode_many_into(&which, &mut outs, batch)
+            .expect("decode_many_into fails where every tensor decoded alone");
+        for (b, &i) in bufs.iter().zip(&which) {
+            assert!(b == &wholes[i], "decode_many_into differs on tensor {i}");
+        }
+    }
 }
 
 /// The `ans` decoder on arbitrary bytes (its declared length from the first two bytes), and
