@@ -9,13 +9,14 @@ cd "$(dirname "$0")"
 SECS="${1:-60}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(container structured elf de planes ans ans_simd tensor_table dedup_table metadata round_trip safetensors delta member_table base_table)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(container structured elf de planes ans ans_simd tensor_table dedup_table metadata round_trip safetensors delta member_table base_table pytorch)
 mkdir -p target
 for t in "${TARGETS[@]}"; do
   mkdir -p "corpus/$t"
   cp -n ../testdata/valid/*.elv ../testdata/invalid/*.elv "corpus/$t/" 2>/dev/null || true
   cp -n ../testdata/regress/*.bin "corpus/$t/" 2>/dev/null || true
   [ "$t" = safetensors ] && cp -n ../testdata/sample/*.safetensors "corpus/$t/" 2>/dev/null || true
+  [ "$t" = pytorch ] && cp -n ../testdata/pytorch/*.pt "corpus/$t/" 2>/dev/null || true
   echo "== $t for ${SECS}s"
   # A crash ends this target, not the campaign: report it and go on.
   if ! cargo +nightly fuzz run "$t" -- -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 > "target/fuzz-$t.log" 2>&1; then
