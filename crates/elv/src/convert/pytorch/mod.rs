@@ -72,7 +72,10 @@ impl<R: Read + Seek> Checkpoint<R> {
     /// Reads the archive's directory and pickle; refuses what is not a tensor checkpoint
     /// ([`Error::InvalidInput`], saying why: a global other than the few a checkpoint
     /// needs, a storage missing or shorter than its views, a compressed storage).
-    pub fn open(inner: R) -> Result<Self> {
+    pub fn open(mut inner: R) -> Result<Self> {
+        // A storage must lie inside the archive: its directory may claim more than is there.
+        let archive_len = inner.seek(SeekFrom::End(0))?;
+        inner.seek(SeekFrom::Start(0))?;
         let mut zip = zip::ZipArchive::new(inner).map_err(|e| {
             bad(format!(
                 "a zip archive, as PyTorch checkpoints are, that cannot be read: {e}"
@@ -84,7 +87,8 @@ impl<R: Read + Seek> Checkpoint<R> {
         let mut tensors = Vec::with_capacity(flat.tensors.len());
         let mut by_name = std::collections::HashMap::new();
         for (name, view) in &flat.tensors {
-            let piece = locate(&mut zip, &prefix, view).map_err(|e| in_tensor(name, e))?;
+            let piece =
+                locate(&mut zip, &prefix, view, archive_len).map_err(|e| in_tensor(name, e))?;
             tensors.push((name.clone(), view.dtype, view.shape.clone()));
             by_name.insert(name.as_str(), piece);
         }
@@ -182,6 +186,7 @@ fn locate<R: Read + Seek>(
     zip: &mut zip::ZipArchive<R>,
     prefix: &str,
     view: &View,
+    archive_len: u64,
 ) -> Result<Piece> {
     let st = &view.storage;
     let size = view.dtype.size() as u64;
@@ -201,6 +206,13 @@ fn locate<R: Read + Seek>(
         .data_start()
         .ok_or_else(|| bad(format!("storage {}: no data offset", st.key)))?;
     let have = f.size();
+    if at.checked_add(have).is_none_or(|end| end > archive_len) {
+        return Err(bad(format!(
+            "its storage {} claims {have} bytes from offset {at}, past the end of the \
+             {archive_len}-byte archive",
+            st.key
+        )));
+    }
     let want = st.numel.checked_mul(st.dtype.size() as u64);
     if want.is_none_or(|w| w > have) {
         return Err(bad(format!(
