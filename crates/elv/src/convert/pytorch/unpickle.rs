@@ -22,23 +22,27 @@ pub(crate) use super::value::{Storage, Unpickled, Value, View};
 
 /// Reads the pickle `bytes` (named `what` in errors) to its one value.
 pub(crate) fn unpickle(bytes: &[u8], what: &str) -> Result<Unpickled> {
-    Machine {
+    let mut machine = Machine {
         input: bytes,
         at: 0,
         stack: Vec::new(),
         marks: Vec::new(),
         memo: HashMap::new(),
         what,
-    }
-    .run()
-    .map(Unpickled)
+    };
+    let root = machine.run()?;
+    // What the stack and memo still hold goes with the result, to be taken apart with it.
+    let mut rest = std::mem::take(&mut machine.stack);
+    rest.extend(machine.memo.drain().map(|(_, v)| v));
+    Ok(Unpickled::new(root, rest))
 }
 
 impl Drop for Machine<'_> {
     fn drop(&mut self) {
+        // A pickle that failed: all it built goes, cycles included.
         let mut all = std::mem::take(&mut self.stack);
         all.extend(self.memo.drain().map(|(_, v)| v));
-        dismantle(all);
+        dismantle(all, true);
     }
 }
 
@@ -115,7 +119,7 @@ impl Machine<'_> {
         }
     }
 
-    fn run(mut self) -> Result<Value> {
+    fn run(&mut self) -> Result<Value> {
         loop {
             let op = *self
                 .input
@@ -422,5 +426,41 @@ impl Machine<'_> {
                 Err(self.fail("a persistent id that is not ('storage', type, key, location, size)"))
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::{unpickle, Value};
+    use std::rc::Rc;
+
+    /// A list that holds itself (EMPTY_LIST, BINPUT 0, BINGET 0, APPEND, STOP), and one
+    /// made so but left in the memo only (POP, then None as the result): both freed when
+    /// the result is dropped, not leaked through their cycle.
+    #[test]
+    fn containers_in_a_cycle_are_freed() {
+        let root_cycle = b"\x80\x02]q\x00h\x00a.";
+        let u = unpickle(root_cycle, "test").unwrap();
+        let Value::List(l) = &u.0 else {
+            panic!("not a list")
+        };
+        let weak = Rc::downgrade(l);
+        drop(u);
+        assert!(weak.upgrade().is_none(), "the self-holding list leaked");
+
+        let memo_cycle = b"\x80\x02]q\x00h\x00a0N.";
+        let u = unpickle(memo_cycle, "test").unwrap();
+        assert!(matches!(u.0, Value::None));
+        let Some(Value::List(l)) = u.1.first().cloned() else {
+            panic!("the memo's list is kept with the result")
+        };
+        let weak = Rc::downgrade(&l);
+        drop(l);
+        drop(u);
+        assert!(
+            weak.upgrade().is_none(),
+            "the memo's self-holding list leaked"
+        );
     }
 }

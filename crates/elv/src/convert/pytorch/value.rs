@@ -47,33 +47,56 @@ pub(crate) struct View {
     pub stride: Vec<u64>,
 }
 
-/// The unpickled value; dropped without recursion (see [`dismantle`]).
-pub(crate) struct Unpickled(pub Value);
+/// The unpickled value, and what else the pickle built (its memo), which may share
+/// containers with it; all dropped together without recursion (see [`dismantle`]).
+pub(crate) struct Unpickled(pub Value, pub(crate) Vec<Value>);
+
+impl Unpickled {
+    pub(crate) fn new(root: Value, rest: Vec<Value>) -> Self {
+        Unpickled(root, rest)
+    }
+}
 
 impl Drop for Unpickled {
     fn drop(&mut self) {
-        dismantle(vec![std::mem::replace(&mut self.0, Value::None)]);
+        // The whole graph goes: shared lists and dicts are emptied too, which also frees
+        // those a pickle tied into a cycle through its memo.
+        let mut all = std::mem::take(&mut self.1);
+        all.push(std::mem::replace(&mut self.0, Value::None));
+        dismantle(all, true);
     }
 }
 
 /// Drops `values` with a work list instead of recursion: a pickle can nest containers a
 /// million deep, which a recursive drop would follow off the end of the stack. A container
-/// still shared is only released; its last owner takes it apart. (Containers in a cycle,
-/// made through the memo, stay allocated: at most the pickle's own size.)
-pub(crate) fn dismantle(mut work: Vec<Value>) {
+/// still shared is only released, its last owner taking it apart — unless `everything`,
+/// when the caller drops the whole graph: then every list and dict is emptied as it is
+/// reached, so containers a pickle made into a cycle (a list holding itself, through the
+/// memo) are freed too instead of leaking.
+pub(crate) fn dismantle(mut work: Vec<Value>, everything: bool) {
     while let Some(v) = work.pop() {
         match v {
-            Value::List(l) => {
-                if let Ok(items) = Rc::try_unwrap(l) {
-                    work.extend(items.into_inner());
-                }
-            }
-            Value::Dict(d) => {
-                if let Ok(items) = Rc::try_unwrap(d) {
-                    for (k, v) in items.into_inner() {
-                        work.push(k);
-                        work.push(v);
+            Value::List(l) => match Rc::try_unwrap(l) {
+                Ok(items) => work.extend(items.into_inner()),
+                Err(shared) if everything => {
+                    if let Ok(mut items) = shared.try_borrow_mut() {
+                        work.extend(std::mem::take(&mut *items));
                     }
+                }
+                Err(_) => {}
+            },
+            Value::Dict(d) => {
+                let items = match Rc::try_unwrap(d) {
+                    Ok(items) => items.into_inner(),
+                    Err(shared) if everything => shared
+                        .try_borrow_mut()
+                        .map(|mut items| std::mem::take(&mut *items))
+                        .unwrap_or_default(),
+                    Err(_) => Vec::new(),
+                };
+                for (k, v) in items {
+                    work.push(k);
+                    work.push(v);
                 }
             }
             Value::Tuple(t) => {
