@@ -264,13 +264,38 @@ pub(crate) fn store_le(v: u64, out: &mut [u8]) {
     }
 }
 
-/// Bytes of a `dtype` tensor of `shape`, or `None` past 64 bits or when its values do not
-/// fill whole bytes (an odd number of F4 values, say).
-pub fn tensor_bytes(dtype: DType, shape: &[u64]) -> Option<u64> {
-    let bits = shape
+/// The bytes of `values` elements of `dtype` (SPEC.md §6.2, §6.4 step 6): past 64 bits is
+/// `LimitExceeded`; sub-byte values that do not fill whole bytes are `Malformed`. The one
+/// rule for readers and writers.
+pub fn whole_bytes(dtype: DType, values: u64) -> Result<u64> {
+    let bits = values
+        .checked_mul(dtype.bits().into())
+        .ok_or_else(|| Error::bare(ErrorKind::LimitExceeded, "tensor size overflows 64 bits"))?;
+    if bits % 8 != 0 {
+        // The smallest count of values that fills whole bytes: 2 for F4, 4 for F6.
+        let multiple = 8 >> dtype.bits().trailing_zeros().min(3);
+        return Err(Error::bare(
+            ErrorKind::Malformed,
+            "sub-byte values that do not fill whole bytes",
+        )
+        .got_expected(values, values.next_multiple_of(multiple)));
+    }
+    Ok(bits / 8)
+}
+
+/// Bytes of a `dtype` tensor of `shape`, by [`whole_bytes`]: `LimitExceeded` past 64 bits,
+/// `Malformed` when its values do not fill whole bytes (an odd number of F4 values, say).
+pub fn shape_bytes(dtype: DType, shape: &[u64]) -> Result<u64> {
+    let values = shape
         .iter()
-        .try_fold(u64::from(dtype.bits()), |a, &d| a.checked_mul(d))?;
-    (bits % 8 == 0).then_some(bits / 8)
+        .try_fold(1u64, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| Error::bare(ErrorKind::LimitExceeded, "tensor size overflows 64 bits"))?;
+    whole_bytes(dtype, values)
+}
+
+/// [`shape_bytes`], or `None` where it is an error.
+pub fn tensor_bytes(dtype: DType, shape: &[u64]) -> Option<u64> {
+    shape_bytes(dtype, shape).ok()
 }
 
 /// Largest absolute difference between two float tensors of `dtype`, as f64, and how many

@@ -2,7 +2,7 @@
 //! lossy chunks decoded back for their CRC, and the shape, size and chunk checks a writer runs
 //! before anything is written.
 
-use crate::dtype::{tensor_bytes, DType};
+use crate::dtype::{shape_bytes, DType};
 use crate::encoding::{self, Encoding};
 use crate::limits::Limits;
 use crate::tensor::MAX_CHUNK_LEN;
@@ -117,6 +117,13 @@ pub fn effective_chunk_len(
     Ok(requested.clamp(1, MAX_CHUNK_LEN).min(values))
 }
 
+/// A rule a reader enforces as a format error, broken by what a writer was given: the
+/// caller's mistake (`InvalidInput`), same words and figures.
+fn the_callers(e: &Error) -> Error {
+    Error::bare(ErrorKind::InvalidInput, e.what())
+        .got_expected(e.got().unwrap_or(0), e.expected().unwrap_or(0))
+}
+
 /// Checks a tensor's rank and size against what a reader accepts (SPEC.md §6.1, §11).
 pub fn check_layout(dtype: DType, shape: &[u64], limits: &Limits) -> Result<()> {
     if shape.len() > limits.max_rank as usize {
@@ -126,14 +133,10 @@ pub fn check_layout(dtype: DType, shape: &[u64], limits: &Limits) -> Result<()> 
         )
         .got_expected(shape.len() as u64, limits.max_rank.into()));
     }
-    let values = shape.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
-    let bytes = match values.map(|v| crate::tensor::whole_bytes(dtype, v, 0)) {
-        Some(Err(e)) if e.kind() == ErrorKind::Malformed => {
-            return Err(Error::bare(ErrorKind::InvalidInput, e.what())
-                .got_expected(e.got().unwrap_or(0), e.expected().unwrap_or(0)));
-        }
-        Some(Ok(bytes)) => bytes,
-        _ => u64::MAX,
+    let bytes = match shape_bytes(dtype, shape) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == ErrorKind::Malformed => return Err(the_callers(&e)),
+        Err(_) => u64::MAX,
     };
     if bytes > limits.max_tensor_bytes {
         return Err(Error::bare(
@@ -147,13 +150,15 @@ pub fn check_layout(dtype: DType, shape: &[u64], limits: &Limits) -> Result<()> 
 
 /// Checks that `byte_len` is exactly the size of a `dtype` tensor of `shape`.
 pub fn check_shape(dtype: DType, shape: &[u64], byte_len: usize) -> Result<()> {
-    let want = tensor_bytes(dtype, shape);
-    if want != Some(byte_len as u64) {
+    // A shape with no byte length (too large, or sub-byte values not filling whole bytes)
+    // is refused for that reason, before any length is compared.
+    let want = shape_bytes(dtype, shape).map_err(|e| the_callers(&e))?;
+    if want != byte_len as u64 {
         return Err(Error::bare(
             ErrorKind::InvalidInput,
             "data length does not match dtype and shape",
         )
-        .got_expected(byte_len as u64, want.unwrap_or(u64::MAX)));
+        .got_expected(byte_len as u64, want));
     }
     Ok(())
 }

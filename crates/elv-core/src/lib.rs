@@ -100,7 +100,7 @@ pub mod engine {
     }
     /// §13 reading: buffers for decoded tensors.
     pub mod archive {
-        pub use crate::archive::{resize_zeroed, zeroed};
+        pub use crate::archive::resize_zeroed;
     }
     /// §9.1 the base table.
     pub mod base {
@@ -123,7 +123,9 @@ pub mod engine {
     }
     /// §6.2 float layouts, and comparing decoded floats with their originals.
     pub mod dtype {
-        pub use crate::dtype::{compare_floats, tensor_bytes, FloatFormat};
+        pub use crate::dtype::{
+            compare_floats, shape_bytes, tensor_bytes, whole_bytes, FloatFormat,
+        };
     }
     /// §7.2 ELF.
     pub mod elf {

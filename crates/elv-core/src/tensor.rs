@@ -2,7 +2,7 @@
 #![deny(clippy::indexing_slicing)]
 
 use crate::cursor::Cursor;
-use crate::dtype::DType;
+use crate::dtype::{whole_bytes, DType};
 use crate::encoding::Encoding;
 use crate::limits::{self, Limits};
 use crate::{Error, ErrorKind, Result};
@@ -260,7 +260,7 @@ fn parse_record(c: &mut Cursor<'_>, limits: &Limits) -> Result<(TensorInfo, u64)
         })?;
         shape.push(d);
     }
-    let bytes_len = whole_bytes(dtype, values, rec)?;
+    let bytes_len = whole_bytes(dtype, values).map_err(|e| e.at(rec))?;
     limits::check(bytes_len, limits.max_tensor_bytes, "tensor bytes", rec)?;
     let units = bytes_len / dtype.size() as u64;
     let t = TensorInfo {
@@ -276,29 +276,6 @@ fn parse_record(c: &mut Cursor<'_>, limits: &Limits) -> Result<(TensorInfo, u64)
     };
     check_chunk_len(encoding, dtype, units, chunk_len, limits).map_err(|e| e.at(chunk_at))?;
     Ok((t, first_at))
-}
-
-/// The bytes of `values` elements of `dtype` (SPEC.md §6.2, §6.4 step 6): past 64 bits is
-/// `LimitExceeded`; sub-byte values that do not fill whole bytes are `Malformed`. `at`
-/// locates the record. The one rule for readers and writers.
-pub fn whole_bytes(dtype: DType, values: u64, at: u64) -> Result<u64> {
-    let bits = values
-        .checked_mul(dtype.bits().into())
-        .ok_or_else(|| Error::new(ErrorKind::LimitExceeded, "tensor size overflows", at))?;
-    if bits % 8 != 0 {
-        return Err(Error::new(
-            ErrorKind::Malformed,
-            "sub-byte values that do not fill whole bytes",
-            at,
-        )
-        .got_expected(values, values.next_multiple_of(whole_multiple(dtype))));
-    }
-    Ok(bits / 8)
-}
-
-/// The smallest number of `dtype` values that fill whole bytes: 2 for F4, 4 for F6, else 1.
-fn whole_multiple(dtype: DType) -> u64 {
-    8 >> dtype.bits().trailing_zeros().min(3)
 }
 
 /// Checks that no two of `tensors` share a name (`DuplicateName`): across the file, or

@@ -47,6 +47,7 @@ fn sub_byte_values_must_fill_whole_bytes_and_rows_too() {
         .add_tensor("odd", DType::F4, &[3], &[0, 0], Choice::Auto)
         .unwrap_err();
     assert!(matches!(e, elv::Error::InvalidInput(_)), "{e}");
+    assert!(e.to_string().contains("whole bytes"), "{e}");
     // 6 F4 values in rows of 2 (a byte each), and in rows of 3 (a byte and a half).
     let r = file(
         &[

@@ -133,10 +133,11 @@ impl<W: Write> Writer<W> {
     }
 }
 
-/// Bytes of a tensor of `dtype` and `shape`.
+/// Bytes of a tensor of `dtype` and `shape`; the caller's mistake (named) where its size
+/// overflows or its sub-byte values do not fill whole bytes.
 pub(crate) fn tensor_bytes(name: &str, dtype: DType, shape: &[u64]) -> Result<u64> {
-    elv_core::engine::dtype::tensor_bytes(dtype, shape)
-        .ok_or_else(|| Error::input(Some(name), "tensor size overflows 64 bits"))
+    elv_core::engine::dtype::shape_bytes(dtype, shape)
+        .map_err(|e| Error::input(Some(name), e.what()))
 }
 
 impl<'w, W: Write> TensorWriter<'w, W> {
