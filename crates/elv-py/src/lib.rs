@@ -218,9 +218,6 @@ fn tensor_in<'r, S: Source>(
 
 /// Decodes `names` (all tensors when `None`) in parallel without the GIL; gives
 /// (name, dtype, shape, flat uint8 array) per tensor, the arrays owning the decoded buffers.
-/// Decoded bytes per piece of a load: what is read while the previous piece decodes.
-const LOAD_BATCH_BYTES: u64 = 8 << 20;
-
 fn decode_many<'py, S: Source>(
     py: Python<'py>,
     r: &elv::Reader<S>,
@@ -264,7 +261,7 @@ fn decode_many<'py, S: Source>(
         let mut outs: Vec<&mut [u8]> = bufs.iter_mut().map(|b| b.as_mut_slice()).collect();
         // Each tensor decodes straight into the array it becomes, the next pieces read
         // while these decode (SPEC.md §13).
-        r.decode_many_into(&which, &mut outs, LOAD_BATCH_BYTES)?;
+        r.decode_many_into(&which, &mut outs, elv::DEFAULT_DECODE_BATCH_BYTES)?;
         Ok(bufs)
     })?;
     Ok(chosen

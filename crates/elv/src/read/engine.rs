@@ -162,7 +162,7 @@ impl<S: Source> Engine<S> {
             let (start, bytes) = &window;
             let held = at >= *start && at + n <= start + bytes.len() as u64;
             if !held {
-                let len = n.max(PADDING_WINDOW).min(end.saturating_sub(at)).max(n);
+                let len = PADDING_WINDOW.min(end.saturating_sub(at)).max(n);
                 let bytes = self
                     .read_at(at, len)
                     .map_err(|e| keep_io(&mut io_err, e, "padding", at))?;
@@ -231,7 +231,7 @@ impl<S: Source> Engine<S> {
         };
         let index = self.catalog.index();
         match stored {
-            Some((at, bytes)) => Span::from_bytes(info, chunks, at, bytes, twin),
+            Some((at, bytes)) => Ok(Span::from_bytes(info, chunks, at, bytes, twin)),
             None => Span::read(&self.source, self.len, index, info, chunks, twin),
         }
     }

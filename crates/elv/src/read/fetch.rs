@@ -37,7 +37,7 @@ impl<'c> Span<'c> {
     ) -> Result<Span<'c>> {
         let range = Self::stored_range(index, info, &chunks)?;
         let bytes = read_exact_at(source, range.start, range.end - range.start, file_len)?;
-        Self::from_bytes(info, chunks, range.start, bytes, twin)
+        Ok(Self::from_bytes(info, chunks, range.start, bytes, twin))
     }
 
     /// Where the sections of chunks `chunks` of `info` lie in the file: one range, as they
@@ -77,14 +77,14 @@ impl<'c> Span<'c> {
         start: u64,
         bytes: Vec<u8>,
         twin: Option<TwinBytes>,
-    ) -> Result<Span<'c>> {
-        Ok(Span {
+    ) -> Span<'c> {
+        Span {
             info,
             chunks,
             start,
             bytes,
             twin,
-        })
+        }
     }
 
     /// Decoded bytes of the span.

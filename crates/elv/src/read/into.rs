@@ -10,6 +10,7 @@ use crate::read::engine::Engine;
 use crate::read::fetch::{decode_spans, Span};
 use crate::read::reader::Reader;
 use crate::read::source::Source;
+use crate::read::tensor::chunks_per_span;
 use elv_core::engine::decode::check_tensor_crc_value;
 use elv_core::Encoding;
 use std::ops::Range;
@@ -50,6 +51,8 @@ impl<S: Source> Reader<S> {
         }
         let engine = self.engine();
         let mut pieces = Vec::new();
+        // The running CRC of each tensor the pieces carry; `None` for one decoded whole.
+        let mut crcs = Vec::with_capacity(which.len());
         for (k, (&i, out)) in which.iter().zip(outs.iter_mut()).enumerate() {
             let t = self
                 .tensor(i)
@@ -62,18 +65,19 @@ impl<S: Source> Reader<S> {
             if info.encoding == Encoding::BaseRef || info.chunk_count() == 0 {
                 // The twin's bytes, or nothing to decode: the tensor's own path.
                 t.decode_into(out)?;
+                crcs.push(None);
                 continue;
             }
             split(k, i, info, out, span_bytes(batch_bytes), &mut pieces)?;
+            crcs.push(Some(crc32fast::Hasher::new()));
         }
         let mut works = group(pieces, batch_bytes).into_iter();
         let Some(first) = works.next() else {
             return Ok(());
         };
-        let mut crcs = vec![crc32fast::Hasher::new(); which.len()];
         let mut combine = |work: &Work<'_, '_>, got: Vec<(u32, u64)>| {
             for (&k, (crc, len)) in work.ks.iter().zip(got) {
-                if let Some(h) = crcs.get_mut(k) {
+                if let Some(Some(h)) = crcs.get_mut(k) {
                     h.combine(&crc32fast::Hasher::new_with_initial_len(crc, len));
                 }
             }
@@ -103,8 +107,8 @@ impl<S: Source> Reader<S> {
             combine(&work, got);
         }
         for (&i, crc) in which.iter().zip(crcs) {
-            let info = engine.catalog().storage_of(i)?;
-            if info.encoding != Encoding::BaseRef && info.chunk_count() > 0 {
+            if let Some(crc) = crc {
+                let info = engine.catalog().storage_of(i)?;
                 check_tensor_crc_value(info, crc.finalize(), verify)?;
             }
         }
@@ -122,7 +126,7 @@ fn split<'o>(
     pieces: &mut Vec<Piece<'o>>,
 ) -> Result<()> {
     let chunk_bytes = info.chunk_len.max(1) * info.dtype.size() as u64;
-    let per = (span_bytes / chunk_bytes).max(1);
+    let per = chunks_per_span(info, span_bytes);
     let count = info.chunk_count();
     let mut rest = out;
     let mut c = 0;

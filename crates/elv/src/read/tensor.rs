@@ -263,7 +263,7 @@ impl<'r, S: Source> Tensor<'r, S> {
 }
 
 /// Chunks per span of about `span_bytes` decoded bytes (at least one).
-fn chunks_per_span(info: &TensorInfo, span_bytes: u64) -> u64 {
+pub(crate) fn chunks_per_span(info: &TensorInfo, span_bytes: u64) -> u64 {
     let chunk_bytes = info.chunk_len.max(1) * info.dtype.size() as u64;
     (span_bytes / chunk_bytes).max(1)
 }
