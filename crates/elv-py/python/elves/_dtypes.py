@@ -9,6 +9,15 @@ _PLAIN = {
 _ML = {"BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2",
        "F8_E4M3FNUZ": "float8_e4m3fnuz", "F8_E5M2FNUZ": "float8_e5m2fnuz",
        "F8_E8M0": "float8_e8m0fnu"}
+# torch's dtype names (what safetensors' TensorSpec says too) → safetensors' names.
+TORCH_NAMES = {
+    "bool": "BOOL", "int8": "I8", "uint8": "U8", "int16": "I16", "uint16": "U16",
+    "int32": "I32", "uint32": "U32", "int64": "I64", "uint64": "U64", "float16": "F16",
+    "float32": "F32", "float64": "F64", "bfloat16": "BF16", "float8_e4m3fn": "F8_E4M3",
+    "float8_e5m2": "F8_E5M2", "float8_e4m3fnuz": "F8_E4M3FNUZ",
+    "float8_e5m2fnuz": "F8_E5M2FNUZ", "float8_e8m0fnu": "F8_E8M0",
+    "float4_e2m1fn_x2": "F4", "complex64": "C64",
+}
 # Values packed below a byte: NumPy has no such dtype (ml_dtypes' float4 takes a byte each).
 SUB_BYTE = {"F4": 4, "F6_E2M3": 6, "F6_E3M2": 6}
 

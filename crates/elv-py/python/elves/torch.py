@@ -10,19 +10,11 @@ except ImportError as e:  # pragma: no cover - depends on the environment
     ) from e
 
 from . import _elves, _check_backend, _metadata_pairs, _open_data, _open_reader
+from ._dtypes import TORCH_NAMES
 
-_NAMES = {
-    torch.bool: "BOOL", torch.uint8: "U8", torch.int8: "I8", torch.int16: "I16",
-    torch.int32: "I32", torch.int64: "I64", torch.float16: "F16", torch.bfloat16: "BF16",
-    torch.float32: "F32", torch.float64: "F64",
-}
-for _n, _attr in [("U16", "uint16"), ("U32", "uint32"), ("U64", "uint64"),
-                  ("F8_E4M3", "float8_e4m3fn"), ("F8_E5M2", "float8_e5m2"),
-                  ("F8_E4M3FNUZ", "float8_e4m3fnuz"), ("F8_E5M2FNUZ", "float8_e5m2fnuz"),
-                  ("F8_E8M0", "float8_e8m0fnu"), ("C64", "complex64"),
-                  ("F4", "float4_e2m1fn_x2")]:
-    if hasattr(torch, _attr):
-        _NAMES[getattr(torch, _attr)] = _n
+# Each dtype this torch has (older ones lack the unsigned and float8/float4 types).
+_NAMES = {getattr(torch, attr): name for attr, name in TORCH_NAMES.items()
+          if hasattr(torch, attr)}
 _DTYPES = {v: k for k, v in _NAMES.items()}
 
 
