@@ -157,7 +157,7 @@ pub(crate) fn read_exact_at<S: Source + ?Sized>(
             CoreError::new(ErrorKind::OutOfRange, "read beyond end of file", offset).into(),
         );
     }
-    let mut buf = vec![0u8; len as usize];
+    let mut buf = crate::buffer::zeroed_buffer(len)?;
     source.read_exact_at(&mut buf, offset).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
             CoreError::new(ErrorKind::Truncated, "file shorter than it claims", offset).into()
