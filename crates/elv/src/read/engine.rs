@@ -9,7 +9,7 @@ use crate::base::Base;
 use crate::codec::StdCodecs;
 use crate::error::{Error, Result};
 use crate::read::fetch::{decode_spans, Span};
-use crate::read::source::{read_exact_at, Source};
+use crate::read::source::{read_exact_at, read_exact_at_reusing, Source};
 use crate::read::twin::{Twin, TwinBytes, Twins};
 use elv_core::engine::catalog::Catalog;
 use elv_core::engine::decode;
@@ -181,6 +181,17 @@ impl<S: Source> Engine<S> {
         read_exact_at(&self.source, offset, len, self.len)
     }
 
+    /// As [`read_at`](Self::read_at), into `buf` when it has the room (see
+    /// [`read_exact_at_reusing`]).
+    pub(crate) fn read_at_reusing(
+        &self,
+        offset: u64,
+        len: u64,
+        buf: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>> {
+        read_exact_at_reusing(&self.source, offset, len, self.len, buf)
+    }
+
     pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog
     }
@@ -193,6 +204,20 @@ impl<S: Source> Engine<S> {
     /// `i` (itself or its dedup original).
     pub(crate) fn span(&self, i: usize, chunks: std::ops::Range<u64>) -> Result<Span<'_>> {
         self.span_from(i, chunks, None)
+    }
+
+    /// As [`span`](Self::span), reading into `buf` (a span's bytes no longer needed) when it
+    /// has the room: a streamed tensor's spans reuse one another's memory instead of each
+    /// faulting in fresh pages.
+    pub(crate) fn span_reusing(
+        &self,
+        i: usize,
+        chunks: std::ops::Range<u64>,
+        buf: Option<Vec<u8>>,
+    ) -> Result<Span<'_>> {
+        let range = self.stored_range(i, &chunks)?;
+        let bytes = self.read_at_reusing(range.start, range.end - range.start, buf)?;
+        self.span_from(i, chunks, Some((range.start, bytes)))
     }
 
     /// Where the stored streams of chunks `chunks` of tensor `i` lie in the file.

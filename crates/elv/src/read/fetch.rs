@@ -87,6 +87,11 @@ impl<'c> Span<'c> {
         }
     }
 
+    /// The span's stored bytes, for the next read to reuse.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
     /// Decoded bytes of the span.
     pub(crate) fn decoded_len(&self) -> u64 {
         let size = self.info.dtype.size() as u64;

@@ -152,12 +152,31 @@ pub(crate) fn read_exact_at<S: Source + ?Sized>(
     len: u64,
     file_len: u64,
 ) -> Result<Vec<u8>> {
+    read_exact_at_reusing(source, offset, len, file_len, None)
+}
+
+/// As [`read_exact_at`], into `reuse` when its capacity holds `len` bytes (only what it
+/// lacks in length is zeroed first), else into fresh memory.
+pub(crate) fn read_exact_at_reusing<S: Source + ?Sized>(
+    source: &S,
+    offset: u64,
+    len: u64,
+    file_len: u64,
+    reuse: Option<Vec<u8>>,
+) -> Result<Vec<u8>> {
     if offset.checked_add(len).is_none_or(|end| end > file_len) {
         return Err(
             CoreError::new(ErrorKind::OutOfRange, "read beyond end of file", offset).into(),
         );
     }
-    let mut buf = crate::buffer::zeroed_buffer(len)?;
+    let mut buf = match reuse {
+        Some(mut b) if b.capacity() as u64 >= len => {
+            // Within capacity: no allocation, and bytes already there are not rewritten.
+            b.resize(len as usize, 0);
+            b
+        }
+        _ => crate::buffer::zeroed_buffer(len)?,
+    };
     source.read_exact_at(&mut buf, offset).map_err(|e| {
         if e.kind() == io::ErrorKind::UnexpectedEof {
             CoreError::new(ErrorKind::Truncated, "file shorter than it claims", offset).into()
@@ -166,4 +185,29 @@ pub(crate) fn read_exact_at<S: Source + ?Sized>(
         }
     })?;
     Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_exact_at_reusing;
+
+    #[test]
+    fn a_reused_buffer_holds_exactly_the_bytes_read() {
+        let file: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let len = file.len() as u64;
+        // Longer than the read, shorter than it within its capacity, too small, none.
+        let mut short = Vec::with_capacity(5000);
+        short.extend_from_slice(&[0xAA; 100]);
+        for reuse in [
+            Some(vec![0xAA; 9000]),
+            Some(short),
+            Some(vec![0xAA; 10]),
+            None,
+        ] {
+            let got = read_exact_at_reusing(&file, 300, 4000, len, reuse).unwrap();
+            assert_eq!(got, &file[300..4300]);
+        }
+        let past_end = read_exact_at_reusing(&file, 9000, 4000, len, Some(vec![0; 8000]));
+        assert!(past_end.is_err());
+    }
 }

@@ -321,7 +321,9 @@ pub(crate) fn for_each_span<S: Source>(
         let last = overlapped(
             first,
             |previous, span| {
-                if let Some((_, decoded)) = previous {
+                let mut spare = None;
+                if let Some((done, decoded)) = previous {
+                    spare = Some(done.into_bytes());
                     if !deliver(decoded)? {
                         stopped = true;
                         return Ok(None);
@@ -329,7 +331,7 @@ pub(crate) fn for_each_span<S: Source>(
                 }
                 let after = span.chunks.end;
                 (after < count)
-                    .then(|| reader.span(t.index, span_at(after)))
+                    .then(|| reader.span_reusing(t.index, span_at(after), spare))
                     .transpose()
             },
             |span| -> Result<(Vec<u8>, u32)> {
