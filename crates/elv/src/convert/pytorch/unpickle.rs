@@ -462,5 +462,21 @@ mod tests {
             weak.upgrade().is_none(),
             "the memo's self-holding list leaked"
         );
+
+        // A list holding a tuple that holds the list, only the tuple in the memo (EMPTY_LIST,
+        // DUP, TUPLE1, BINPUT 0, APPEND, POP, None): found by `fuzz/run.sh pytorch`.
+        let tuple_cycle = b"\x80\x02]2\x85q\x00a0N.";
+        let u = unpickle(tuple_cycle, "test").unwrap();
+        let Some(Value::Tuple(t)) = u.1.first().cloned() else {
+            panic!("the memo's tuple is kept with the result")
+        };
+        let Some(Value::List(l)) = t.first().cloned() else {
+            panic!("the tuple holds the list")
+        };
+        let (weak_t, weak_l) = (Rc::downgrade(&t), Rc::downgrade(&l));
+        drop((t, l));
+        drop(u);
+        assert!(weak_t.upgrade().is_none(), "the tuple in a cycle leaked");
+        assert!(weak_l.upgrade().is_none(), "the list in a cycle leaked");
     }
 }

@@ -72,8 +72,11 @@ impl Drop for Unpickled {
 /// still shared is only released, its last owner taking it apart — unless `everything`,
 /// when the caller drops the whole graph: then every list and dict is emptied as it is
 /// reached, so containers a pickle made into a cycle (a list holding itself, through the
-/// memo) are freed too instead of leaking.
+/// memo) are freed too instead of leaking. A tuple still shared is looked into once (it
+/// cannot be emptied), so a list that a tuple ties into a cycle is reached as well.
 pub(crate) fn dismantle(mut work: Vec<Value>, everything: bool) {
+    // Shared tuples already looked into: a pickle can share one many times over.
+    let mut seen = std::collections::HashSet::new();
     while let Some(v) = work.pop() {
         match v {
             Value::List(l) => match Rc::try_unwrap(l) {
@@ -99,12 +102,36 @@ pub(crate) fn dismantle(mut work: Vec<Value>, everything: bool) {
                     work.push(v);
                 }
             }
-            Value::Tuple(t) => {
-                if let Ok(items) = Rc::try_unwrap(t) {
-                    work.extend(items);
+            Value::Tuple(t) => match Rc::try_unwrap(t) {
+                Ok(items) => work.extend(items),
+                Err(shared) if everything => {
+                    if seen.insert(Rc::as_ptr(&shared)) {
+                        work.extend(shared.iter().cloned());
+                    }
                 }
-            }
+                Err(_) => {}
+            },
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{dismantle, Value};
+    use std::rc::Rc;
+
+    /// Tuples sharing the tuple below them twice, 64 deep: a walk into every shared tuple
+    /// each time it is reached would take 2^64 steps; each is looked into once, and all go.
+    #[test]
+    fn shared_tuples_are_looked_into_once() {
+        let bottom = Rc::new(vec![Value::Int(1)]);
+        let weak = Rc::downgrade(&bottom);
+        let mut t = bottom;
+        for _ in 0..64 {
+            t = Rc::new(vec![Value::Tuple(t.clone()), Value::Tuple(t)]);
+        }
+        dismantle(vec![Value::Tuple(t)], true);
+        assert!(weak.upgrade().is_none());
     }
 }
