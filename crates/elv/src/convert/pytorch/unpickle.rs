@@ -28,12 +28,14 @@ pub(crate) fn unpickle(bytes: &[u8], what: &str) -> Result<Unpickled> {
         stack: Vec::new(),
         marks: Vec::new(),
         memo: HashMap::new(),
+        kept: Vec::new(),
         what,
     };
     let root = machine.run()?;
     // What the stack and memo still hold goes with the result, to be taken apart with it.
     let mut rest = std::mem::take(&mut machine.stack);
     rest.extend(machine.memo.drain().map(|(_, v)| v));
+    rest.append(&mut machine.kept);
     Ok(Unpickled::new(root, rest))
 }
 
@@ -42,6 +44,7 @@ impl Drop for Machine<'_> {
         // A pickle that failed: all it built goes, cycles included.
         let mut all = std::mem::take(&mut self.stack);
         all.extend(self.memo.drain().map(|(_, v)| v));
+        all.append(&mut self.kept);
         dismantle(all, true);
     }
 }
@@ -52,6 +55,9 @@ struct Machine<'a> {
     stack: Vec<Value>,
     marks: Vec<usize>,
     memo: HashMap<u64, Value>,
+    /// Shared containers taken off the stack or out of the memo (see
+    /// [`Machine::keep_if_shared`]).
+    kept: Vec<Value>,
     what: &'a str,
 }
 
@@ -87,12 +93,29 @@ impl Machine<'_> {
         Ok(s)
     }
 
+    /// Keeps a reference to `v` with what the pickle built if it is a container shared
+    /// elsewhere: it may be in a cycle (a list holding itself), which only taking the
+    /// whole graph apart frees, whatever the opcode that took `v` then does with it.
+    fn keep_if_shared(&mut self, v: &Value) {
+        let shared = match v {
+            Value::List(l) => Rc::strong_count(l) > 1,
+            Value::Dict(d) => Rc::strong_count(d) > 1,
+            Value::Tuple(t) => Rc::strong_count(t) > 1,
+            _ => false,
+        };
+        if shared {
+            self.kept.push(v.clone());
+        }
+    }
+
     fn pop(&mut self) -> Result<Value> {
         let floor = self.marks.last().copied().unwrap_or(0);
         if self.stack.len() <= floor {
             return Err(self.fail("an opcode pops from an empty stack"));
         }
-        self.stack.pop().ok_or_else(|| self.fail("empty stack"))
+        let v = self.stack.pop().ok_or_else(|| self.fail("empty stack"))?;
+        self.keep_if_shared(&v);
+        Ok(v)
     }
 
     fn top(&self) -> Result<&Value> {
@@ -108,7 +131,11 @@ impl Machine<'_> {
             .marks
             .pop()
             .ok_or_else(|| self.fail("no MARK for this opcode"))?;
-        Ok(self.stack.split_off(m.min(self.stack.len())))
+        let items = self.stack.split_off(m.min(self.stack.len()));
+        for v in &items {
+            self.keep_if_shared(v);
+        }
+        Ok(items)
     }
 
     fn text(&mut self, n: u64) -> Result<Value> {
@@ -141,11 +168,13 @@ impl Machine<'_> {
                     continue;
                 }
                 b'0' => {
-                    self.pop()?;
+                    let v = self.pop()?;
+                    dismantle(vec![v], false);
                     continue;
                 }
                 b'1' => {
-                    self.pop_mark()?;
+                    let items = self.pop_mark()?;
+                    dismantle(items, false);
                     continue;
                 }
                 b'2' => self.top()?.clone(),
@@ -240,7 +269,10 @@ impl Machine<'_> {
                         _ => self.memo.len() as u64,
                     };
                     let v = self.top()?.clone();
-                    self.memo.insert(key, v);
+                    if let Some(old) = self.memo.insert(key, v) {
+                        self.keep_if_shared(&old);
+                        dismantle(vec![old], false);
+                    }
                     continue;
                 }
                 b'h' | b'j' => {
@@ -478,5 +510,20 @@ mod tests {
         drop(u);
         assert!(weak_t.upgrade().is_none(), "the tuple in a cycle leaked");
         assert!(weak_l.upgrade().is_none(), "the list in a cycle leaked");
+
+        // A list appended to itself, then popped off the stack and never memoized
+        // (EMPTY_LIST, DUP, DUP, APPEND, POP, POP, None): kept with what the pickle built.
+        let popped_cycle = b"\x80\x02]22a00N.";
+        let u = unpickle(popped_cycle, "test").unwrap();
+        let Some(Value::List(l)) = u.1.first().cloned() else {
+            panic!("the popped list is kept with the result")
+        };
+        let weak = Rc::downgrade(&l);
+        drop(l);
+        drop(u);
+        assert!(
+            weak.upgrade().is_none(),
+            "the popped self-holding list leaked"
+        );
     }
 }
