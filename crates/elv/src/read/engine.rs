@@ -9,13 +9,13 @@ use crate::base::Base;
 use crate::codec::StdCodecs;
 use crate::error::{Error, Result};
 use crate::read::fetch::{decode_spans, Span};
-use crate::read::source::{read_exact_at, read_exact_at_reusing, Source};
+use crate::read::source::{read_exact_at, Source};
 use crate::read::twin::{Twin, TwinBytes, Twins};
 use elv_core::engine::catalog::Catalog;
 use elv_core::engine::decode;
 use elv_core::engine::header::{Header, Trailer, HEADER_LEN, TRAILER_LEN};
 use elv_core::engine::section::{check_section_crc, decode_section, ENTRY_LEN, INDEX_HEADER_LEN};
-use elv_core::{Error as CoreError, ErrorKind, ReadOptions};
+use elv_core::{Error as CoreError, ErrorKind, ReadOptions, TensorInfo};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -181,17 +181,6 @@ impl<S: Source> Engine<S> {
         read_exact_at(&self.source, offset, len, self.len)
     }
 
-    /// As [`read_at`](Self::read_at), into `buf` when it has the room (see
-    /// [`read_exact_at_reusing`]).
-    pub(crate) fn read_at_reusing(
-        &self,
-        offset: u64,
-        len: u64,
-        buf: Option<Vec<u8>>,
-    ) -> Result<Vec<u8>> {
-        read_exact_at_reusing(&self.source, offset, len, self.len, buf)
-    }
-
     pub(crate) fn catalog(&self) -> &Catalog {
         &self.catalog
     }
@@ -203,7 +192,7 @@ impl<S: Source> Engine<S> {
     /// Reads the stored streams of chunks `chunks` of the tensor whose streams hold tensor
     /// `i` (itself or its dedup original).
     pub(crate) fn span(&self, i: usize, chunks: std::ops::Range<u64>) -> Result<Span<'_>> {
-        self.span_from(i, chunks, None)
+        self.span_reusing(i, chunks, None)
     }
 
     /// As [`span`](Self::span), reading into `buf` (a span's bytes no longer needed) when it
@@ -215,9 +204,10 @@ impl<S: Source> Engine<S> {
         chunks: std::ops::Range<u64>,
         buf: Option<Vec<u8>>,
     ) -> Result<Span<'_>> {
-        let range = self.stored_range(i, &chunks)?;
-        let bytes = self.read_at_reusing(range.start, range.end - range.start, buf)?;
-        self.span_from(i, chunks, Some((range.start, bytes)))
+        let info = self.catalog.storage_of(i)?;
+        let twin = self.twin_of_chunks(i, info, &chunks)?;
+        let index = self.catalog.index();
+        Span::read(&self.source, self.len, index, info, chunks, twin, buf)
     }
 
     /// Where the stored streams of chunks `chunks` of tensor `i` lie in the file.
@@ -230,16 +220,27 @@ impl<S: Source> Engine<S> {
         Span::stored_range(self.catalog.index(), info, chunks)
     }
 
-    /// As [`span`](Self::span), with the stored streams given when the caller has read them
-    /// already (`(offset, bytes)` of exactly [`stored_range`](Self::stored_range)).
+    /// As [`span`](Self::span), with the stored streams the caller has read already:
+    /// `bytes` of exactly [`stored_range`](Self::stored_range), from offset `at`.
     pub(crate) fn span_from(
         &self,
         i: usize,
         chunks: std::ops::Range<u64>,
-        stored: Option<(u64, Vec<u8>)>,
+        (at, bytes): (u64, Vec<u8>),
     ) -> Result<Span<'_>> {
         let info = self.catalog.storage_of(i)?;
-        // The twin's bytes for just these chunks (a large twin is read by range).
+        let twin = self.twin_of_chunks(i, info, &chunks)?;
+        Ok(Span::from_bytes(info, chunks, at, bytes, twin))
+    }
+
+    /// The base twin's bytes for just chunks `chunks` of tensor `i` (`info` its storage), for
+    /// a tensor stored against the base; a large twin is read by range.
+    fn twin_of_chunks(
+        &self,
+        i: usize,
+        info: &TensorInfo,
+        chunks: &std::ops::Range<u64>,
+    ) -> Result<Option<TwinBytes>> {
         let size = info.dtype.size() as u64;
         let start = chunks
             .start
@@ -250,15 +251,10 @@ impl<S: Source> Engine<S> {
             .saturating_mul(info.chunk_len)
             .saturating_mul(size)
             .min(info.byte_len());
-        let twin = match self.twin(i)? {
+        Ok(match self.twin(i)? {
             Some(t) => Some(t.range(start, end.saturating_sub(start))?),
             None => None,
-        };
-        let index = self.catalog.index();
-        match stored {
-            Some((at, bytes)) => Ok(Span::from_bytes(info, chunks, at, bytes, twin)),
-            None => Span::read(&self.source, self.len, index, info, chunks, twin),
-        }
+        })
     }
 
     /// Reads the stored streams of whole tensors `which`, to be decoded by [`Batch::decode`]

@@ -6,7 +6,7 @@
 
 use crate::codec::StdCodecs;
 use crate::error::{Error, Result};
-use crate::read::source::{read_exact_at, Source};
+use crate::read::source::{read_exact_at_reusing, Source};
 use crate::read::twin::TwinBytes;
 use elv_core::engine::decode::{self, StoredSection};
 use elv_core::engine::section::SectionIndex;
@@ -26,7 +26,8 @@ pub(crate) struct Span<'c> {
 }
 
 impl<'c> Span<'c> {
-    /// Reads the sections of chunks `chunks` of `info` from `source` (of length `file_len`).
+    /// Reads the sections of chunks `chunks` of `info` from `source` (of length `file_len`),
+    /// into `reuse` when it has the room (see [`read_exact_at_reusing`]).
     pub(crate) fn read(
         source: &dyn Source,
         file_len: u64,
@@ -34,9 +35,11 @@ impl<'c> Span<'c> {
         info: &'c TensorInfo,
         chunks: Range<u64>,
         twin: Option<TwinBytes>,
+        reuse: Option<Vec<u8>>,
     ) -> Result<Span<'c>> {
         let range = Self::stored_range(index, info, &chunks)?;
-        let bytes = read_exact_at(source, range.start, range.end - range.start, file_len)?;
+        let len = range.end - range.start;
+        let bytes = read_exact_at_reusing(source, range.start, len, file_len, reuse)?;
         Ok(Self::from_bytes(info, chunks, range.start, bytes, twin))
     }
 

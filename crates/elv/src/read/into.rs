@@ -214,7 +214,7 @@ fn read<'r, 'o, S: Source>(engine: &'r Engine<S>, pieces: Vec<Piece<'o>>) -> Res
                     .ok_or(Error::Internal("piece beyond its read"))?
                     .to_vec()
             };
-            spans.push(engine.span_from(p.tensor, p.chunks, Some((r.start, own)))?);
+            spans.push(engine.span_from(p.tensor, p.chunks, (r.start, own))?);
             ks.push(p.k);
             dsts.push(p.dst);
         }
