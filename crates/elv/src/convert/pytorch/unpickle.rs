@@ -482,18 +482,7 @@ mod tests {
         assert!(weak.upgrade().is_none(), "the self-holding list leaked");
 
         let memo_cycle = b"\x80\x02]q\x00h\x00a0N.";
-        let u = unpickle(memo_cycle, "test").unwrap();
-        assert!(matches!(u.0, Value::None));
-        let Some(Value::List(l)) = u.1.first().cloned() else {
-            panic!("the memo's list is kept with the result")
-        };
-        let weak = Rc::downgrade(&l);
-        drop(l);
-        drop(u);
-        assert!(
-            weak.upgrade().is_none(),
-            "the memo's self-holding list leaked"
-        );
+        kept_list_is_freed(memo_cycle, "the memo's self-holding list");
 
         // A list holding a tuple that holds the list, only the tuple in the memo (EMPTY_LIST,
         // DUP, TUPLE1, BINPUT 0, APPEND, POP, None): found by `fuzz/run.sh pytorch`.
@@ -514,16 +503,20 @@ mod tests {
         // A list appended to itself, then popped off the stack and never memoized
         // (EMPTY_LIST, DUP, DUP, APPEND, POP, POP, None): kept with what the pickle built.
         let popped_cycle = b"\x80\x02]22a00N.";
-        let u = unpickle(popped_cycle, "test").unwrap();
+        kept_list_is_freed(popped_cycle, "the popped self-holding list");
+    }
+
+    /// `pickle` gives None and keeps `what`, a list, first among the rest of what it built;
+    /// dropping the result frees that list.
+    fn kept_list_is_freed(pickle: &[u8], what: &str) {
+        let u = unpickle(pickle, "test").unwrap();
+        assert!(matches!(u.0, Value::None));
         let Some(Value::List(l)) = u.1.first().cloned() else {
-            panic!("the popped list is kept with the result")
+            panic!("{what} is not kept with the result")
         };
         let weak = Rc::downgrade(&l);
         drop(l);
         drop(u);
-        assert!(
-            weak.upgrade().is_none(),
-            "the popped self-holding list leaked"
-        );
+        assert!(weak.upgrade().is_none(), "{what} leaked");
     }
 }
